@@ -1,0 +1,20 @@
+# checkpoint_perms: build with PGXS.  `make`, `make install`; the tests run
+# through test/run-tests.sh, which starts PostgreSQL and the mock API first.
+
+EXTENSION = checkpoint_perms
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" checkpoint_perms.control)
+
+MODULE_big = checkpoint_perms
+OBJS = src/checkpoint_perms.o src/option.o src/columns.o src/request.o \
+	src/api.o src/http.o src/reply.o src/connection.o
+DATA = src/checkpoint_perms--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -DCHECKPOINT_PERMS_VERSION='"$(EXTVERSION)"'
+SHLIB_LINK = -lcurl -lcjson
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

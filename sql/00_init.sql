@@ -1,0 +1,21 @@
+-- Shared by every test file: the mock's address and request log, a server
+-- and a user mapping with the mock's own test key.
+\getenv mock_url MOCK_URL
+\getenv mock_log MOCK_LOG
+\getenv mock_key MOCK_KEY
+SELECT extname, extversion FROM pg_extension WHERE extname = 'checkpoint_perms';
+CREATE TABLE mock_config AS SELECT :'mock_log'::text AS log_path;
+CREATE SERVER mock FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mock OPTIONS (api_key :'mock_key');
+
+-- The requests the mock received for one checkpoint, in order.
+CREATE FUNCTION mock_requests(ckpt text)
+RETURNS TABLE (method text, path text, query jsonb, status int, body jsonb)
+LANGUAGE sql AS $$
+  SELECT l->>'method', l->>'path', l->'query', (l->>'status')::int, l->'body'
+  FROM (SELECT line::jsonb AS l
+        FROM regexp_split_to_table(pg_read_file((SELECT log_path FROM mock_config)), E'\n') AS line
+        WHERE line <> '') s
+  WHERE l->>'checkpoint' = ckpt
+  ORDER BY (l->>'seq')::int
+$$;

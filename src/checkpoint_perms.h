@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * checkpoint_perms.h
+ *		  Shared structs and prototypes of the checkpoint_perms foreign data
+ *		  wrapper, grouped by the file that defines them.
+ *
+ * The wrapper turns the OpenAI fine-tuning checkpoint-permissions API into
+ * foreign tables: SELECT lists, INSERT grants, DELETE revokes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CHECKPOINT_PERMS_H
+#define CHECKPOINT_PERMS_H
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+#ifndef CHECKPOINT_PERMS_VERSION
+#define CHECKPOINT_PERMS_VERSION "unknown"
+#endif
+
+/* The fields of a permission object, in the API's order. */
+typedef enum CpField
+{
+	CP_FIELD_ID = 0,
+	CP_FIELD_CREATED_AT,
+	CP_FIELD_PROJECT_ID,
+	CP_FIELD_OBJECT,
+	CP_NUM_FIELDS,
+	CP_FIELD_NONE = -1			/* a dropped column */
+} CpField;
+
+/*
+ * Every option that applies to one foreign table, merged from the server,
+ * the user mapping and the table (the table wins where both may set one).
+ */
+typedef struct CpOptions
+{
+	Oid			serverid;
+	Oid			umid;			/* user mapping, keys the connection cache */
+	char	   *servername;		/* for hints */
+	char	   *base_url;		/* without a trailing slash */
+	char	   *organization;	/* NULL when unset */
+	char	   *project;		/* NULL when unset */
+	char	   *api_key;		/* never printed anywhere */
+	char	   *checkpoint;
+	int			page_size;
+	int			batch_size;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_retries;
+	int			max_response_bytes;
+} CpOptions;
+
+/* How the columns of a foreign table map to permission fields. */
+typedef struct CpColumnMap
+{
+	int			natts;
+	CpField    *field;			/* per attribute (0-based), or CP_FIELD_NONE */
+	Oid		   *typid;			/* per attribute */
+	Oid		   *basetype;		/* per attribute, domains resolved */
+	FmgrInfo   *input;			/* per attribute: the type's input function */
+	Oid		   *ioparam;
+	int32	   *typmod;
+	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
+} CpColumnMap;
+
+/* One permission as the API returned it; strings are NUL-terminated. */
+typedef struct CpPermission
+{
+	char	   *id;
+	int64		created_at;		/* Unix seconds */
+	char	   *project_id;
+	char	   *object;
+} CpPermission;
+
+/* One page of a list reply. */
+typedef struct CpPage
+{
+	CpPermission *items;
+	int			nitems;
+	bool		has_more;
+	char	   *last_id;		/* NULL when absent, null or empty */
+} CpPage;
+
+/* Counters shown by EXPLAIN ANALYZE. */
+typedef struct CpStats
+{
+	int64		requests;		/* HTTP requests sent, retries included */
+	int64		pages;			/* list pages read */
+	int64		retries;
+	int64		bytes;			/* reply bytes received */
+} CpStats;
+
+/* A cached connection: one curl handle per user mapping per backend. */
+typedef struct CpConnection CpConnection;
+
+/* One HTTP request to the API. */
+typedef struct CpRequest
+{
+	const char *method;			/* "GET", "POST" or "DELETE" */
+	char	   *path;			/* below base_url, already percent-encoded */
+	char	   *body;			/* JSON for POST, else NULL */
+	bool		missing_ok;		/* a 404 is an answer, not an error */
+	const char *progress;		/* for errdetail: what the statement already did */
+} CpRequest;
+
+/* A reply: the status line, the headers we use and the body. */
+typedef struct CpResponse
+{
+	long		status;
+	char	   *body;			/* NUL-terminated, palloc'd */
+	size_t		len;
+	char		request_id[128];	/* x-request-id, "" when absent */
+	char		content_type[128];
+	char		location[256];	/* for 3xx */
+} CpResponse;
+
+/* option.c */
+extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
+extern bool cp_is_loopback_url(const char *url);
+
+/* columns.c */
+extern const char *cp_field_name(CpField field);
+extern void cp_build_column_map(Relation rel, CpColumnMap *map);
+extern void cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
+								Datum *values, bool *nulls);
+extern char *cp_text_value(const CpColumnMap *map, CpField field,
+						   Datum value, bool isnull);
+
+/* request.c */
+extern char *cp_permissions_path(const char *checkpoint);
+extern char *cp_permission_path(const char *checkpoint, const char *permission_id);
+extern char *cp_list_path(const char *base, const char *after);
+extern void cp_append_query(StringInfo buf, const char *name, const char *value);
+extern char *cp_create_body(char **project_ids, int n);
+
+/* connection.c */
+extern CpConnection *cp_get_connection(const CpOptions *opts);
+extern void *cp_connection_curl(CpConnection *conn);
+extern void *cp_connection_multi(CpConnection *conn);
+
+/* http.c */
+extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
+						 CpResponse *resp, CpStats *stats);
+
+/* reply.c */
+extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
+								 const CpResponse *resp, int retries) pg_attribute_noreturn();
+extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
+extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
+							 const char *permission_id);
+
+/* api.c */
+extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
+extern void cp_api_create(const CpOptions *opts, char **project_ids, int n,
+						  const char *progress, CpPage *page, CpStats *stats);
+extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
+						  const char *progress, CpStats *stats);
+
+#endif							/* CHECKPOINT_PERMS_H */

@@ -1,0 +1,574 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  Send one request to the API over a cached curl handle: headers,
+ *		  limits, cancellation, and retries with back-off.
+ *
+ * Transfers run through curl's multi interface in a loop that waits at most
+ * CP_POLL_MS at a time and checks for interrupts in between, so Ctrl-C,
+ * statement_timeout and pg_terminate_backend stop a request within a
+ * fraction of a second, with PostgreSQL's own error.  No curl callback ever
+ * raises an error: a longjmp through libcurl would leave it in an undefined
+ * state.  The callbacks only record; this file decides after the transfer.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+#include <math.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#endif
+
+#include "checkpoint_perms.h"
+
+/* Longest wait inside curl before interrupts are checked again. */
+#define CP_POLL_MS 50
+
+/* Longest server-requested delay honoured between retries. */
+#define CP_MAX_RETRY_AFTER_MS 60000.0
+
+/* The body of a reply, growing up to a limit; written by a curl callback. */
+typedef struct CpBodyBuffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		limit;			/* max_response_bytes */
+	bool		overflow;		/* the reply was larger than the limit */
+	bool		nomem;			/* an allocation failed inside the callback */
+	MemoryContext cxt;
+} CpBodyBuffer;
+
+/* What the headers of a reply said; filled by a curl callback. */
+typedef struct CpHeaderState
+{
+	CpResponse *resp;
+	double		retry_after_ms; /* < 0 when the reply names no delay */
+	int			should_retry;	/* x-should-retry: -1 absent, 0 false, 1 true */
+} CpHeaderState;
+
+/* The outcome of one attempt. */
+typedef struct CpAttempt
+{
+	CURLcode	code;
+	char		errbuf[CURL_ERROR_SIZE];
+	bool		sent;			/* some of the request reached the network */
+	CpBodyBuffer body;
+	CpHeaderState headers;
+} CpAttempt;
+
+static size_t
+write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	CpBodyBuffer *buf = (CpBodyBuffer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (buf->len + n > buf->limit)
+	{
+		buf->overflow = true;
+		return 0;				/* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if (buf->len + n + 1 > buf->cap)
+	{
+		size_t		newcap = Max(buf->cap * 2, buf->len + n + 1);
+		char	   *newdata;
+
+		newcap = Min(newcap, buf->limit + 1);
+		newdata = MemoryContextAllocExtended(buf->cxt, newcap, MCXT_ALLOC_NO_OOM);
+		if (newdata == NULL)
+		{
+			buf->nomem = true;
+			return 0;
+		}
+		if (buf->len > 0)
+			memcpy(newdata, buf->data, buf->len);
+		if (buf->data)
+			pfree(buf->data);
+		buf->data = newdata;
+		buf->cap = newcap;
+	}
+	memcpy(buf->data + buf->len, ptr, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+	return n;
+}
+
+/* Copy a header's value, trimmed, into a fixed buffer. */
+static void
+copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
+{
+	while (len > 0 && (*value == ' ' || *value == '\t'))
+		value++, len--;
+	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
+					   value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	len = Min(len, dstlen - 1);
+	memcpy(dst, value, len);
+	dst[len] = '\0';
+}
+
+/* Does a header line start with this name and a colon?  Sets *value. */
+static bool
+header_is(const char *line, size_t len, const char *name, const char **value,
+		  size_t *valuelen)
+{
+	size_t		namelen = strlen(name);
+
+	if (len <= namelen || line[namelen] != ':' ||
+		pg_strncasecmp(line, name, namelen) != 0)
+		return false;
+	*value = line + namelen + 1;
+	*valuelen = len - namelen - 1;
+	return true;
+}
+
+static size_t
+header_callback(char *line, size_t size, size_t nmemb, void *userdata)
+{
+	CpHeaderState *hs = (CpHeaderState *) userdata;
+	size_t		len = size * nmemb;
+	const char *value;
+	size_t		vlen;
+	char		buf[64];
+
+	/* a new status line (after a 1xx reply) starts a new set of headers */
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	{
+		hs->resp->request_id[0] = '\0';
+		hs->resp->content_type[0] = '\0';
+		hs->resp->location[0] = '\0';
+		hs->retry_after_ms = -1;
+		hs->should_retry = -1;
+	}
+	else if (header_is(line, len, "x-request-id", &value, &vlen))
+		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen);
+	else if (header_is(line, len, "content-type", &value, &vlen))
+		copy_header_value(hs->resp->content_type, sizeof(hs->resp->content_type), value, vlen);
+	else if (header_is(line, len, "location", &value, &vlen))
+		copy_header_value(hs->resp->location, sizeof(hs->resp->location), value, vlen);
+	else if (header_is(line, len, "x-should-retry", &value, &vlen))
+	{
+		copy_header_value(buf, sizeof(buf), value, vlen);
+		if (strcmp(buf, "true") == 0)
+			hs->should_retry = 1;
+		else if (strcmp(buf, "false") == 0)
+			hs->should_retry = 0;
+	}
+	else if (header_is(line, len, "retry-after-ms", &value, &vlen))
+	{
+		char	   *end;
+		double		ms;
+
+		copy_header_value(buf, sizeof(buf), value, vlen);
+		ms = strtod(buf, &end);
+		if (end != buf && *end == '\0' && ms >= 0 && !isnan(ms))
+			hs->retry_after_ms = ms;
+	}
+	else if (header_is(line, len, "retry-after", &value, &vlen) &&
+			 hs->retry_after_ms < 0)
+	{
+		char	   *end;
+		double		secs;
+
+		/* seconds, or an HTTP date; retry-after-ms wins when both come */
+		copy_header_value(buf, sizeof(buf), value, vlen);
+		secs = strtod(buf, &end);
+		if (end != buf && *end == '\0' && secs >= 0 && !isnan(secs))
+			hs->retry_after_ms = secs * 1000.0;
+		else
+		{
+			time_t		when = curl_getdate(buf, NULL);
+
+			if (when > 0)
+				hs->retry_after_ms = Max(0, (double) (when - time(NULL)) * 1000.0);
+		}
+	}
+	return len;
+}
+
+/* Wipe and free a header list: one of its entries holds the API key. */
+static void
+free_headers(struct curl_slist *headers)
+{
+	struct curl_slist *h;
+
+	for (h = headers; h != NULL; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+}
+
+static struct curl_slist *
+add_header(struct curl_slist *headers, const char *header)
+{
+	struct curl_slist *added = curl_slist_append(headers, header);
+
+	if (added == NULL)
+	{
+		free_headers(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	return added;
+}
+
+static struct curl_slist *
+build_headers(const CpOptions *opts, const CpRequest *req)
+{
+	struct curl_slist *headers = NULL;
+	char	   *auth = psprintf("Authorization: Bearer %s", opts->api_key);
+	char	   *line;
+
+	headers = add_header(headers, auth);
+	explicit_bzero(auth, strlen(auth));
+	pfree(auth);
+	headers = add_header(headers, "Accept: application/json");
+	line = psprintf("User-Agent: checkpoint_perms/%s (PostgreSQL %s; libcurl %s)",
+					CHECKPOINT_PERMS_VERSION, PG_VERSION, LIBCURL_VERSION);
+	headers = add_header(headers, line);
+	if (opts->organization)
+		headers = add_header(headers, psprintf("OpenAI-Organization: %s", opts->organization));
+	if (opts->project)
+		headers = add_header(headers, psprintf("OpenAI-Project: %s", opts->project));
+	if (req->body)
+	{
+		headers = add_header(headers, "Content-Type: application/json");
+		/* no "100 Continue" round trip before a body */
+		headers = add_header(headers, "Expect:");
+	}
+	return headers;
+}
+
+/*
+ * Set every option of the handle for this request.  curl_easy_reset keeps
+ * the live connections, TLS sessions and DNS cache, so nothing from an
+ * earlier request (its method, its body) can leak into this one.
+ */
+static void
+setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
+			 struct curl_slist *headers, char *url, CpAttempt *attempt)
+{
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+	/* curl's SIGALRM-based DNS time-outs would fight PostgreSQL's timers */
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long) opts->connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) opts->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) opts->max_response_bytes);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, attempt->errbuf);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_callback);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &attempt->body);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_callback);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &attempt->headers);
+
+	if (strcmp(req->method, "POST") == 0)
+	{
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) (req->body ? strlen(req->body) : 0));
+	}
+	else if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+}
+
+/*
+ * Run the transfer to its end, waking every CP_POLL_MS to check for
+ * interrupts.  If one is pending, CHECK_FOR_INTERRUPTS throws and the
+ * handle is detached on the way out; curl then closes that connection.
+ */
+static CURLcode
+run_transfer(CURLM *multi, CURL *curl)
+{
+	CURLcode	result = CURLE_OK;
+	CURLMcode	mc;
+
+	mc = curl_multi_add_handle(multi, curl);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not start an HTTP request"),
+				 errdetail("curl: %s", curl_multi_strerror(mc))));
+	PG_TRY();
+	{
+		for (;;)
+		{
+			int			running = 0;
+			CURLMsg    *msg;
+			int			queued;
+
+			mc = curl_multi_perform(multi, &running);
+			if (mc == CURLM_OK && running > 0)
+			{
+				pgstat_report_wait_start(PG_WAIT_EXTENSION);
+				mc = curl_multi_poll(multi, NULL, 0, CP_POLL_MS, NULL);
+				pgstat_report_wait_end();
+			}
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("HTTP transfer failed"),
+						 errdetail("curl: %s", curl_multi_strerror(mc))));
+			CHECK_FOR_INTERRUPTS();
+			if (running > 0)
+				continue;
+			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl)
+					result = msg->data.result;
+			break;
+		}
+	}
+	PG_FINALLY();
+	{
+		curl_multi_remove_handle(multi, curl);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* One attempt: send the request once, record what came back. */
+static void
+attempt_once(CpConnection *conn, const CpOptions *opts, const CpRequest *req,
+			 CpResponse *resp, CpAttempt *attempt)
+{
+	CURL	   *curl = (CURL *) cp_connection_curl(conn);
+	struct curl_slist *headers;
+	char	   *url = psprintf("%s%s", opts->base_url, req->path);
+	long		request_size = 0;
+
+	memset(attempt, 0, sizeof(*attempt));
+	memset(resp, 0, sizeof(*resp));
+	attempt->body.limit = (size_t) opts->max_response_bytes;
+	attempt->body.cxt = CurrentMemoryContext;
+	attempt->headers.resp = resp;
+	attempt->headers.retry_after_ms = -1;
+	attempt->headers.should_retry = -1;
+
+	headers = build_headers(opts, req);
+	PG_TRY();
+	{
+		setup_handle(curl, opts, req, headers, url, attempt);
+		attempt->code = run_transfer((CURLM *) cp_connection_multi(conn), curl);
+	}
+	PG_FINALLY();
+	{
+		/* the handle must not keep pointers to what is freed here */
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+		free_headers(headers);
+	}
+	PG_END_TRY();
+
+	/* bytes of request handed to the network: zero means it never left */
+	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+	attempt->sent = request_size > 0;
+	if (attempt->code == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->body = attempt->body.data ? attempt->body.data : pstrdup("");
+	resp->len = attempt->body.len;
+	pfree(url);
+}
+
+static bool
+is_retryable_curl_error(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_SSL_CONNECT_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
+is_retryable_status(long status)
+{
+	return status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+/*
+ * May this failed attempt be sent again?  GET and DELETE follow the SDKs.
+ * A POST has no idempotency key, so it is sent again only when it provably
+ * did nothing: it never left this machine, or the API answered 429.
+ */
+static bool
+should_retry(const CpRequest *req, const CpResponse *resp, const CpAttempt *attempt)
+{
+	bool		is_post = strcmp(req->method, "POST") == 0;
+
+	if (attempt->body.overflow || attempt->body.nomem)
+		return false;
+	if (attempt->code != CURLE_OK)
+	{
+		if (is_post)
+			return !attempt->sent && is_retryable_curl_error(attempt->code);
+		return is_retryable_curl_error(attempt->code);
+	}
+	if (attempt->headers.should_retry == 0)
+		return false;
+	if (is_post)
+		return resp->status == 429;
+	if (attempt->headers.should_retry == 1)
+		return true;
+	return is_retryable_status(resp->status);
+}
+
+/* The SDKs' back-off: min(0.5 s * 2^n, 8 s) minus up to 25 % jitter. */
+static long
+retry_delay_ms(int retry, const CpAttempt *attempt)
+{
+	double		base;
+	double		jitter;
+
+	if (attempt->headers.retry_after_ms >= 0 &&
+		attempt->headers.retry_after_ms <= CP_MAX_RETRY_AFTER_MS)
+		return (long) ceil(attempt->headers.retry_after_ms);
+	base = Min(500.0 * pow(2.0, retry), 8000.0);
+#if PG_VERSION_NUM >= 150000
+	jitter = pg_prng_double(&pg_global_prng_state);
+#else
+	jitter = (double) random() / (double) MAX_RANDOM_VALUE;
+#endif
+	return (long) (base * (1.0 - 0.25 * jitter));
+}
+
+/* Sleep, waking at once for a cancel or a terminate. */
+static void
+interruptible_sleep(long ms)
+{
+	TimestampTz end = GetCurrentTimestamp() + ms * 1000L;
+
+	for (;;)
+	{
+		long		left;
+
+		CHECK_FOR_INTERRUPTS();
+		left = (long) ((end - GetCurrentTimestamp()) / 1000);
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, WAIT_EVENT_PG_SLEEP);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* A failure below HTTP: the reply never came whole. */
+static void
+report_transport_error(const CpOptions *opts, const CpRequest *req,
+					   const CpAttempt *attempt, int retries)
+{
+	const char *curlmsg = attempt->errbuf[0] ? attempt->errbuf :
+		curl_easy_strerror(attempt->code);
+	bool		is_post = strcmp(req->method, "POST") == 0;
+	const char *progress = req->progress ? req->progress : "";
+
+	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("OpenAI API reply is larger than max_response_bytes"),
+				 errdetail("The limit is %d bytes.%s", opts->max_response_bytes, progress),
+				 errhint("Raise option \"max_response_bytes\" of server \"%s\", or lower \"page_size\".",
+						 opts->servername)));
+	if (attempt->body.nomem)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while reading an OpenAI API reply")));
+	if (attempt->code == CURLE_OPERATION_TIMEDOUT)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("OpenAI API request timed out"),
+				 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
+						   retries == 1 ? "retry" : "retries", progress),
+				 is_post && attempt->sent ?
+				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") :
+				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
+						 opts->connect_timeout_ms, opts->timeout_ms, opts->servername)));
+	if (!attempt->sent)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to the OpenAI API"),
+				 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
+						   retries == 1 ? "retry" : "retries", progress),
+				 errhint("Check option \"base_url\" of server \"%s\" and the network.",
+						 opts->servername)));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("connection to the OpenAI API failed"),
+			 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
+					   retries == 1 ? "retry" : "retries", progress),
+			 is_post ?
+			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
+}
+
+/*
+ * Send a request, retrying as the SDKs do, and return its 2xx reply (or
+ * its 404 when req->missing_ok).  Any other outcome is an error.
+ */
+void
+cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
+			 CpStats *stats)
+{
+	int			retry;
+
+	for (retry = 0;; retry++)
+	{
+		CpConnection *conn = cp_get_connection(opts);
+		CpAttempt	attempt;
+
+		attempt_once(conn, opts, req, resp, &attempt);
+		if (stats)
+		{
+			stats->requests++;
+			stats->bytes += resp->len;
+		}
+
+		if (attempt.code == CURLE_OK &&
+			((resp->status >= 200 && resp->status < 300) ||
+			 (resp->status == 404 && req->missing_ok)))
+			return;
+
+		if (retry < opts->max_retries && should_retry(req, resp, &attempt))
+		{
+			long		delay = retry_delay_ms(retry, &attempt);
+
+			if (stats)
+				stats->retries++;
+			elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", req->method, delay);
+			interruptible_sleep(delay);
+			continue;
+		}
+
+		if (attempt.code != CURLE_OK)
+			report_transport_error(opts, req, &attempt, retry);
+		cp_report_http_error(opts, req, resp, retry);
+	}
+}

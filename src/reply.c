@@ -1,0 +1,449 @@
+/*-------------------------------------------------------------------------
+ *
+ * reply.c
+ *		  Read the API's replies: list pages and delete confirmations into C
+ *		  structs, and error replies into PostgreSQL errors.
+ *
+ * Nothing from the network is trusted: a reply that is not JSON, has wrong
+ * types or misses a required field is an error that names what was wrong.
+ * cJSON allocates with malloc, so every parsed tree is freed in PG_FINALLY
+ * and only palloc'd copies leave this file.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+
+#include "checkpoint_perms.h"
+
+/* Latest created_at accepted: 9999-12-31 23:59:59 UTC. */
+#define CP_MAX_UNIX_SECONDS INT64CONST(253402300799)
+
+/* Longest piece of an unexpected body quoted in an error. */
+#define CP_BODY_EXCERPT 200
+
+/*
+ * Replace every occurrence of the API key in a string from the network:
+ * an API that echoes a key back must not put it into our error messages.
+ */
+static char *
+mask_key(const CpOptions *opts, const char *str)
+{
+	StringInfoData buf;
+	const char *key = opts->api_key;
+	size_t		keylen = key ? strlen(key) : 0;
+	const char *p = str;
+	const char *hit;
+
+	if (keylen == 0)
+		return pstrdup(str);
+	initStringInfo(&buf);
+	while ((hit = strstr(p, key)) != NULL)
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		appendStringInfoString(&buf, "[api_key]");
+		p = hit + keylen;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/* Text from the network, as a palloc'd string in the database encoding. */
+static char *
+network_string(const char *utf8)
+{
+	char	   *converted = pg_any_to_server(utf8, strlen(utf8), PG_UTF8);
+
+	return converted == utf8 ? pstrdup(utf8) : converted;
+}
+
+/* The start of a body, masked and made printable, for an error detail. */
+static char *
+body_excerpt(const CpOptions *opts, const CpResponse *resp)
+{
+	char	   *excerpt = pnstrdup(resp->body, Min(resp->len, CP_BODY_EXCERPT));
+	char	   *c;
+
+	for (c = excerpt; *c; c++)
+		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+			*c = '?';
+	return mask_key(opts, excerpt);
+}
+
+static void
+report_malformed(const char *problem) pg_attribute_noreturn();
+
+static void
+report_malformed(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("%s", problem)));
+}
+
+static bool
+has_json_content_type(const CpResponse *resp)
+{
+	return pg_strncasecmp(resp->content_type, "application/json", 16) == 0 &&
+		(resp->content_type[16] == '\0' || resp->content_type[16] == ';' ||
+		 resp->content_type[16] == ' ');
+}
+
+/* Parse a 2xx body; the caller must cJSON_Delete the result. */
+static cJSON *
+parse_json_body(const CpOptions *opts, const CpResponse *resp)
+{
+	cJSON	   *root;
+
+	if (!has_json_content_type(resp))
+		report_malformed(psprintf("The reply has content type \"%s\", not application/json; it begins \"%s\".",
+								  resp->content_type, body_excerpt(opts, resp)));
+	root = cJSON_ParseWithLength(resp->body, resp->len);
+	if (root == NULL)
+	{
+		const char *at = cJSON_GetErrorPtr();
+		size_t		offset = (at && at >= resp->body && at <= resp->body + resp->len) ?
+			(size_t) (at - resp->body) : 0;
+
+		report_malformed(psprintf("The reply is not valid JSON (%zu bytes, error at byte %zu).",
+								  resp->len, offset));
+	}
+	return root;
+}
+
+static const char *
+json_type_name(const cJSON *item)
+{
+	if (item == NULL)
+		return "missing";
+	if (cJSON_IsString(item))
+		return "a string";
+	if (cJSON_IsNumber(item))
+		return "a number";
+	if (cJSON_IsBool(item))
+		return "a boolean";
+	if (cJSON_IsNull(item))
+		return "null";
+	if (cJSON_IsArray(item))
+		return "an array";
+	if (cJSON_IsObject(item))
+		return "an object";
+	return "invalid";
+}
+
+static void
+report_wrong_type(const char *where, const cJSON *item, const char *expected)
+{
+	report_malformed(psprintf("Field \"%s\" is %s; expected %s.",
+							  where, json_type_name(item), expected));
+}
+
+static char *
+required_string(const cJSON *obj, const char *name, const char *where, bool nonempty)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (!cJSON_IsString(item))
+		report_wrong_type(where, item, "a string");
+	if (nonempty && item->valuestring[0] == '\0')
+		report_malformed(psprintf("Field \"%s\" is empty.", where));
+	return network_string(item->valuestring);
+}
+
+/* A string-or-null field such as last_id; NULL when absent, null or "". */
+static char *
+optional_string(const cJSON *obj, const char *name)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (item == NULL || cJSON_IsNull(item))
+		return NULL;
+	if (!cJSON_IsString(item))
+		report_wrong_type(name, item, "a string or null");
+	if (item->valuestring[0] == '\0')
+		return NULL;
+	return network_string(item->valuestring);
+}
+
+static void
+read_permission(const cJSON *item, int index, CpPermission *perm)
+{
+	char		where[64];
+	const cJSON *created;
+	double		seconds;
+
+	snprintf(where, sizeof(where), "data[%d]", index);
+	if (!cJSON_IsObject(item))
+		report_wrong_type(where, item, "an object");
+
+	snprintf(where, sizeof(where), "data[%d].id", index);
+	perm->id = required_string(item, "id", where, true);
+	snprintf(where, sizeof(where), "data[%d].project_id", index);
+	perm->project_id = required_string(item, "project_id", where, true);
+	snprintf(where, sizeof(where), "data[%d].object", index);
+	perm->object = required_string(item, "object", where, false);
+
+	snprintf(where, sizeof(where), "data[%d].created_at", index);
+	created = cJSON_GetObjectItemCaseSensitive(item, "created_at");
+	if (!cJSON_IsNumber(created))
+		report_wrong_type(where, created, "an integer (Unix seconds)");
+	seconds = created->valuedouble;
+	if (seconds != floor(seconds) || seconds < 0 || seconds > (double) CP_MAX_UNIX_SECONDS)
+		report_malformed(psprintf("Field \"%s\" is %g; expected Unix seconds from 0 to " INT64_FORMAT ".",
+								  where, seconds, CP_MAX_UNIX_SECONDS));
+	perm->created_at = (int64) seconds;
+}
+
+/*
+ * Read a list envelope {object, data, first_id, last_id, has_more} into a
+ * page allocated in CurrentMemoryContext.
+ */
+void
+cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
+{
+	cJSON	   *root = parse_json_body(opts, resp);
+
+	PG_TRY();
+	{
+		const cJSON *data;
+		const cJSON *has_more;
+		const cJSON *item;
+		char	   *object;
+		int			i = 0;
+
+		if (!cJSON_IsObject(root))
+			report_wrong_type("(the reply)", root, "an object");
+		object = required_string(root, "object", "object", true);
+		if (strcmp(object, "list") != 0)
+			report_malformed(psprintf("Field \"object\" is \"%s\"; expected \"list\".", object));
+		data = cJSON_GetObjectItemCaseSensitive(root, "data");
+		if (!cJSON_IsArray(data))
+			report_wrong_type("data", data, "an array");
+		has_more = cJSON_GetObjectItemCaseSensitive(root, "has_more");
+		if (!cJSON_IsBool(has_more))
+			report_wrong_type("has_more", has_more, "a boolean");
+
+		page->nitems = cJSON_GetArraySize(data);
+		page->items = palloc0(sizeof(CpPermission) * Max(page->nitems, 1));
+		cJSON_ArrayForEach(item, data)
+		{
+			read_permission(item, i, &page->items[i]);
+			i++;
+		}
+		page->has_more = cJSON_IsTrue(has_more);
+		page->last_id = optional_string(root, "last_id");
+	}
+	PG_FINALLY();
+	{
+		cJSON_Delete(root);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Read a delete reply {id, object, deleted}.  Returns the "deleted" flag;
+ * an id other than the one revoked is an error.
+ */
+bool
+cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
+				 const char *permission_id)
+{
+	cJSON	   *root = parse_json_body(opts, resp);
+	bool		deleted = false;
+
+	PG_TRY();
+	{
+		const cJSON *flag;
+		char	   *id;
+
+		if (!cJSON_IsObject(root))
+			report_wrong_type("(the reply)", root, "an object");
+		id = required_string(root, "id", "id", true);
+		if (strcmp(id, permission_id) != 0)
+			report_malformed(psprintf("The reply confirms permission \"%s\", not \"%s\".",
+									  id, permission_id));
+		flag = cJSON_GetObjectItemCaseSensitive(root, "deleted");
+		if (!cJSON_IsBool(flag))
+			report_wrong_type("deleted", flag, "a boolean");
+		deleted = cJSON_IsTrue(flag);
+	}
+	PG_FINALLY();
+	{
+		cJSON_Delete(root);
+	}
+	PG_END_TRY();
+	return deleted;
+}
+
+/* The fields of an error envelope {"error": {message, type, param, code}}. */
+typedef struct CpApiError
+{
+	char	   *message;
+	char	   *type;
+	char	   *code;
+	char	   *param;
+} CpApiError;
+
+static char *
+error_field(const cJSON *error, const char *name)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(error, name);
+
+	if (cJSON_IsString(item) && item->valuestring[0] != '\0')
+		return pstrdup(item->valuestring);
+	return NULL;
+}
+
+/* Read an error envelope if the body is one; leave fields NULL if not. */
+static void
+read_api_error(const CpResponse *resp, CpApiError *err)
+{
+	cJSON	   *root;
+
+	memset(err, 0, sizeof(*err));
+	if (resp->len == 0)
+		return;
+	root = cJSON_ParseWithLength(resp->body, resp->len);
+	if (root == NULL)
+		return;
+	PG_TRY();
+	{
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
+
+		if (cJSON_IsObject(error))
+		{
+			err->message = error_field(error, "message");
+			err->type = error_field(error, "type");
+			err->code = error_field(error, "code");
+			err->param = error_field(error, "param");
+		}
+	}
+	PG_FINALLY();
+	{
+		cJSON_Delete(root);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
+ * as the README's table publishes; the detail carries what the API said.
+ */
+void
+cp_report_http_error(const CpOptions *opts, const CpRequest *req,
+					 const CpResponse *resp, int retries)
+{
+	CpApiError	err;
+	StringInfoData detail;
+	int			sqlstate;
+	const char *message;
+	char	   *hint = NULL;
+	long		status = resp->status;
+
+	read_api_error(resp, &err);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "HTTP %ld", status);
+	if (err.message)
+		appendStringInfo(&detail, ": %s", mask_key(opts, network_string(err.message)));
+	else if (status >= 300 && status < 400 && resp->location[0])
+	{
+		/* name the host only: the rest of a Location may carry tokens */
+		const char *host = strstr(resp->location, "://");
+		size_t		len;
+
+		host = host ? host + 3 : resp->location;
+		len = strcspn(host, "/?#");
+		appendStringInfo(&detail, " redirecting to host \"%.*s\"", (int) len, host);
+	}
+	else if (resp->len > 0)
+		appendStringInfo(&detail, ", body begins \"%s\"", body_excerpt(opts, resp));
+	if (err.type || err.code || err.param)
+	{
+		appendStringInfoString(&detail, " (");
+		if (err.type)
+			appendStringInfo(&detail, "type %s", err.type);
+		if (err.code)
+			appendStringInfo(&detail, "%scode %s", err.type ? ", " : "", err.code);
+		if (err.param)
+			appendStringInfo(&detail, "%sparam %s", (err.type || err.code) ? ", " : "",
+							 err.param);
+		appendStringInfoChar(&detail, ')');
+	}
+	appendStringInfoChar(&detail, '.');
+	if (resp->request_id[0])
+		appendStringInfo(&detail, " Request id: %s.", resp->request_id);
+	if (retries > 0)
+		appendStringInfo(&detail, " Retried %d %s.", retries, retries == 1 ? "time" : "times");
+	if (req->progress)
+		appendStringInfo(&detail, "%s", req->progress);
+
+	if (status == 400 || status == 422)
+	{
+		sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+		message = "OpenAI API rejected the request";
+	}
+	else if (status == 401)
+	{
+		sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		message = "OpenAI API rejected the API key";
+		hint = psprintf("Check option \"api_key\" of the user mapping for server \"%s\".",
+						opts->servername);
+	}
+	else if (status == 403)
+	{
+		sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
+		message = "OpenAI API denied access";
+		hint = pstrdup("Checkpoint permissions need an organization admin key.");
+	}
+	else if (status == 404)
+	{
+		sqlstate = ERRCODE_FDW_TABLE_NOT_FOUND;
+		message = psprintf("checkpoint \"%s\" not found", opts->checkpoint);
+		hint = psprintf("Check option \"checkpoint\" of the foreign table and option \"base_url\" of server \"%s\".",
+						opts->servername);
+	}
+	else if (status == 409)
+	{
+		sqlstate = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		message = "OpenAI API reported a conflict";
+	}
+	else if (status == 429)
+	{
+		sqlstate = ERRCODE_INSUFFICIENT_RESOURCES;
+		message = "OpenAI API rate limit exceeded";
+		hint = psprintf("Try again later; option \"max_retries\" of server \"%s\" is %d.",
+						opts->servername, opts->max_retries);
+	}
+	else if (status >= 500)
+	{
+		sqlstate = ERRCODE_SYSTEM_ERROR;
+		message = "OpenAI API server error";
+	}
+	else if (status >= 300 && status < 400)
+	{
+		sqlstate = ERRCODE_PROTOCOL_VIOLATION;
+		message = "OpenAI API answered with a redirect, which is not followed";
+		hint = psprintf("Point option \"base_url\" of server \"%s\" at the final address.",
+						opts->servername);
+	}
+	else
+	{
+		sqlstate = ERRCODE_PROTOCOL_VIOLATION;
+		message = "OpenAI API answered with an unexpected status";
+	}
+
+	if (strcmp(req->method, "POST") == 0 && status >= 500 && hint == NULL)
+		hint = pstrdup("The grant may or may not have been applied; check with SELECT before you run the INSERT again.");
+
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("%s", message),
+			 errdetail("%s", detail.data),
+			 hint ? errhint("%s", hint) : 0));
+}

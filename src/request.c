@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.c
+ *		  Build the requests of the API: percent-encoded paths, list queries
+ *		  and create bodies.
+ *
+ * Checkpoint and permission ids are data, not URL syntax: every byte but
+ * the unreserved ones (and ':' in a checkpoint id, which the API's own ids
+ * contain) is percent-encoded, and a "." or ".." segment is encoded whole,
+ * so that no id can change the path it is sent to.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/json.h"
+
+#include "checkpoint_perms.h"
+
+#define CP_PERMISSIONS_PREFIX "/fine_tuning/checkpoints/"
+
+/* Text to send, as UTF-8 whatever the database encoding. */
+static const char *
+utf8_string(const char *str)
+{
+	return pg_server_to_any(str, strlen(str), PG_UTF8);
+}
+
+/* Append str percent-encoded; keep_colon leaves ':' as it is. */
+static void
+append_encoded(StringInfo buf, const char *str, bool keep_colon)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *) utf8_string(str);
+
+	/* "." and ".." would be path syntax even with the rest encoded */
+	if (strcmp((const char *) p, ".") == 0 || strcmp((const char *) p, "..") == 0)
+	{
+		for (; *p; p++)
+			appendStringInfoString(buf, "%2E");
+		return;
+	}
+	for (; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+			*p == '.' || *p == '~' || (keep_colon && *p == ':'))
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 0x0F]);
+		}
+	}
+}
+
+/* /fine_tuning/checkpoints/{checkpoint}/permissions */
+char *
+cp_permissions_path(const char *checkpoint)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, CP_PERMISSIONS_PREFIX);
+	append_encoded(&buf, checkpoint, true);
+	appendStringInfoString(&buf, "/permissions");
+	return buf.data;
+}
+
+/* /fine_tuning/checkpoints/{checkpoint}/permissions/{permission_id} */
+char *
+cp_permission_path(const char *checkpoint, const char *permission_id)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
+	appendStringInfoChar(&buf, '/');
+	append_encoded(&buf, permission_id, false);
+	return buf.data;
+}
+
+/*
+ * The list request for one page: the scan's fixed query, then the cursor.
+ * base is cp_permissions_path() with its fixed parameters already added.
+ */
+char *
+cp_list_path(const char *base, const char *after)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, base);
+	if (after)
+	{
+		appendStringInfoString(&buf, strchr(base, '?') ? "&after=" : "?after=");
+		append_encoded(&buf, after, false);
+	}
+	return buf.data;
+}
+
+/* Append "&name=value" (or "?name=value" first) with the value encoded. */
+void
+cp_append_query(StringInfo buf, const char *name, const char *value)
+{
+	appendStringInfo(buf, "%c%s=", strchr(buf->data, '?') ? '&' : '?', name);
+	append_encoded(buf, value, false);
+}
+
+/* {"project_ids": [...]}: the only key the API accepts. */
+char *
+cp_create_body(char **project_ids, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"project_ids\":[");
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, utf8_string(project_ids[i]));
+	}
+	appendStringInfoString(&buf, "]}");
+	return buf.data;
+}

@@ -1,0 +1,108 @@
+# Shared by test/demo.sh and test/run-tests.sh: install what is missing, build
+# and install the extension, start a throwaway PostgreSQL and the mock API.
+# Source it from the repository's top directory; it sets:
+#   CP_TMP    a private directory that cp_cleanup removes
+#   PGHOST PGPORT PGUSER PGDATABASE   for psql and pg_regress
+#   MOCK_URL MOCK_LOG MOCK_KEY        the mock API, its request log and its key
+
+set -euo pipefail
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+export PG_CONFIG=$PG_BIN/pg_config
+PYTHON=/usr/bin/python3
+MOCK_KEY=sk-test-checkpoint-perms-0123456789
+export MOCK_KEY
+
+CP_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
+libcurl4-openssl-dev libcjson-dev python3 ca-certificates"
+
+cp_log() { printf '==> %s\n' "$*" >&2; }
+
+# Install the Debian packages that are not there yet (root only).
+cp_install_packages() {
+	local missing="" p
+	for p in $CP_PACKAGES "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing packages:$missing (run as root, or install them)" >&2
+		return 1
+	fi
+	cp_log "installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+cp_build_install() {
+	cp_log "building and installing checkpoint_perms"
+	make -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	if [ "$(id -u)" = 0 ]; then
+		make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	else
+		sudo make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	fi
+}
+
+# Run a command as the owner of the throwaway cluster: initdb refuses root.
+cp_as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+cp_cleanup() {
+	set +e
+	if [ -n "${MOCK_PID:-}" ]; then
+		kill "$MOCK_PID" 2>/dev/null
+		wait "$MOCK_PID" 2>/dev/null
+	fi
+	if [ -n "${CP_TMP:-}" ] && [ -f "$CP_TMP/data/postmaster.pid" ]; then
+		cp_as_pg "$PG_BIN/pg_ctl" -D "$CP_TMP/data" -m immediate stop >/dev/null 2>&1
+	fi
+	if [ -n "${CP_TMP:-}" ] && [ -z "${CP_KEEP_TMP:-}" ]; then
+		rm -rf "$CP_TMP"
+	fi
+}
+
+# A PostgreSQL cluster in CP_TMP that listens on a Unix socket only.
+cp_start_postgres() {
+	CP_TMP=$(mktemp -d /tmp/checkpoint_perms.XXXXXX)
+	chmod 755 "$CP_TMP"
+	trap cp_cleanup EXIT
+	mkdir "$CP_TMP/data"
+	# the server writes its socket and log here
+	if [ "$(id -u)" = 0 ]; then chown -R postgres: "$CP_TMP"; fi
+	cp_log "starting PostgreSQL $PG_MAJOR in $CP_TMP"
+	cp_as_pg "$PG_BIN/initdb" -D "$CP_TMP/data" -U postgres --auth=trust \
+		-E UTF8 --locale=C >"$CP_TMP/initdb.log" 2>&1 ||
+		{ cat "$CP_TMP/initdb.log" >&2; return 1; }
+	export PGHOST=$CP_TMP PGPORT=5499 PGUSER=postgres PGDATABASE=postgres
+	cp_as_pg "$PG_BIN/pg_ctl" -D "$CP_TMP/data" -w -l "$CP_TMP/postgres.log" \
+		-o "-c listen_addresses='' -k $CP_TMP -p $PGPORT -c fsync=off" start >/dev/null ||
+		{ cat "$CP_TMP/postgres.log" >&2; return 1; }
+}
+
+# The mock API on a free loopback port; extra arguments go to the mock.
+cp_start_mock() {
+	MOCK_LOG=$CP_TMP/mock.log
+	: >"$MOCK_LOG"
+	chmod 644 "$MOCK_LOG"
+	"$PYTHON" test/mock_openai.py --key "$MOCK_KEY" --port 0 \
+		--port-file "$CP_TMP/mock.port" --log "$MOCK_LOG" "$@" >"$CP_TMP/mock.out" 2>&1 &
+	MOCK_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$CP_TMP/mock.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$CP_TMP/mock.port" ] || { cat "$CP_TMP/mock.out" >&2; return 1; }
+	MOCK_URL="http://127.0.0.1:$(cat "$CP_TMP/mock.port")/v1"
+	export MOCK_URL MOCK_LOG
+	cp_log "mock API at $MOCK_URL"
+}

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The whole test suite: builds and installs the extension, starts a throwaway
+# PostgreSQL and the mock API, runs the mock's own tests, the pg_regress suite
+# (sql/, expected/) and the scripts test/t_*.sh, then scans the server log for
+# crashed backends.  Ends with one line "N passed, N failed".
+# Run it from anywhere, as root on a fresh Debian 12 (it installs what it
+# needs) or as a user who has the packages of test/lib.sh.
+
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+cp_install_packages
+cp_build_install
+cp_start_postgres
+cp_start_mock --page-cap 100
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf 'ok      %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAILED  %s\n' "$1"; }
+
+cp_log "mock self-test"
+if "$PYTHON" -m unittest test/test_mock.py >"$CP_TMP/test_mock.out" 2>&1; then
+	pass "mock self-test"
+else
+	cat "$CP_TMP/test_mock.out"
+	fail "mock self-test"
+fi
+
+cp_log "pg_regress"
+rm -rf results regression.diffs regression.out
+# pg_regress connects through PGHOST/PGPORT; its own exit code is not used:
+# every test is counted from its output line instead.
+make -s installcheck PG_CONFIG="$PG_CONFIG" >"$CP_TMP/regress.out" 2>&1 || true
+cat "$CP_TMP/regress.out"
+passed=$((passed + $(grep -cE '\.\.\. ok ' "$CP_TMP/regress.out" || true)))
+failed=$((failed + $(grep -cE '\.\.\. FAILED' "$CP_TMP/regress.out" || true)))
+if ! grep -qE '\.\.\. (ok|FAILED)' "$CP_TMP/regress.out"; then
+	fail "pg_regress ran no test"
+fi
+[ -f regression.diffs ] && head -200 regression.diffs
+
+for t in test/t_*.sh; do
+	[ -e "$t" ] || continue
+	cp_log "$t"
+	if bash "$t" >"$CP_TMP/script.out" 2>&1; then
+		pass "$t"
+	else
+		cat "$CP_TMP/script.out"
+		fail "$t"
+	fi
+done
+
+cp_log "server log"
+if grep -E 'terminated by signal|was terminated by|PANIC' "$CP_TMP/postgres.log"; then
+	fail "server log shows a crashed backend"
+else
+	pass "no crashed backend in the server log"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,264 @@
+"""Self-test of test/mock_openai.py (standard library only).
+
+Run from the repository root:  /usr/bin/python3 -m unittest test/test_mock.py -v
+"""
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MOCK = os.path.join(HERE, "mock_openai.py")
+KEY = "sk-admin-test-0123456789"
+BASE = "/v1/fine_tuning/checkpoints/"
+
+
+def perms_path(ckpt, pid=None, **query):
+    p = BASE + urllib.parse.quote(ckpt, safe=":") + "/permissions"
+    if pid is not None:
+        p += "/" + urllib.parse.quote(pid, safe="").replace(".", "%2E")   # never a bare . or .. segment
+    if query:
+        p += "?" + urllib.parse.urlencode(query)
+    return p
+
+
+class MockTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.log_path = os.path.join(cls.tmp.name, "requests.jsonl")
+        cls.port_file = os.path.join(cls.tmp.name, "port")
+        cls.proc = subprocess.Popen(
+            [sys.executable, MOCK, "--key", KEY, "--port", "0", "--port-file", cls.port_file,
+             "--log", cls.log_path, "--page-cap", "100"],
+            stdout=subprocess.PIPE, text=True)
+        line = cls.proc.stdout.readline()
+        if not line.startswith("mock listening on http://127.0.0.1:"):
+            cls.proc.kill()
+            raise RuntimeError("mock did not start: %r" % line)
+        with open(cls.port_file) as f:
+            cls.port = int(f.read())
+        assert line.strip() == "mock listening on http://127.0.0.1:%d/v1" % cls.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        try:
+            cls.proc.wait(timeout=5)
+        finally:
+            if cls.proc.poll() is None:
+                cls.proc.kill()
+            cls.proc.stdout.close()
+            cls.tmp.cleanup()
+
+    def request(self, method, path, body=None, key=KEY, conn=None, headers=None):
+        own = conn is None
+        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        h = {"User-Agent": "test_mock/1"}
+        if key is not None:
+            h["Authorization"] = "Bearer " + key
+        if body is not None:
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            self.assertEqual(int(r.getheader("Content-Length")), len(raw))
+            self.assertRegex(r.getheader("x-request-id"), r"^req_\d+$")
+            return r.status, json.loads(raw), r
+        finally:
+            if own:
+                c.close()
+
+    def list_all(self, ckpt, **query):
+        pages, items, after = 0, [], None
+        while True:
+            q = dict(query)
+            if after:
+                q["after"] = after
+            status, page, _ = self.request("GET", perms_path(ckpt, **q))
+            self.assertEqual(status, 200, page)
+            pages += 1
+            items += page["data"]
+            if page["data"]:
+                self.assertEqual(page["first_id"], page["data"][0]["id"])
+                self.assertEqual(page["last_id"], page["data"][-1]["id"])
+            if not page["has_more"]:
+                return pages, items
+            after = page["last_id"]
+
+    def test_paging(self):
+        ckpt = "ft:gpt-4o-mini-2024-07-18:org:paging:seed-250"
+        pages, asc = self.list_all(ckpt, limit=1000, order="ascending")
+        self.assertEqual(pages, 3)
+        self.assertEqual(len(asc), 250)
+        self.assertEqual(len({p["id"] for p in asc}), 250)
+        self.assertEqual([p["created_at"] for p in asc], list(range(1721764867, 1721764867 + 250)))
+        self.assertEqual([p["project_id"] for p in asc[:2]], ["proj_0001", "proj_0002"])
+        for p in asc:
+            self.assertRegex(p["id"], r"^cp_[A-Za-z0-9]{24}$")
+            self.assertEqual(p["object"], "checkpoint.permission")
+        pages, desc = self.list_all(ckpt, limit=100)         # default order: descending
+        self.assertEqual(pages, 3)
+        self.assertEqual(desc, asc[::-1])
+        status, page, _ = self.request("GET", perms_path(ckpt))  # default limit 10
+        self.assertEqual(len(page["data"]), 10)
+        self.assertEqual(page["data"], desc[:10])
+        # deterministic across checkpoints' first access
+        _, again, _ = self.request("GET", perms_path(ckpt, limit=3, order="ascending"))
+        self.assertEqual(again["data"], asc[:3])
+
+    def test_bad_list_params(self):
+        ckpt = "ft:m:org:params:seed-5"
+        for q, param in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
+                         ({"order": "asc"}, "order"), ({"after": "cp_nope"}, "after")):
+            status, body, _ = self.request("GET", perms_path(ckpt, **q))
+            self.assertEqual(status, 400, q)
+            self.assertEqual(body["error"]["param"], param)
+            self.assertEqual(set(body["error"]), {"message", "type", "param", "code"})
+
+    def test_project_filter(self):
+        ckpt = "ft:m:org:filter:seed-250:proj-7"
+        pages, items = self.list_all(ckpt, project_id="proj_0003", limit=10, order="ascending")
+        self.assertEqual(len(items), len(range(2, 250, 7)))
+        self.assertEqual(pages, 4)
+        self.assertTrue(all(p["project_id"] == "proj_0003" for p in items))
+        self.assertEqual([p["created_at"] - 1721764867 for p in items], list(range(2, 250, 7)))
+        _, none = self.list_all(ckpt, project_id="proj_0008")
+        self.assertEqual(none, [])
+
+    def test_create_list_delete(self):
+        ckpt = "ft:m:org:roundtrip"
+        status, body, _ = self.request("POST", perms_path(ckpt), {"project_ids": ["proj_a", "proj_b", "proj_a"]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["object"], "list")
+        self.assertFalse(body["has_more"])
+        created = body["data"]
+        self.assertEqual([p["project_id"] for p in created], ["proj_a", "proj_b", "proj_a"])
+        _, listed = self.list_all(ckpt, order="ascending")
+        self.assertEqual(listed, created)
+        _, only_a = self.list_all(ckpt, project_id="proj_a")
+        self.assertEqual(only_a, [created[2], created[0]])
+
+        status, body, _ = self.request("DELETE", perms_path(ckpt, created[0]["id"]))
+        self.assertEqual((status, body), (200, {"id": created[0]["id"], "object": "checkpoint.permission",
+                                                "deleted": True}))
+        status, body, _ = self.request("DELETE", perms_path(ckpt, created[0]["id"]))
+        self.assertEqual(status, 404)
+        self.assertEqual(body["error"]["code"], "not_found")
+        _, listed = self.list_all(ckpt, order="ascending")
+        self.assertEqual(listed, created[1:])
+        # a deleted id stays a usable cursor
+        status, page, _ = self.request("GET", perms_path(ckpt, after=created[0]["id"], order="ascending"))
+        self.assertEqual((status, page["data"]), (200, created[1:]))
+
+        for bad in ({}, {"project_ids": []}, {"project_ids": [""]}, {"project_ids": "p"},
+                    {"project_ids": ["p"], "x": 1}):
+            status, body, _ = self.request("POST", perms_path(ckpt), bad)
+            self.assertEqual(status, 400, bad)
+            self.assertEqual(body["error"]["param"], "project_ids")
+
+    def test_hostile_ids(self):
+        ckpt = "ft:m:org:hostile-ids:seed-9"
+        _, items = self.list_all(ckpt, order="ascending")
+        ids = [p["id"] for p in items]
+        self.assertEqual(ids[:7], ["cp_a/b", "cp_q?x=1", "cp_h#f", "cp_p%41", "cp_s p", "..", "."])
+        for pid in ids[:7]:
+            status, body, _ = self.request("DELETE", perms_path(ckpt, pid))
+            self.assertEqual((status, body["id"]), (200, pid))
+        _, items = self.list_all(ckpt)
+        self.assertEqual(len(items), 2)
+        # a bare ".." is normalised away like a proxy would, so it never reaches the permission
+        status, _, _ = self.request("DELETE", BASE + urllib.parse.quote(ckpt, safe=":") + "/permissions/..")
+        self.assertEqual(status, 404)
+
+    def test_unauthorized(self):
+        ckpt = "ft:m:org:auth"
+        status, body, _ = self.request("GET", perms_path(ckpt), key="sk-wrong-key-xyz")
+        self.assertEqual(status, 401)
+        self.assertEqual(body["error"]["code"], "invalid_api_key")
+        self.assertIn("Incorrect API key provided: sk-***yz.", body["error"]["message"])
+        self.assertNotIn("wrong", json.dumps(body))
+        status, body, _ = self.request("GET", perms_path(ckpt), key=None)
+        self.assertEqual(status, 401)
+        self.assertIn("Incorrect API key provided: .", body["error"]["message"])
+
+    def test_unknown_checkpoint_and_route(self):
+        for ckpt in ("ft:m:org:missing:x", "gpt-4o"):
+            status, body, _ = self.request("GET", perms_path(ckpt))
+            self.assertEqual(status, 404)
+            self.assertEqual(body["error"]["code"], "model_not_found")
+            self.assertEqual(body["error"]["param"], "fine_tuned_model_checkpoint")
+        status, body, _ = self.request("GET", "/v1/models")
+        self.assertEqual(status, 404)
+        self.assertIsNone(body["error"]["code"])
+
+    def test_fail_then_succeed(self):
+        ckpt = "ft:m:org:flaky:seed-3:fail-1-429:retry-after-2:no-retry"
+        status, body, r = self.request("GET", perms_path(ckpt))
+        self.assertEqual(status, 429)
+        self.assertEqual(body["error"]["code"], "rate_limit_exceeded")
+        self.assertEqual(r.getheader("retry-after"), "2")
+        self.assertEqual(r.getheader("x-should-retry"), "false")
+        status, body, _ = self.request("GET", perms_path(ckpt))
+        self.assertEqual(status, 200)
+        self.assertEqual(len(body["data"]), 3)
+
+    def test_keep_alive(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            ckpt = "ft:m:org:keepalive:seed-2"
+            self.request("GET", perms_path(ckpt), conn=conn)
+            sock = conn.sock
+            self.assertIsNotNone(sock)
+            status, _, _ = self.request("GET", perms_path(ckpt), conn=conn)
+            self.assertEqual(status, 200)
+            self.assertIs(conn.sock, sock)
+        finally:
+            conn.close()
+        lines = [e for e in self.log_entries() if e.get("checkpoint") == ckpt]
+        self.assertEqual(len(lines), 2)
+        self.assertEqual(lines[0]["conn"], lines[1]["conn"])
+        self.assertEqual([e["conn_seq"] for e in lines], [1, 2])
+
+    def log_entries(self):
+        with open(self.log_path) as f:
+            return [json.loads(line) for line in f]
+
+    def test_log(self):
+        ckpt = "ft:m:org:logged"
+        self.request("POST", perms_path(ckpt, x="1"), {"project_ids": ["proj_z"]},
+                     headers={"OpenAI-Organization": "org_1", "OpenAI-Project": "proj_p"})
+        self.request("GET", perms_path(ckpt), key="sk-bad-000000")
+        entries = [e for e in self.log_entries() if e.get("checkpoint") == ckpt]
+        self.assertEqual(len(entries), 2)
+        post, get = entries
+        self.assertEqual(post["method"], "POST")
+        self.assertEqual(post["path"], BASE + "ft:m:org:logged/permissions")
+        self.assertEqual(post["query"], {"x": "1"})
+        self.assertEqual(post["body"], {"project_ids": ["proj_z"]})
+        self.assertEqual(post["status"], 200)
+        self.assertTrue(post["auth_ok"])
+        self.assertEqual(post["user_agent"], "test_mock/1")
+        self.assertEqual(post["content_type"], "application/json")
+        self.assertEqual((post["organization"], post["project"]), ("org_1", "proj_p"))
+        self.assertIsNone(post["permission_id"])
+        self.assertEqual((get["status"], get["auth_ok"]), (401, False))
+        self.assertGreater(get["seq"], post["seq"])
+        with open(self.log_path) as f:
+            text = f.read()
+        self.assertNotIn(KEY, text)
+        self.assertNotIn("sk-bad", text)
+        self.assertEqual(os.stat(self.log_path).st_mode & 0o777, 0o644)
+
+
+if __name__ == "__main__":
+    unittest.main()
