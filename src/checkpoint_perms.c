@@ -295,10 +295,12 @@ static void
 fetch_next_page(CpScanState *st)
 {
 	MemoryContext oldcxt;
+	char	   *path;
 
 	MemoryContextReset(st->page_cxt);
 	oldcxt = MemoryContextSwitchTo(st->page_cxt);
-	cp_api_list(&st->opts, cp_list_path(st->list_path, st->after), &st->page, &st->stats);
+	path = cp_list_path(st->list_path, st->after);
+	cp_api_list(&st->opts, path, &st->page, &st->stats);
 	MemoryContextSwitchTo(oldcxt);
 	st->next = 0;
 	st->pages_this_scan++;
@@ -314,7 +316,8 @@ fetch_next_page(CpScanState *st)
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed reply from the OpenAI API"),
 				 errdetail("The list cursor did not advance: page %lld ends at \"%s\" again, with has_more true.",
-						   (long long) st->pages_this_scan, st->after)));
+						   (long long) st->pages_this_scan, st->after),
+				 errcontext("OpenAI API request: GET %s", path)));
 	if (st->after)
 		pfree(st->after);
 	st->after = MemoryContextStrdup(GetMemoryChunkContext(st), st->page.last_id);

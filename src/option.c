@@ -148,7 +148,8 @@ report_unknown_option(const char *name, Oid context)
 			 errmsg("invalid option \"%s\"", name),
 			 valid.len ?
 			 errhint("Valid options for %s are: %s.", context_name(context), valid.data) :
-			 errhint("%s takes no options.", context_name(context))));
+			 errhint("Options go on servers, user mappings, foreign tables and their columns, not on %s.",
+					 context_name(context))));
 }
 
 /* Parse an integer option; false if it is not a plain decimal integer. */

@@ -349,6 +349,18 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "HTTP %ld", status);
+	if (err.type || err.code || err.param)
+	{
+		appendStringInfoString(&detail, " (");
+		if (err.type)
+			appendStringInfo(&detail, "type %s", err.type);
+		if (err.code)
+			appendStringInfo(&detail, "%scode %s", err.type ? ", " : "", err.code);
+		if (err.param)
+			appendStringInfo(&detail, "%sparam %s", (err.type || err.code) ? ", " : "",
+							 err.param);
+		appendStringInfoChar(&detail, ')');
+	}
 	if (err.message)
 		appendStringInfo(&detail, ": %s", mask_key(opts, network_string(err.message)));
 	else if (status >= 300 && status < 400 && resp->location[0])
@@ -363,19 +375,8 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 	}
 	else if (resp->len > 0)
 		appendStringInfo(&detail, ", body begins \"%s\"", body_excerpt(opts, resp));
-	if (err.type || err.code || err.param)
-	{
-		appendStringInfoString(&detail, " (");
-		if (err.type)
-			appendStringInfo(&detail, "type %s", err.type);
-		if (err.code)
-			appendStringInfo(&detail, "%scode %s", err.type ? ", " : "", err.code);
-		if (err.param)
-			appendStringInfo(&detail, "%sparam %s", (err.type || err.code) ? ", " : "",
-							 err.param);
-		appendStringInfoChar(&detail, ')');
-	}
-	appendStringInfoChar(&detail, '.');
+	if (detail.data[detail.len - 1] != '.')
+		appendStringInfoChar(&detail, '.');
 	if (resp->request_id[0])
 		appendStringInfo(&detail, " Request id: %s.", resp->request_id);
 	if (retries > 0)

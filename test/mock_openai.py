@@ -50,6 +50,9 @@ every applicable fail token advance on every request in their scope that passed 
 Permission ids: "cp_" + 24 chars [A-Za-z0-9] from sha256(checkpoint + ":" + serial), where serial counts
 the creations in the checkpoint (seeded ones first); created_at = 1721764867 + serial.
 
+Request ids (x-request-id) are req_<8 hex of sha256(checkpoint)>_<n>, n counting that checkpoint's
+requests, so a test's expected output does not depend on the tests before it.
+
 A deleted id stays a valid "after" cursor (a scan that deletes the rows of the page it just read
 must be able to fetch the next page); an id that was never issued answers 400 param "after".
 
@@ -300,6 +303,7 @@ class Mock:
         self.latency = latency_ms / 1000.0
         self.lock = threading.Lock()
         self.seq = 0
+        self.ckpt_requests = {}
         self.conns = 0
         self.checkpoints = {}
         self.tokens_cache = {}
@@ -611,10 +615,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ConnectionError
         return body
 
-    def _write_reply(self, seq, r):
+    def _write_reply(self, seq, r, rid=None):
         h = ["HTTP/1.1 %d %s" % (r.status, self.responses.get(r.status, ("",))[0]),
              "Date: " + email.utils.formatdate(usegmt=True),
-             "x-request-id: req_%d" % seq]
+             "x-request-id: " + (rid or "req_%d" % seq)]
         if r.ctype:
             h.append("Content-Type: " + r.ctype)
         h += ["%s: %s" % kv for kv in r.headers]
@@ -715,13 +719,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 r, slow = handle(self.mock, req)
             self._log(seq, t0, method, raw_path, raw_query, ckpt, pid, query,
                       r.status if r.mode != "hangup" else None, body, auth_ok, r.fault)
+            # request ids count per checkpoint, so a test's expected output does not
+            # depend on what the tests before it sent
+            rid = None
+            if ckpt is not None:
+                n = self.mock.ckpt_requests.get(ckpt, 0) + 1
+                self.mock.ckpt_requests[ckpt] = n
+                rid = "req_%s_%d" % (hashlib.sha256(ckpt.encode()).hexdigest()[:8], n)
         delay = self.mock.latency + slow
         if delay > 0:
             time.sleep(delay)
         if r.mode == "hangup":
             self.close_connection = True
             return
-        self._write_reply(seq, r)
+        self._write_reply(seq, r, rid)
 
     def handle_one_request(self):
         try:

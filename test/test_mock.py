@@ -72,7 +72,7 @@ class MockTest(unittest.TestCase):
             r = c.getresponse()
             raw = r.read()
             self.assertEqual(int(r.getheader("Content-Length")), len(raw))
-            self.assertRegex(r.getheader("x-request-id"), r"^req_\d+$")
+            self.assertRegex(r.getheader("x-request-id"), r"^req_(\d+|[0-9a-f]{8}_\d+)$")
             return r.status, json.loads(raw), r
         finally:
             if own:
