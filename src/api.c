@@ -53,27 +53,73 @@ cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 	pop_request_context(&errcallback);
 }
 
-/* POST {"project_ids": [...]}: the reply lists the permissions created. */
-void
+/*
+ * Match the permissions of a create reply to the project ids sent: exactly
+ * one each, whatever their order.  Returns them in the order of ids.
+ */
+static CpPermission *
+match_created(const CpPage *page, char **project_ids, int n, const char *progress)
+{
+	CpPermission *result = palloc0(sizeof(CpPermission) * n);
+	bool	   *used = palloc0(sizeof(bool) * Max(page->nitems, 1));
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		for (j = 0; j < page->nitems; j++)
+			if (!used[j] && strcmp(page->items[j].project_id, project_ids[i]) == 0)
+				break;
+		if (j == page->nitems)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("reply to a grant does not match the request"),
+					 errdetail("%d project ids were sent and %d permissions came back, none for project \"%s\". The grants of this request may have been applied.%s",
+							   n, page->nitems, project_ids[i], progress ? progress : ""),
+					 errhint("Check with SELECT which grants exist.")));
+		used[j] = true;
+		result[i] = page->items[j];
+	}
+	if (page->nitems != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("reply to a grant does not match the request"),
+				 errdetail("%d project ids were sent and %d permissions came back. The grants of this request may have been applied.%s",
+						   n, page->nitems, progress ? progress : ""),
+				 errhint("Check with SELECT which grants exist.")));
+	return result;
+}
+
+/*
+ * POST {"project_ids": [...]}: the reply lists the permissions created,
+ * returned here in the order of project_ids.
+ */
+CpPermission *
 cp_api_create(const CpOptions *opts, char **project_ids, int n,
-			  const char *progress, CpPage *page, CpStats *stats)
+			  const char *progress, CpStats *stats)
 {
 	CpRequest	req = {.method = "POST",.progress = progress};
 	CpResponse	resp;
 	ErrorContextCallback errcallback;
+	CpPage		page;
+	CpPermission *made;
 
 	req.path = cp_permissions_path(opts->checkpoint);
 	req.body = cp_create_body(project_ids, n);
 	push_request_context(&errcallback, &req);
 	cp_http_send(opts, &req, &resp, stats);
-	cp_parse_page(opts, &resp, page);
+	cp_parse_page(opts, &resp, &page);
+	made = match_created(&page, project_ids, n, progress);
 	pfree(resp.body);
 	pop_request_context(&errcallback);
+	return made;
 }
 
 /*
  * DELETE one permission.  Returns false when the API says it is already
- * gone (404), as for a row that a concurrent statement deleted.
+ * gone (404), as for a row that a concurrent statement deleted; but a 404
+ * after a retry most likely answers our own earlier attempt, whose reply
+ * was lost, so it counts as done.
  */
 bool
 cp_api_delete(const CpOptions *opts, const char *permission_id,
@@ -87,7 +133,10 @@ cp_api_delete(const CpOptions *opts, const char *permission_id,
 	req.path = cp_permission_path(opts->checkpoint, permission_id);
 	push_request_context(&errcallback, &req);
 	cp_http_send(opts, &req, &resp, stats);
-	deleted = resp.status != 404 && cp_parse_deleted(opts, &resp, permission_id);
+	if (resp.status == 404)
+		deleted = resp.retries > 0;
+	else
+		deleted = cp_parse_deleted(opts, &resp, permission_id);
 	pfree(resp.body);
 	pop_request_context(&errcallback);
 	return deleted;

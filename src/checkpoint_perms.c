@@ -614,47 +614,16 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 	return project_id;
 }
 
-/*
- * POST one batch of project ids and check that the reply holds exactly one
- * permission for each.  Returns the permissions in the order of ids.
- */
+/* POST one batch of project ids; the permissions come back in their order. */
 static CpPermission *
 send_grants(CpModifyState *st, char **project_ids, int n)
 {
-	CpPage		page;
-	CpPermission *result = palloc0(sizeof(CpPermission) * n);
-	bool	   *used;
-	int			i,
-				j;
+	CpPermission *made;
 
 	cp_xact_wrote = true;
-	cp_api_create(&st->opts, project_ids, n, progress_note(st), &page, &st->stats);
-
-	used = palloc0(sizeof(bool) * Max(page.nitems, 1));
-	for (i = 0; i < n; i++)
-	{
-		for (j = 0; j < page.nitems; j++)
-			if (!used[j] && strcmp(page.items[j].project_id, project_ids[i]) == 0)
-				break;
-		if (j == page.nitems)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("reply to a grant does not match the request"),
-					 errdetail("%d project ids were sent and %d permissions came back, none for project \"%s\". The grants of this request may have been applied.%s",
-							   n, page.nitems, project_ids[i],
-							   progress_note(st) ? progress_note(st) : ""),
-					 errhint("Check with SELECT which grants exist.")));
-		used[j] = true;
-		result[i] = page.items[j];
-	}
-	if (page.nitems != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("reply to a grant does not match the request"),
-				 errdetail("%d project ids were sent and %d permissions came back.", n, page.nitems),
-				 errhint("Check with SELECT which grants exist.")));
+	made = cp_api_create(&st->opts, project_ids, n, progress_note(st), &st->stats);
 	st->applied += n;
-	return result;
+	return made;
 }
 
 /* Grant the rows of slots in one request; fill each slot from the reply. */

@@ -112,6 +112,7 @@ typedef struct CpRequest
 typedef struct CpResponse
 {
 	long		status;
+	int			retries;		/* attempts before this reply */
 	char	   *body;			/* NUL-terminated, palloc'd */
 	size_t		len;
 	char		request_id[128];	/* x-request-id, "" when absent */
@@ -156,8 +157,8 @@ extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 
 /* api.c */
 extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
-extern void cp_api_create(const CpOptions *opts, char **project_ids, int n,
-						  const char *progress, CpPage *page, CpStats *stats);
+extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, int n,
+								   const char *progress, CpStats *stats);
 extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
 						  const char *progress, CpStats *stats);
 

@@ -545,6 +545,7 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 		CpAttempt	attempt;
 
 		attempt_once(conn, opts, req, resp, &attempt);
+		resp->retries = retry;
 		if (stats)
 		{
 			stats->requests++;

@@ -22,6 +22,7 @@ Data tokens
 
 Fault tokens, optionally prefixed get-, post- or delete- to apply to that method only
     status-NNN       answer NNN (400..599) with an error envelope; nothing is done
+    after-N-X        the first N requests in scope work, every later one answers X (as fail-N-X)
     fail-N-X         the first N requests in scope answer X, later ones work.  X is a status (400..599,
                      nothing is done) or one of hangup, cut, garbage, truncated (as below)
     retry-after-S    add "retry-after: S" (seconds) to status/fail replies
@@ -43,6 +44,7 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     endless          has_more true forever with fresh advancing ids
     redirect         302 to http://elsewhere.example/<same path and query>, empty body
     echo-key         401 whose message holds the bearer key that was sent, verbatim
+    dropone          POST: create every permission but leave the last one out of the reply
 
 When several reply-replacing faults apply, the first in the checkpoint id wins; fail-N counters of
 every applicable fail token advance on every request in their scope that passed authentication.
@@ -132,6 +134,9 @@ _FAULT_RES = [
     (re.compile(r"fail-(\d+)-(\d{3}|hangup|cut|garbage|truncated)"),
      lambda m: ("fail", (int(m[1]), int(m[2]) if m[2].isdigit() else m[2]))
      if not m[2].isdigit() or 400 <= int(m[2]) <= 599 else None),
+    (re.compile(r"after-(\d+)-(\d{3}|hangup|cut|garbage|truncated)"),
+     lambda m: ("after", (int(m[1]), int(m[2]) if m[2].isdigit() else m[2]))
+     if not m[2].isdigit() or 400 <= int(m[2]) <= 599 else None),
     (re.compile(r"retry-after-ms-(\d+)"), lambda m: ("retry_after_ms", m[1])),
     (re.compile(r"retry-after-date-(\d+)"), lambda m: ("retry_after_date", int(m[1]))),
     (re.compile(r"retry-after-(\d+(?:\.\d+)?)"), lambda m: ("retry_after", m[1])),
@@ -140,7 +145,7 @@ _FAULT_RES = [
     (re.compile(r"no-retry"), lambda m: ("should_retry", "false")),
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
     (re.compile(r"(cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
-                r"|endless|redirect|echo-key)"), lambda m: (m[1], None)),
+                r"|endless|redirect|echo-key|dropone)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
 _REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbage", "truncated", "oversized"}
@@ -437,6 +442,8 @@ def create(st, body, content_type, muts):
             raise BadRequest("Invalid 'project_ids[%d]': expected a non-empty string, got %s."
                              % (i, json.dumps(p)), "project_ids")
     data = [st.item(st.create(p)) for p in pids]
+    if "dropone" in muts:       # the reply forgets the last permission it created
+        data = data[:-1]
     return page_obj(data, False, muts & {"wrongtypes", "missingfields", "notarray", "nohasmore"})
 
 
@@ -496,12 +503,12 @@ def handle(mock, req):
     # The first reply-replacing fault wins; every applicable fail counter advances.
     chosen = None
     for idx, _, kind, arg in faults:
-        if kind == "fail":
+        if kind in ("fail", "after"):
             n = st.fail_counts[idx] = st.fail_counts.get(idx, 0) + 1
-            if n <= arg[0] and chosen is None:
+            if (n <= arg[0] if kind == "fail" else n > arg[0]) and chosen is None:
                 what = arg[1]
                 chosen = ("status", what) if isinstance(what, int) else (what, None)
-                chosen += ("fail-%d-%s" % arg,)
+                chosen += ("%s-%d-%s" % ((kind,) + arg),)
         elif kind in _REPLACING and chosen is None:
             chosen = (kind, arg, kind if kind != "status" else "status-%d" % arg)
     mode, marg, fname = chosen if chosen else (None, None, None)
@@ -517,7 +524,7 @@ def handle(mock, req):
                      fault=fname), slow
 
     muts = set(k for k in kinds if k in ("wrongtypes", "missingfields", "notarray", "nohasmore",
-                                         "stuckcursor", "endless"))
+                                         "stuckcursor", "endless", "dropone"))
     try:
         if method == "GET":
             obj, status = list_page(mock, st, req["query"], muts), 200
