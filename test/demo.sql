@@ -1,0 +1,33 @@
+-- The demo of checkpoint_perms against the bundled mock API (test/demo.sh).
+\set ECHO queries
+CREATE EXTENSION checkpoint_perms;
+CREATE SERVER openai FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url :'mock_url');
+-- the key is the mock's; psql does not echo this line, so that no key is printed
+\set ECHO none
+CREATE USER MAPPING FOR CURRENT_USER SERVER openai OPTIONS (api_key :'mock_key');
+\set ECHO queries
+CREATE FOREIGN TABLE weather_perms (
+    id text, created_at timestamptz, project_id text, object text
+) SERVER openai OPTIONS (checkpoint 'ft:gpt-4o-mini-2024-07-18:acme:weather:seed-6:proj-3');
+SET timezone = 'UTC';
+
+-- Who may use the checkpoint?
+SELECT * FROM weather_perms;
+SELECT * FROM weather_perms WHERE project_id = 'proj_0002';
+
+-- Grant two projects (one POST), see what the API made
+INSERT INTO weather_perms (project_id) VALUES ('proj_alpha'), ('proj_beta')
+  RETURNING id, created_at, project_id;
+
+-- Revoke one project (one DELETE per permission)
+DELETE FROM weather_perms WHERE project_id = 'proj_0001' RETURNING id, project_id;
+
+-- Join with your own tables
+CREATE TABLE teams (name text, openai_project text);
+INSERT INTO teams VALUES ('forecasting', 'proj_0002'), ('alerts', 'proj_alpha'), ('legacy', 'proj_0001');
+SELECT t.name, p.id AS permission, p.created_at
+  FROM teams t LEFT JOIN weather_perms p ON p.project_id = t.openai_project
+  ORDER BY t.name, p.created_at;
+
+-- What the extension sends
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM weather_perms;
