@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -31,17 +32,17 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/sampling.h"
 
 #include "checkpoint_perms.h"
 
 PG_MODULE_MAGIC;
-
-/* Planner cost of one HTTP round trip, in units of seq_page_cost. */
-#define CP_REQUEST_COST 100.0
 
 /* Rows assumed for a table never analyzed. */
 #define CP_DEFAULT_ROWS 1000.0
@@ -49,10 +50,23 @@ PG_MODULE_MAGIC;
 /* Longest project id a grant accepts (the duplicate check keys on it). */
 #define CP_MAX_PROJECT_ID 255
 
+/* Values assumed in a project_id = ANY(array) that is not a constant. */
+#define CP_DEFAULT_ARRAY_VALUES 10
+
 /* Positions in ForeignScan.fdw_private. */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateListPath		/* GET path with its fixed query, no cursor */
+	FdwScanPrivateDisplay,		/* String: the request, as EXPLAIN shows it */
+	FdwScanPrivateOrder,		/* Integer: CpOrder */
+	FdwScanPrivateLimit,		/* Integer: rows to fetch at most, 0: all */
+	FdwScanPrivateFilterKind	/* Integer: CpFilterKind of fdw_exprs' one value */
+};
+
+/* Positions in a ForeignPath's fdw_private. */
+enum FdwPathPrivateIndex
+{
+	FdwPathPrivateOrder,		/* Integer: CpOrder */
+	FdwPathPrivateLimit			/* Integer: rows to fetch at most, 0: all */
 };
 
 /* Positions in the fdw_private of a ModifyTable's foreign target. */
@@ -70,14 +84,24 @@ typedef struct CpScanState
 {
 	CpOptions	opts;
 	CpColumnMap columns;
-	char	   *list_path;		/* GET path without the cursor */
-	MemoryContext page_cxt;		/* the current page; reset per page */
+	char	   *display;		/* the request, for EXPLAIN */
+	CpOrder		order;
+	int64		limit;			/* rows to fetch at most, 0: all */
+	CpFilterKind filter_kind;
+	ExprState  *filter_expr;	/* the project_id value(s), or NULL */
+
+	/* the project ids to list, one "segment" each; see start_scan() */
+	char	  **values;
+	int			nvalues;
+	int			nsegments;		/* nvalues, or 1 without a filter */
+	int			segment;		/* segment being listed, -1 before the first */
+	bool		need_eval;		/* (re)start: evaluate the filter first */
+	MemoryContext values_cxt;	/* holds values */
+	MemoryContext eval_cxt;		/* holds newly evaluated values */
+
+	CpLister	lister;			/* the current segment's pages */
+	int64		rows;			/* rows returned since the (re)start */
 	MemoryContext row_cxt;		/* the current row's values; reset per row */
-	CpPage		page;
-	int			next;			/* next item of page to return */
-	char	   *after;			/* cursor for the next page, NULL for the first */
-	bool		exhausted;		/* no page after this one */
-	int64		pages_this_scan;
 	CpStats		stats;
 } CpScanState;
 
@@ -190,75 +214,301 @@ load_column_map(Oid relid, CpColumnMap *map)
 typedef struct CpRelInfo
 {
 	CpOptions	opts;
+	CpColumnMap columns;
 	double		ntuples;		/* permissions in the checkpoint, estimated */
+	RestrictInfo *pushed;		/* the base qual sent as ?project_id=, or NULL */
+	CpFilterKind pushed_kind;
+	double		pushed_values;	/* values of an array filter: requests per scan */
+	double		fetched;		/* rows the API returns with the pushed qual */
+	List	   *local_conds;	/* base quals checked locally */
+	QualCost	local_cost;
 } CpRelInfo;
 
+/* Requests to list rows permissions in pages of page_size. */
+static double
+pages_for(double rows, int page_size)
+{
+	return Max(1.0, ceil(rows / page_size));
+}
+
+/*
+ * The cost model: every request costs request_cost (a round trip), every
+ * row received fdw_tuple_cost plus the local work on it.
+ */
+static void
+estimate_costs(const CpRelInfo *info, double requests, double fetched,
+			   Cost *startup_cost, Cost *total_cost)
+{
+	*startup_cost = info->opts.request_cost + info->local_cost.startup;
+	*total_cost = requests * info->opts.request_cost + info->local_cost.startup +
+		fetched * (cpu_tuple_cost + info->opts.fdw_tuple_cost + info->local_cost.per_tuple);
+}
+
+/* The number of elements of an array filter, if known at plan time. */
+static double
+array_values(Expr *value)
+{
+	if (IsA(value, Const) && !((Const *) value)->constisnull)
+	{
+		ArrayType  *array = DatumGetArrayTypeP(((Const *) value)->constvalue);
+
+		return Max(1, ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array)));
+	}
+	return CP_DEFAULT_ARRAY_VALUES;
+}
+
+/*
+ * Size the relation and decide which base qual, if any, the API filters
+ * on: the first "project_id = value", or else the first "project_id =
+ * ANY(array)" when one request per value is cheaper than a full list.
+ */
 static void
 GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CpRelInfo  *info = palloc0(sizeof(CpRelInfo));
-	CpColumnMap columns;
+	AttrNumber	project_attno;
+	RestrictInfo *array_qual = NULL;
+	Expr	   *array_value = NULL;
+	ListCell   *lc;
 
 	cp_get_options(foreigntableid, InvalidOid, &info->opts);
-	load_column_map(foreigntableid, &columns);
+	load_column_map(foreigntableid, &info->columns);
+	project_attno = info->columns.attno[CP_FIELD_PROJECT_ID];
 
-	/* reltuples is -1 until ANALYZE, 0 after it when the table was empty */
-	info->ntuples = baserel->tuples >= 0 ? baserel->tuples : CP_DEFAULT_ROWS;
+	/* reltuples is -1 until ANALYZE */
+	info->ntuples = baserel->tuples >= 0 ? Max(baserel->tuples, 1.0) : CP_DEFAULT_ROWS;
+	info->fetched = info->ntuples;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Expr	   *value;
+		CpFilterKind kind;
+
+		if (info->pushed == NULL &&
+			cp_project_filter(root, baserel, project_attno, rinfo->clause, &value, &kind))
+		{
+			if (kind == CP_FILTER_SCALAR)
+			{
+				info->pushed = rinfo;
+				info->pushed_kind = kind;
+				continue;
+			}
+			if (array_qual == NULL)
+			{
+				array_qual = rinfo;
+				array_value = value;
+				continue;
+			}
+		}
+		info->local_conds = lappend(info->local_conds, rinfo);
+	}
+
+	if (info->pushed == NULL && array_qual != NULL)
+	{
+		double		values = array_values(array_value);
+		double		fetched = info->ntuples *
+			clause_selectivity(root, (Node *) array_qual, 0, JOIN_INNER, NULL);
+
+		/* one list per value, or one full list filtered here */
+		if (values * pages_for(fetched / values, info->opts.page_size) <
+			pages_for(info->ntuples, info->opts.page_size))
+		{
+			info->pushed = array_qual;
+			info->pushed_kind = CP_FILTER_ARRAY;
+			info->pushed_values = values;
+		}
+		else
+			info->local_conds = lappend(info->local_conds, array_qual);
+	}
+	if (info->pushed)
+		info->fetched = clamp_row_est(info->ntuples *
+									  clause_selectivity(root, (Node *) info->pushed,
+														 0, JOIN_INNER, NULL));
+
+	cost_qual_eval(&info->local_cost, extract_actual_clauses(info->local_conds, false), root);
 	baserel->rows = clamp_row_est(info->ntuples *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
 	baserel->fdw_private = info;
 }
 
+/* An unparameterized path: the whole list, or the pushed filter's. */
 static void
-GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
+			  List *pathkeys, CpOrder order, double limit)
 {
-	CpRelInfo  *info = (CpRelInfo *) baserel->fdw_private;
-	double		requests = Max(1.0, ceil(info->ntuples / info->opts.page_size));
-	Cost		startup_cost = CP_REQUEST_COST;
-	Cost		total_cost = requests * CP_REQUEST_COST +
-		info->ntuples * (cpu_tuple_cost + cpu_operator_cost);
+	double		fetched = info->fetched;
+	double		requests;
+	Cost		startup_cost;
+	Cost		total_cost;
+
+	if (info->pushed_kind == CP_FILTER_ARRAY)
+		requests = info->pushed_values *
+			pages_for(fetched / info->pushed_values, info->opts.page_size);
+	else
+		requests = pages_for(fetched, info->opts.page_size);
+	if (limit > 0 && limit < fetched)
+	{
+		fetched = limit;
+		requests = pages_for(limit, info->opts.page_size);
+	}
+	estimate_costs(info, requests, fetched, &startup_cost, &total_cost);
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
 #if PG_VERSION_NUM >= 180000
 									 0,
 #endif
-									 startup_cost, total_cost,
-									 NIL, NULL, NULL,
+									 startup_cost, total_cost, pathkeys, NULL, NULL,
 #if PG_VERSION_NUM >= 170000
 									 NIL,
 #endif
-									 NIL));
+									 list_make2(makeInteger(order),
+												makeInteger((int) Min(limit, (double) INT_MAX)))));
 }
 
-/* The list request without its cursor: what EXPLAIN shows. */
-static char *
-list_base_path(const CpOptions *opts)
+/*
+ * Parameterized paths: for each set of outer relations that a join clause
+ * "project_id = outer.column" needs, a path that sends one filtered list
+ * per outer row.  The nested loop above it pays request_cost per outer
+ * row, so the planner weighs it against one full list and a hash join.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info)
 {
-	StringInfoData buf;
-	char		limit[16];
+	List	   *ppis = NIL;
+	ListCell   *lc;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, cp_permissions_path(opts->checkpoint));
-	snprintf(limit, sizeof(limit), "%d", opts->page_size);
-	cp_append_query(&buf, "limit", limit);
-	return buf.data;
+	foreach(lc, cp_project_join_clauses(root, baserel, info->columns.attno[CP_FIELD_PROJECT_ID]))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		ppis = list_append_unique_ptr(ppis,
+									  get_baserel_parampathinfo(root, baserel, required_outer));
+	}
+
+	foreach(lc, ppis)
+	{
+		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
+		Cost		startup_cost;
+		Cost		total_cost;
+
+		estimate_costs(info, pages_for(ppi->ppi_rows, info->opts.page_size), ppi->ppi_rows,
+					   &startup_cost, &total_cost);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+#if PG_VERSION_NUM >= 180000
+										 0,
+#endif
+										 startup_cost, total_cost, NIL, ppi->ppi_req_outer,
+										 NULL,
+#if PG_VERSION_NUM >= 170000
+										 NIL,
+#endif
+										 list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+	}
 }
 
+/*
+ * The paths: the list in the API's order; the list in created_at order
+ * when the query wants that; parameterized lists for joins.  LIMIT caps
+ * the rows fetched only where nothing above the scan can drop or reorder
+ * rows: a single relation, every qual sent to the API, and no sort left
+ * to do.
+ */
+static void
+GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	CpRelInfo  *info = (CpRelInfo *) baserel->fdw_private;
+	double		limit = 0;
+	CpOrder		order = CP_ORDER_NONE;
+	AttrNumber	created_attno = info->columns.attno[CP_FIELD_CREATED_AT];
+
+	if (root->parse->commandType == CMD_SELECT &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		info->local_conds == NIL && root->limit_tuples >= 1)
+		limit = root->limit_tuples;
+
+	add_list_path(root, baserel, info, NIL, CP_ORDER_NONE,
+				  root->query_pathkeys == NIL ? limit : 0);
+
+	/* rows of several lists, one per value, are not in one order */
+	if (created_attno != InvalidAttrNumber && info->pushed_kind != CP_FILTER_ARRAY)
+		order = cp_order_for_pathkeys(baserel, created_attno,
+									  info->columns.basetype[created_attno - 1],
+									  root->query_pathkeys);
+	if (order != CP_ORDER_NONE)
+		add_list_path(root, baserel, info, root->query_pathkeys, order, limit);
+
+	if (info->pushed_kind != CP_FILTER_SCALAR)
+		add_parameterized_paths(root, baserel, info);
+}
+
+/*
+ * Split the scan's clauses into the one the API filters on and the rest.
+ * A parameterized path sends its join clause; any other path the base qual
+ * GetForeignRelSize chose.
+ */
 static ForeignScan *
 GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			   ForeignPath *best_path, List *tlist, List *scan_clauses,
 			   Plan *outer_plan)
 {
 	CpRelInfo  *info = (CpRelInfo *) baserel->fdw_private;
+	CpOrder		order = (CpOrder) intVal(list_nth(best_path->fdw_private, FdwPathPrivateOrder));
+	int			limit = intVal(list_nth(best_path->fdw_private, FdwPathPrivateLimit));
+	AttrNumber	project_attno = info->columns.attno[CP_FIELD_PROJECT_ID];
+	RestrictInfo *chosen = NULL;
+	Expr	   *value = NULL;
+	CpFilterKind kind = CP_FILTER_NONE;
+	List	   *local_exprs = NIL;
 	List	   *fdw_private;
+	ListCell   *lc;
 
-	/* every qual is checked locally; the API filters nothing yet */
-	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	fdw_private = list_make1(makeString(list_base_path(&info->opts)));
+	if (best_path->path.param_info)
+	{
+		foreach(lc, scan_clauses)
+		{
+			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
+			if (!list_member_ptr(baserel->baserestrictinfo, rinfo) &&
+				cp_project_filter(root, baserel, project_attno, rinfo->clause, &value, &kind) &&
+				kind == CP_FILTER_SCALAR)
+			{
+				chosen = rinfo;
+				break;
+			}
+		}
+	}
+	if (chosen == NULL && info->pushed && list_member_ptr(scan_clauses, info->pushed) &&
+		cp_project_filter(root, baserel, project_attno, info->pushed->clause, &value, &kind))
+		chosen = info->pushed;
+	if (chosen == NULL)
+		kind = CP_FILTER_NONE;
+
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (rinfo != chosen && !rinfo->pseudoconstant)
+			local_exprs = lappend(local_exprs, rinfo->clause);
+	}
+	/* a limit is right only if no row fetched can be dropped here */
+	if (local_exprs != NIL)
+		limit = 0;
+
+	fdw_private = list_make4(makeString(cp_describe_list(info->opts.checkpoint, value, kind, order,
+														 limit > 0 ? Min(limit, info->opts.page_size) :
+														 info->opts.page_size)),
+							 makeInteger(order), makeInteger(limit), makeInteger(kind));
+	return make_foreignscan(tlist, local_exprs, baserel->relid,
+							chosen ? list_make1(value) : NIL,
 							fdw_private, NIL, NIL, outer_plan);
 }
 
@@ -275,52 +525,116 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 	CpScanState *st = palloc0(sizeof(CpScanState));
 
 	node->fdw_state = st;
-	st->list_path = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateListPath));
+	st->display = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateDisplay));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
+
+	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
+	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
+	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
+	if (fsplan->fdw_exprs != NIL)
+		st->filter_expr = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
 
 	cp_get_options(RelationGetRelid(node->ss.ss_currentRelation),
 				   scan_userid(node), &st->opts);
 	cp_build_column_map(node->ss.ss_currentRelation, &st->columns);
-	st->page_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										 "checkpoint_perms page",
-										 ALLOCSET_DEFAULT_SIZES);
-	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt,
-										"checkpoint_perms row",
+	cp_lister_init(&st->lister, &st->opts, &st->stats, estate->es_query_cxt);
+	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
+										   ALLOCSET_SMALL_SIZES);
+	st->eval_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
+										 ALLOCSET_SMALL_SIZES);
+	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms row",
 										ALLOCSET_SMALL_SIZES);
+	st->segment = -1;
+	st->need_eval = true;
 }
 
-/* Fetch the next page into page_cxt, dropping the previous one. */
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Evaluate the filter into eval_cxt: the distinct, non-NULL project ids to
+ * list.  "project_id = NULL" and an empty array list nothing.
+ */
 static void
-fetch_next_page(CpScanState *st)
+evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nvalues)
 {
 	MemoryContext oldcxt;
-	char	   *path;
+	Datum		datum;
+	bool		isnull;
 
-	MemoryContextReset(st->page_cxt);
-	oldcxt = MemoryContextSwitchTo(st->page_cxt);
-	path = cp_list_path(st->list_path, st->after);
-	cp_api_list(&st->opts, path, &st->page, &st->stats);
-	MemoryContextSwitchTo(oldcxt);
-	st->next = 0;
-	st->pages_this_scan++;
-
-	/* the contract's three ways a list ends */
-	if (!st->page.has_more || st->page.nitems == 0 || st->page.last_id == NULL)
+	*values = NULL;
+	*nvalues = 0;
+	MemoryContextReset(st->eval_cxt);
+	oldcxt = MemoryContextSwitchTo(st->eval_cxt);
+	datum = ExecEvalExpr(st->filter_expr, econtext, &isnull);
+	if (!isnull && st->filter_kind == CP_FILTER_SCALAR)
 	{
-		st->exhausted = true;
+		*values = palloc(sizeof(char *));
+		(*values)[(*nvalues)++] = TextDatumGetCString(datum);
+	}
+	else if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		*values = palloc(sizeof(char *) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			if (!nulls[i])
+				(*values)[(*nvalues)++] = TextDatumGetCString(elems[i]);
+		qsort(*values, *nvalues, sizeof(char *), compare_strings);
+		for (i = 1, nelems = *nvalues, *nvalues = Min(nelems, 1); i < nelems; i++)
+			if (strcmp((*values)[i], (*values)[*nvalues - 1]) != 0)
+				(*values)[(*nvalues)++] = (*values)[i];
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Start (or restart, after a rescan) a scan: evaluate the filter, and if
+ * it lists the same single segment as before and its first page is still
+ * in memory, rewind instead of sending the request again.
+ */
+static void
+start_scan(CpScanState *st, ExprContext *econtext)
+{
+	char	  **values = NULL;
+	int			nvalues = 0;
+	bool		same;
+	int			i;
+
+	st->need_eval = false;
+	st->rows = 0;
+	if (st->filter_expr)
+		evaluate_filter(st, econtext, &values, &nvalues);
+
+	same = st->segment >= 0 && nvalues == st->nvalues;
+	for (i = 0; same && i < nvalues; i++)
+		same = strcmp(values[i], st->values[i]) == 0;
+	if (same && st->nsegments == 1 && cp_lister_rewind(&st->lister))
+	{
+		st->segment = 0;
 		return;
 	}
-	if (st->after && strcmp(st->after, st->page.last_id) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed reply from the OpenAI API"),
-				 errdetail("The list cursor did not advance: page %lld ends at \"%s\" again, with has_more true.",
-						   (long long) st->pages_this_scan, st->after),
-				 errcontext("OpenAI API request: GET %s", path)));
-	if (st->after)
-		pfree(st->after);
-	st->after = MemoryContextStrdup(GetMemoryChunkContext(st), st->page.last_id);
+
+	/* keep the new values: the evaluation context becomes the values' */
+	{
+		MemoryContext swap = st->values_cxt;
+
+		st->values_cxt = st->eval_cxt;
+		st->eval_cxt = swap;
+	}
+	st->values = values;
+	st->nvalues = nvalues;
+	st->nsegments = st->filter_expr ? nvalues : 1;
+	st->segment = -1;
 }
 
 static TupleTableSlot *
@@ -328,22 +642,38 @@ IterateForeignScan(ForeignScanState *node)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
-	MemoryContext oldcxt;
 
 	ExecClearTuple(slot);
-	while (st->next >= st->page.nitems)
-	{
-		if (st->exhausted)
-			return slot;
-		fetch_next_page(st);
-	}
+	if (st->need_eval)
+		start_scan(st, node->ss.ps.ps_ExprContext);
 
-	MemoryContextReset(st->row_cxt);
-	oldcxt = MemoryContextSwitchTo(st->row_cxt);
-	cp_store_permission(&st->columns, &st->page.items[st->next++],
-						slot->tts_values, slot->tts_isnull);
-	MemoryContextSwitchTo(oldcxt);
-	return ExecStoreVirtualTuple(slot);
+	for (;;)
+	{
+		const char *value = st->filter_expr && st->segment >= 0 ? st->values[st->segment] : NULL;
+		CpPermission *perm;
+		MemoryContext oldcxt;
+
+		while (st->segment >= 0 && (perm = cp_lister_next(&st->lister)) != NULL)
+		{
+			/* the API filtered; should it ever not, the row is not ours */
+			if (value && strcmp(perm->project_id, value) != 0)
+				continue;
+			st->rows++;
+			MemoryContextReset(st->row_cxt);
+			oldcxt = MemoryContextSwitchTo(st->row_cxt);
+			cp_store_permission(&st->columns, perm, slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(oldcxt);
+			return ExecStoreVirtualTuple(slot);
+		}
+
+		if ((st->limit > 0 && st->rows >= st->limit) || st->segment + 1 >= st->nsegments)
+			return slot;
+		st->segment++;
+		value = st->filter_expr ? st->values[st->segment] : NULL;
+		cp_lister_start(&st->lister,
+						cp_list_base_path(st->opts.checkpoint, value, st->order),
+						st->limit > 0 ? st->limit - st->rows : 0);
+	}
 }
 
 static void
@@ -351,24 +681,14 @@ ReScanForeignScan(ForeignScanState *node)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
-	/* a list that fit in one page is still at hand: rewind it */
-	st->next = 0;
-	if (st->exhausted && st->pages_this_scan == 1)
-		return;
-
-	MemoryContextReset(st->page_cxt);
-	st->page.nitems = 0;
-	st->exhausted = false;
-	st->pages_this_scan = 0;
-	if (st->after)
-		pfree(st->after);
-	st->after = NULL;
+	/* parameters may have changed: start_scan compares and rewinds if it can */
+	st->need_eval = true;
 }
 
 static void
 EndForeignScan(ForeignScanState *node)
 {
-	/* the page and row contexts go with the query's context */
+	/* the lister's and the values' contexts go with the query's context */
 }
 
 /* EXPLAIN: the request; with ANALYZE, what it cost. */
@@ -387,9 +707,96 @@ ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
-	ExplainPropertyText("OpenAI Request", psprintf("GET %s", st->list_path), es);
+	ExplainPropertyText("OpenAI Request", psprintf("GET %s", st->display), es);
 	if (es->analyze)
 		explain_stats(&st->stats, true, es);
+}
+
+/* ---------------------------------------------------------------------
+ * ANALYZE
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Sample the whole list (one pass, every page) with Vitter's reservoir
+ * algorithm, as file_fdw does: the row count and the column statistics
+ * make the selectivity of a project_id filter right.
+ */
+static int
+acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows,
+					double *totalrows, double *totaldeadrows)
+{
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms analyze",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext callercxt = CurrentMemoryContext;
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	ReservoirStateData rstate;
+	CpOptions	opts;
+	CpColumnMap columns;
+	CpStats		stats = {0};
+	CpLister	lister;
+	CpPermission *perm;
+	double		rowstoskip = -1;
+	int			numrows = 0;
+
+	cp_get_options(RelationGetRelid(relation), relation->rd_rel->relowner, &opts);
+	cp_build_column_map(relation, &columns);
+	cp_lister_init(&lister, &opts, &stats, cxt);
+	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, CP_ORDER_NONE), 0);
+	reservoir_init_selection_state(&rstate, targrows);
+	*totalrows = 0;
+
+	while ((perm = cp_lister_next(&lister)) != NULL)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		HeapTuple	tuple;
+
+		cp_store_permission(&columns, perm, values, nulls);
+		MemoryContextSwitchTo(callercxt);
+		tuple = heap_form_tuple(tupdesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+
+		if (numrows < targrows)
+			rows[numrows++] = tuple;
+		else
+		{
+			if (rowstoskip < 0)
+				rowstoskip = reservoir_get_next_S(&rstate, *totalrows, targrows);
+			if (rowstoskip <= 0)
+			{
+#if PG_VERSION_NUM >= 150000
+				int			k = (int) (targrows * sampler_random_fract(&rstate.randstate));
+#else
+				int			k = (int) (targrows * sampler_random_fract(rstate.randstate));
+#endif
+
+				heap_freetuple(rows[k]);
+				rows[k] = tuple;
+			}
+			else
+				heap_freetuple(tuple);
+			rowstoskip -= 1;
+		}
+		*totalrows += 1;
+	}
+	MemoryContextDelete(cxt);
+	*totaldeadrows = 0;
+
+	ereport(elevel,
+			(errmsg("\"%s\": checkpoint has %.0f permissions, listed in %lld requests; %d rows in sample",
+					RelationGetRelationName(relation), *totalrows,
+					(long long) stats.requests, numrows)));
+	return numrows;
+}
+
+static bool
+AnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+{
+	*func = acquire_sample_rows;
+	*totalpages = 1;
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -873,6 +1280,7 @@ checkpoint_perms_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = ReScanForeignScan;
 	routine->EndForeignScan = EndForeignScan;
 	routine->ExplainForeignScan = ExplainForeignScan;
+	routine->AnalyzeForeignTable = AnalyzeForeignTable;
 
 	routine->IsForeignRelUpdatable = IsForeignRelUpdatable;
 	routine->AddForeignUpdateTargets = AddForeignUpdateTargets;

@@ -15,6 +15,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
@@ -32,6 +33,22 @@ typedef enum CpField
 	CP_NUM_FIELDS,
 	CP_FIELD_NONE = -1			/* a dropped column */
 } CpField;
+
+/* The order a list is requested in. */
+typedef enum CpOrder
+{
+	CP_ORDER_NONE = 0,			/* the API's default, newest first */
+	CP_ORDER_ASC,
+	CP_ORDER_DESC
+} CpOrder;
+
+/* What a scan sends as ?project_id=. */
+typedef enum CpFilterKind
+{
+	CP_FILTER_NONE = 0,
+	CP_FILTER_SCALAR,			/* project_id = value: one filtered list */
+	CP_FILTER_ARRAY				/* project_id = ANY(array): one list per value */
+} CpFilterKind;
 
 /*
  * Every option that applies to one foreign table, merged from the server,
@@ -53,6 +70,8 @@ typedef struct CpOptions
 	int			timeout_ms;
 	int			max_retries;
 	int			max_response_bytes;
+	double		request_cost;	/* planner cost of one request */
+	double		fdw_tuple_cost; /* planner cost of one row received */
 } CpOptions;
 
 /* How the columns of a foreign table map to permission fields. */
@@ -95,6 +114,23 @@ typedef struct CpStats
 	int64		bytes;			/* reply bytes received */
 } CpStats;
 
+/* Walks one list request across its pages (list.c). */
+typedef struct CpLister
+{
+	const CpOptions *opts;
+	CpStats    *stats;
+	MemoryContext cxt;			/* holds base_path and the cursor */
+	MemoryContext page_cxt;		/* holds the page; reset per page */
+	char	   *base_path;		/* list path with its fixed query */
+	char	   *after;			/* cursor for the next page, NULL for the first */
+	int64		max_rows;		/* stop after this many rows; 0: never */
+	int64		rows;			/* rows returned so far */
+	int64		pages;			/* pages fetched since the start */
+	CpPage		page;
+	int			next;			/* next item of page to return */
+	bool		exhausted;		/* no page after this one */
+} CpLister;
+
 /* A cached connection: one curl handle per user mapping per backend. */
 typedef struct CpConnection CpConnection;
 
@@ -135,9 +171,27 @@ extern char *cp_text_value(const CpColumnMap *map, CpField field,
 /* request.c */
 extern char *cp_permissions_path(const char *checkpoint);
 extern char *cp_permission_path(const char *checkpoint, const char *permission_id);
-extern char *cp_list_path(const char *base, const char *after);
+extern char *cp_list_page_path(const char *base, int limit, const char *after);
 extern void cp_append_query(StringInfo buf, const char *name, const char *value);
 extern char *cp_create_body(char **project_ids, int n);
+
+/* list.c */
+extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
+						   MemoryContext parent);
+extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
+extern bool cp_lister_rewind(CpLister *lister);
+extern CpPermission *cp_lister_next(CpLister *lister);
+
+/* pushdown.c */
+extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
+							  Expr *clause, Expr **value, CpFilterKind *kind);
+extern List *cp_project_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
+									 AttrNumber attno);
+extern CpOrder cp_order_for_pathkeys(RelOptInfo *baserel, AttrNumber attno, Oid basetype,
+									 List *pathkeys);
+extern char *cp_list_base_path(const char *checkpoint, const char *project_id, CpOrder order);
+extern char *cp_describe_list(const char *checkpoint, Expr *value, CpFilterKind kind,
+							  CpOrder order, int limit);
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
@@ -34,6 +35,7 @@ typedef enum CpOptionKind
 	CP_OPT_STRING,				/* any non-empty string */
 	CP_OPT_URL,					/* http(s) URL, plaintext only to loopback */
 	CP_OPT_INT,					/* integer in [min, max] */
+	CP_OPT_REAL,				/* number in [min, max] */
 	CP_OPT_FIELD				/* one of the permission fields */
 } CpOptionKind;
 
@@ -57,6 +59,8 @@ static const CpOptionDef cp_option_defs[] = {
 	{"timeout_ms", ForeignServerRelationId, CP_OPT_INT, 1, 3600000},
 	{"max_retries", ForeignServerRelationId, CP_OPT_INT, 0, 10},
 	{"max_response_bytes", ForeignServerRelationId, CP_OPT_INT, 1024, 268435456},
+	{"request_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
+	{"fdw_tuple_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
 	{"api_key", UserMappingRelationId, CP_OPT_STRING, 0, 0},
 	{"checkpoint", ForeignTableRelationId, CP_OPT_STRING, 0, 0},
 	{"page_size", ForeignTableRelationId, CP_OPT_INT, 1, 10000},
@@ -260,6 +264,21 @@ check_option_value(const CpOptionDef *def, const char *value)
 						 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
 						 errdetail("It must be an integer from %d to %d.", def->min, def->max)));
 			break;
+		case CP_OPT_REAL:
+			{
+				char	   *end;
+				double		d;
+
+				errno = 0;
+				d = strtod(value, &end);
+				if (end == value || *end != '\0' || errno == ERANGE || isnan(d) ||
+					d < def->min || d > def->max)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+							 errdetail("It must be a number from %d to %d.", def->min, def->max)));
+			}
+			break;
 		case CP_OPT_FIELD:
 			{
 				int			f;
@@ -372,6 +391,10 @@ apply_options(CpOptions *opts, List *options)
 			opts->max_retries = atoi(value);
 		else if (strcmp(name, "max_response_bytes") == 0)
 			opts->max_response_bytes = atoi(value);
+		else if (strcmp(name, "request_cost") == 0)
+			opts->request_cost = strtod(value, NULL);
+		else if (strcmp(name, "fdw_tuple_cost") == 0)
+			opts->fdw_tuple_cost = strtod(value, NULL);
 	}
 }
 
@@ -395,6 +418,8 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 	opts->timeout_ms = 30000;
 	opts->max_retries = 2;
 	opts->max_response_bytes = 8 * 1024 * 1024;
+	opts->request_cost = 100.0;
+	opts->fdw_tuple_cost = 0.01;
 
 	apply_options(opts, server->options);
 	if (OidIsValid(userid))

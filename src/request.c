@@ -83,21 +83,22 @@ cp_permission_path(const char *checkpoint, const char *permission_id)
 }
 
 /*
- * The list request for one page: the scan's fixed query, then the cursor.
- * base is cp_permissions_path() with its fixed parameters already added.
+ * The request for one page: base is cp_permissions_path() with the list's
+ * fixed query (project_id, order) already added; then the page's limit
+ * and cursor.
  */
 char *
-cp_list_path(const char *base, const char *after)
+cp_list_page_path(const char *base, int limit, const char *after)
 {
 	StringInfoData buf;
+	char		number[16];
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, base);
+	snprintf(number, sizeof(number), "%d", limit);
+	cp_append_query(&buf, "limit", number);
 	if (after)
-	{
-		appendStringInfoString(&buf, strchr(base, '?') ? "&after=" : "?after=");
-		append_encoded(&buf, after, false);
-	}
+		cp_append_query(&buf, "after", after);
 	return buf.data;
 }
 

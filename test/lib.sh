@@ -50,7 +50,8 @@ cp_build_install() {
 # Run a command as the owner of the throwaway cluster: initdb refuses root.
 cp_as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# from /: the postgres user may not enter the caller's directory
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
