@@ -65,6 +65,7 @@ typedef struct CpOptions
 	char	   *api_key;		/* never printed anywhere */
 	char	   *checkpoint;
 	int			page_size;
+	int			max_pages;		/* pages one list may take: endless has_more */
 	int			batch_size;
 	int			connect_timeout_ms;
 	int			timeout_ms;

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <math.h>
 
 #include "miscadmin.h"
@@ -284,6 +285,13 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 
 	if (strcmp(req->method, "POST") == 0)
 	{
+		/*
+		 * A new connection for every POST: on a reused connection that
+		 * closes without a reply, libcurl sends the request again by
+		 * itself, and a grant must never be sent twice unless it provably
+		 * did nothing.  TLS session reuse keeps the handshake short.
+		 */
+		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) (req->body ? strlen(req->body) : 0));
@@ -481,15 +489,56 @@ interruptible_sleep(long ms)
 	}
 }
 
+/*
+ * curl's message without its " after 123 ms" timings: the rest (host,
+ * port, reason) is what a user needs, and a message that does not change
+ * from run to run is easier to search for.
+ */
+static char *
+curl_message(const CpAttempt *attempt)
+{
+	const char *msg = attempt->errbuf[0] ? attempt->errbuf : curl_easy_strerror(attempt->code);
+	StringInfoData buf;
+	const char *p = msg;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		if (strncmp(p, " after ", 7) == 0 && isdigit((unsigned char) p[7]))
+		{
+			const char *q = p + 7;
+
+			while (isdigit((unsigned char) *q))
+				q++;
+			if (strncmp(q, " milliseconds", 13) == 0)
+			{
+				p = q + 13;
+				continue;
+			}
+			if (strncmp(q, " ms", 3) == 0)
+			{
+				p = q + 3;
+				continue;
+			}
+		}
+		appendStringInfoChar(&buf, *p++);
+	}
+	/* curl ends some messages with a newline */
+	while (buf.len > 0 && (buf.data[buf.len - 1] == '\n' || buf.data[buf.len - 1] == '.'))
+		buf.data[--buf.len] = '\0';
+	return buf.data;
+}
+
 /* A failure below HTTP: the reply never came whole. */
 static void
 report_transport_error(const CpOptions *opts, const CpRequest *req,
 					   const CpAttempt *attempt, int retries)
 {
-	const char *curlmsg = attempt->errbuf[0] ? attempt->errbuf :
-		curl_easy_strerror(attempt->code);
+	const char *curlmsg = curl_message(attempt);
 	bool		is_post = strcmp(req->method, "POST") == 0;
 	const char *progress = req->progress ? req->progress : "";
+	const char *retried = retries == 0 ? "" :
+		psprintf(" (after %d %s)", retries, retries == 1 ? "retry" : "retries");
 
 	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
 		ereport(ERROR,
@@ -506,8 +555,7 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("OpenAI API request timed out"),
-				 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
-						   retries == 1 ? "retry" : "retries", progress),
+				 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
 				 is_post && attempt->sent ?
 				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") :
 				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
@@ -516,15 +564,13 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to the OpenAI API"),
-				 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
-						   retries == 1 ? "retry" : "retries", progress),
+				 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
 				 errhint("Check option \"base_url\" of server \"%s\" and the network.",
 						 opts->servername)));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("connection to the OpenAI API failed"),
-			 errdetail("curl: %s (after %d %s).%s", curlmsg, retries,
-					   retries == 1 ? "retry" : "retries", progress),
+			 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
 			 is_post ?
 			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
 }

@@ -7,7 +7,8 @@
  * and fetches the next page only when the last row of the current one has
  * been taken.  It stops when the contract says the list ends (has_more
  * false, data empty or last_id empty), when max_rows rows were returned,
- * and refuses a cursor that does not advance.  Scans and ANALYZE use it.
+ * refuses a cursor that does not advance, and stops a list that goes on
+ * past max_pages pages (an API whose has_more never ends).  Scans and ANALYZE use it.
  *
  *-------------------------------------------------------------------------
  */
@@ -75,6 +76,13 @@ fetch_next_page(CpLister *lister)
 
 	if (lister->max_rows > 0)
 		limit = (int) Min((int64) limit, lister->max_rows - lister->rows);
+	if (lister->pages >= lister->opts->max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("list of checkpoint permissions is longer than max_pages"),
+				 errdetail("The API still had more after %lld pages of up to %d permissions.",
+						   (long long) lister->pages, lister->opts->page_size),
+				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
 
 	MemoryContextReset(lister->page_cxt);
 	oldcxt = MemoryContextSwitchTo(lister->page_cxt);

@@ -54,6 +54,7 @@ static const CpOptionDef cp_option_defs[] = {
 	{"organization", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
 	{"project", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
 	{"page_size", ForeignServerRelationId, CP_OPT_INT, 1, 10000},
+	{"max_pages", ForeignServerRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignServerRelationId, CP_OPT_INT, 1, 1000},
 	{"connect_timeout_ms", ForeignServerRelationId, CP_OPT_INT, 1, 600000},
 	{"timeout_ms", ForeignServerRelationId, CP_OPT_INT, 1, 3600000},
@@ -64,6 +65,7 @@ static const CpOptionDef cp_option_defs[] = {
 	{"api_key", UserMappingRelationId, CP_OPT_STRING, 0, 0},
 	{"checkpoint", ForeignTableRelationId, CP_OPT_STRING, 0, 0},
 	{"page_size", ForeignTableRelationId, CP_OPT_INT, 1, 10000},
+	{"max_pages", ForeignTableRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignTableRelationId, CP_OPT_INT, 1, 1000},
 	{"field", AttributeRelationId, CP_OPT_FIELD, 0, 0},
 	{NULL, InvalidOid, CP_OPT_STRING, 0, 0}
@@ -381,6 +383,8 @@ apply_options(CpOptions *opts, List *options)
 			opts->checkpoint = value;
 		else if (strcmp(name, "page_size") == 0)
 			opts->page_size = atoi(value);
+		else if (strcmp(name, "max_pages") == 0)
+			opts->max_pages = atoi(value);
 		else if (strcmp(name, "batch_size") == 0)
 			opts->batch_size = atoi(value);
 		else if (strcmp(name, "connect_timeout_ms") == 0)
@@ -413,6 +417,7 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 	opts->servername = server->servername;
 	opts->base_url = CP_DEFAULT_BASE_URL;
 	opts->page_size = 100;
+	opts->max_pages = 100000;
 	opts->batch_size = 100;
 	opts->connect_timeout_ms = 10000;
 	opts->timeout_ms = 30000;
