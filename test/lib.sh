@@ -12,7 +12,7 @@ PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PG_CONFIG=$PG_BIN/pg_config
 PYTHON=/usr/bin/python3
 MOCK_KEY=sk-test-checkpoint-perms-0123456789
-export MOCK_KEY
+export PG_BIN PYTHON MOCK_KEY
 
 CP_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
 libcurl4-openssl-dev libcjson-dev python3 ca-certificates"

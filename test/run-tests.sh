@@ -8,6 +8,7 @@
 
 cd "$(dirname "$0")/.."
 . test/lib.sh
+set -o pipefail
 
 cp_install_packages
 cp_build_install
@@ -43,10 +44,9 @@ fi
 for t in test/t_*.sh; do
 	[ -e "$t" ] || continue
 	cp_log "$t"
-	if bash "$t" >"$CP_TMP/script.out" 2>&1; then
+	if bash "$t" 2>&1 | sed 's/^/    /'; then
 		pass "$t"
 	else
-		cat "$CP_TMP/script.out"
 		fail "$t"
 	fi
 done

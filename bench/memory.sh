@@ -1,0 +1,72 @@
+#!/bin/bash
+# Backend memory and connection reuse, through the mock API on loopback:
+#  - peak RSS of a backend that scans 10,000 and 100,000 permissions;
+#  - RSS of one backend after 100 and after 1,000 filtered queries;
+#  - one-row queries per second with the cached connection, and with a
+#    new connection for each query (checkpoint_perms_disconnect() between).
+# Usage: bash bench/memory.sh   (as root on Debian 12, like the tests)
+
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+cp_install_packages
+cp_build_install >/dev/null
+cp_start_postgres
+cp_start_mock --page-cap 100
+
+psql_() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+psql_ <<SQL
+CREATE EXTENSION checkpoint_perms;
+CREATE SERVER m FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url '$MOCK_URL');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m OPTIONS (api_key '$MOCK_KEY');
+CREATE FOREIGN TABLE p10k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:mem:seed-10000:proj-1000');
+CREATE FOREIGN TABLE p100k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:mem:seed-100000:proj-1000');
+SELECT count(*) FROM p10k;      -- seed the mock before measuring
+SELECT count(*) FROM p100k;
+SQL
+
+# kB of VmRSS or VmHWM of a backend, read by the backend's own session
+status_kb() { # field
+	echo "\\setenv BPID :pid
+\\! grep $1 /proc/\$BPID/status | tr -s ' ' | cut -d' ' -f2"
+}
+
+scan_peak() { # table
+	psql_ <<SQL
+SELECT pg_backend_pid() AS pid \gset
+SELECT 1 FROM $1 LIMIT 0;
+$(status_kb VmHWM)
+SELECT count(*) FROM $1 \g /dev/null
+$(status_kb VmHWM)
+SQL
+}
+
+echo "| measure | value |"
+echo "|---|---|"
+read -r before after < <(scan_peak p10k | tr '\n' ' ') || true
+echo "| peak RSS, backend scanning 10,000 permissions | ${after} kB (before the scan: ${before} kB) |"
+read -r before after < <(scan_peak p100k | tr '\n' ' ') || true
+echo "| peak RSS, backend scanning 100,000 permissions | ${after} kB (before the scan: ${before} kB) |"
+
+queries() { # n
+	for i in $(seq 1 "$1"); do
+		echo "SELECT count(*) FROM p10k WHERE project_id = 'proj_$(printf %04d $((i % 1000 + 1)))' \\g /dev/null"
+	done
+}
+read -r r100 r1000 < <(psql_ <<SQL | tr '\n' ' '
+SELECT pg_backend_pid() AS pid \gset
+$(queries 100)
+$(status_kb VmRSS)
+$(queries 900)
+$(status_kb VmRSS)
+SQL
+) || true
+echo "| RSS of one backend after 100 / 1,000 filtered queries | ${r100} kB / ${r1000} kB |"
+
+echo "SELECT * FROM p10k WHERE project_id = 'proj_0001';" >"$CP_TMP/reuse.sql"
+printf "SELECT * FROM p10k WHERE project_id = 'proj_0001';\nSELECT checkpoint_perms_disconnect();\n" >"$CP_TMP/fresh.sql"
+tps() { "$PG_BIN/pgbench" -n -c 1 -T 5 -f "$1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+echo "| one-row queries per second, cached connection | $(tps "$CP_TMP/reuse.sql") |"
+echo "| one-row queries per second, new connection each | $(tps "$CP_TMP/fresh.sql") |"
