@@ -62,6 +62,8 @@ typedef struct CpOptions
 	char	   *base_url;		/* without a trailing slash */
 	char	   *organization;	/* NULL when unset */
 	char	   *project;		/* NULL when unset */
+	char	   *ca_bundle;		/* NULL: the system's CA store */
+	char	   *proxy;			/* NULL: none, whatever the environment says */
 	char	   *api_key;		/* never printed anywhere */
 	char	   *checkpoint;
 	int			page_size;

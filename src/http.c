@@ -268,6 +268,10 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	/* "" turns off the proxies that http_proxy and friends would impose */
+	curl_easy_setopt(curl, CURLOPT_PROXY, opts->proxy ? opts->proxy : "");
+	if (opts->ca_bundle)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_bundle);
 	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	/* curl's SIGALRM-based DNS time-outs would fight PostgreSQL's timers */
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

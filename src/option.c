@@ -23,6 +23,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
@@ -34,6 +35,7 @@ typedef enum CpOptionKind
 {
 	CP_OPT_STRING,				/* any non-empty string */
 	CP_OPT_URL,					/* http(s) URL, plaintext only to loopback */
+	CP_OPT_PROXY,				/* http, https or socks5h proxy URL */
 	CP_OPT_INT,					/* integer in [min, max] */
 	CP_OPT_REAL,				/* number in [min, max] */
 	CP_OPT_FIELD				/* one of the permission fields */
@@ -46,6 +48,7 @@ typedef struct CpOptionDef
 	CpOptionKind kind;
 	int			min;
 	int			max;
+	bool		superuser_only; /* it reaches the server's files or network */
 } CpOptionDef;
 
 /* Ranges are documented in the README's option reference; keep both equal. */
@@ -53,6 +56,8 @@ static const CpOptionDef cp_option_defs[] = {
 	{"base_url", ForeignServerRelationId, CP_OPT_URL, 0, 0},
 	{"organization", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
 	{"project", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
+	{"ca_bundle", ForeignServerRelationId, CP_OPT_STRING, 0, 0, true},
+	{"proxy", ForeignServerRelationId, CP_OPT_PROXY, 0, 0, true},
 	{"page_size", ForeignServerRelationId, CP_OPT_INT, 1, 10000},
 	{"max_pages", ForeignServerRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignServerRelationId, CP_OPT_INT, 1, 1000},
@@ -68,7 +73,7 @@ static const CpOptionDef cp_option_defs[] = {
 	{"max_pages", ForeignTableRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignTableRelationId, CP_OPT_INT, 1, 1000},
 	{"field", AttributeRelationId, CP_OPT_FIELD, 0, 0},
-	{NULL, InvalidOid, CP_OPT_STRING, 0, 0}
+	{NULL, InvalidOid, CP_OPT_STRING, 0, 0, false}
 };
 
 static const char *
@@ -259,6 +264,15 @@ check_option_value(const CpOptionDef *def, const char *value)
 		case CP_OPT_URL:
 			check_url_option(def->name, value);
 			break;
+		case CP_OPT_PROXY:
+			if (pg_strncasecmp(value, "http://", 7) != 0 &&
+				pg_strncasecmp(value, "https://", 8) != 0 &&
+				pg_strncasecmp(value, "socks5h://", 10) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\"", def->name),
+						 errdetail("A proxy is an http://, https:// or socks5h:// URL.")));
+			break;
 		case CP_OPT_INT:
 			if (!parse_int_option(value, &n) || n < def->min || n > def->max)
 				ereport(ERROR,
@@ -335,7 +349,19 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 					report_misplaced_option(opt->defname, context, other);
 			report_unknown_option(opt->defname, context);
 		}
+		if (def->superuser_only && !superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser can set option \"%s\"", def->name),
+					 errdetail("It decides which files or network paths the database server uses.")));
 		check_option_value(def, defGetString(opt));
+		if (def->kind == CP_OPT_URL && pg_strncasecmp(defGetString(opt), "http://", 7) == 0 &&
+			!superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser can set a plaintext http:// base_url"),
+					 errdetail("It would let the database server send requests to services on its own host."),
+					 errhint("Use an https:// URL.")));
 	}
 
 	if (context == UserMappingRelationId && !has_option(options, "api_key"))
@@ -377,6 +403,10 @@ apply_options(CpOptions *opts, List *options)
 			opts->organization = value;
 		else if (strcmp(name, "project") == 0)
 			opts->project = value;
+		else if (strcmp(name, "ca_bundle") == 0)
+			opts->ca_bundle = value;
+		else if (strcmp(name, "proxy") == 0)
+			opts->proxy = value;
 		else if (strcmp(name, "api_key") == 0)
 			opts->api_key = value;
 		else if (strcmp(name, "checkpoint") == 0)

@@ -7,7 +7,7 @@ set -euo pipefail
 psql_() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d cp_cancel "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-"$PG_BIN/psql" -X -q -c "DROP DATABASE IF EXISTS cp_cancel" -c "CREATE DATABASE cp_cancel"
+"$PG_BIN/psql" -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS cp_cancel" -c "CREATE DATABASE cp_cancel"
 psql_ <<SQL
 CREATE EXTENSION checkpoint_perms;
 CREATE SERVER mock FOREIGN DATA WRAPPER checkpoint_perms
