@@ -37,6 +37,25 @@ cp_install_packages() {
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# Node.js and npm for Prism (the conformance test), unless npm is already
+# there (for example from NodeSource); then Prism itself, once, in a cache.
+PRISM_VERSION=5.16.1
+cp_install_prism() {
+	if ! command -v npm >/dev/null; then
+		CP_PACKAGES="nodejs npm" cp_install_packages
+	fi
+	local cache
+	if [ "$(id -u)" = 0 ]; then cache=/var/cache/checkpoint_perms; else cache=$HOME/.cache/checkpoint_perms; fi
+	PRISM_DIR=$cache/prism-$PRISM_VERSION
+	if [ ! -x "$PRISM_DIR/node_modules/.bin/prism" ]; then
+		cp_log "installing Prism $PRISM_VERSION from npm into $PRISM_DIR"
+		mkdir -p "$PRISM_DIR"
+		npm install --prefix "$PRISM_DIR" --no-audit --no-fund --loglevel=error \
+			"@stainless-api/prism-cli@$PRISM_VERSION" >/dev/null
+	fi
+	export PRISM="$PRISM_DIR/node_modules/.bin/prism"
+}
+
 cp_build_install() {
 	cp_log "building and installing checkpoint_perms"
 	make -s PG_CONFIG="$PG_CONFIG" >/dev/null

@@ -18,23 +18,20 @@ CREATE FOREIGN TABLE slow (id text) SERVER mock OPTIONS (checkpoint 'ft:cancel:s
 CREATE FOREIGN TABLE backoff (id text) SERVER mock OPTIONS (checkpoint 'ft:cancel:status-503:retry-after-30');
 SQL
 
-# run $2 in the background with application_name $1; wait until it waits on
-# the network; then signal it with $3 and report how long it took to end
+# run $2 in the background with application_name $1; wait until it shows
+# wait event $4; then signal it with $3 and report how long it took to end
 interrupt() {
-	local name=$1 query=$2 signal=$3 out pid t0 t1 i
+	local name=$1 query=$2 signal=$3 expected=$4 out pid t0 t1 i state=""
 	out=$(mktemp)
 	PGAPPNAME=$name "$PG_BIN/psql" -X -q -d cp_cancel -c "$query" >"$out" 2>&1 &
 	pid=$!
 	for i in $(seq 1 100); do
 		state=$(psql_ -c "SELECT wait_event_type || '/' || wait_event FROM pg_stat_activity WHERE application_name = '$name'")
-		[ -n "$state" ] && [ "$state" != "/" ] && [[ "$state" != Client* ]] && break
+		[ "$state" = "$expected" ] && break
 		sleep 0.05
 	done
 	echo "$name: waiting on $state"
-	case "$name" in
-		*network*) [ "$state" = "Extension/Extension" ] || { echo "expected wait event Extension, got $state"; return 1; } ;;
-		*sleep*) [ "$state" = "Timeout/PgSleep" ] || { echo "expected wait event PgSleep, got $state"; return 1; } ;;
-	esac
+	[ "$state" = "$expected" ] || { echo "FAILED: expected wait event $expected, got $state"; return 1; }
 	t0=$(now_ms)
 	psql_ -c "SELECT $signal(pid) FROM pg_stat_activity WHERE application_name = '$name'" >/dev/null
 	wait "$pid" || true
@@ -50,14 +47,14 @@ check() { # what, condition
 	if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fail=1; fi
 }
 
-interrupt cancel_network "SELECT count(*) FROM slow" pg_cancel_backend
+interrupt cancel_network "SELECT count(*) FROM slow" pg_cancel_backend Extension/Extension
 check "cancel ends a request with 57014's message" '[[ "$LAST_OUT" == *"canceling statement due to user request"* ]]'
 check "cancel ends it long before the 10 s reply" '[ "$LAST_MS" -lt 5000 ]'
 
-interrupt cancel_sleep "SELECT count(*) FROM backoff" pg_cancel_backend
+interrupt cancel_sleep "SELECT count(*) FROM backoff" pg_cancel_backend Timeout/PgSleep
 check "cancel ends a back-off sleep" '[[ "$LAST_OUT" == *"canceling statement due to user request"* ]] && [ "$LAST_MS" -lt 5000 ]'
 
-interrupt terminate_network "SELECT count(*) FROM slow" pg_terminate_backend
+interrupt terminate_network "SELECT count(*) FROM slow" pg_terminate_backend Extension/Extension
 check "terminate ends the backend with FATAL" '[[ "$LAST_OUT" == *"terminating connection due to administrator command"* ]]'
 check "terminate ends it long before the 10 s reply" '[ "$LAST_MS" -lt 5000 ]'
 
