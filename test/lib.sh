@@ -37,23 +37,28 @@ cp_install_packages() {
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# Node.js and npm for Prism (the conformance test), unless npm is already
-# there (for example from NodeSource); then Prism itself, once, in a cache.
+# An npm package, installed once into a cache directory (npm itself from
+# Debian unless there is one, from NodeSource say); prints the directory.
+cp_install_npm_package() { # name version
+	if ! command -v npm >/dev/null; then
+		CP_PACKAGES="nodejs npm" cp_install_packages >&2
+	fi
+	local cache dir
+	if [ "$(id -u)" = 0 ]; then cache=/var/cache/checkpoint_perms; else cache=$HOME/.cache/checkpoint_perms; fi
+	dir=$cache/${1//[@\/]/_}-$2
+	if [ ! -d "$dir/node_modules/$1" ]; then
+		cp_log "installing $1@$2 from npm into $dir"
+		mkdir -p "$dir"
+		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$1@$2" >/dev/null
+	fi
+	echo "$dir"
+}
+
+# Prism, the OpenAPI-driven mock of the conformance test.
 PRISM_VERSION=5.16.1
 cp_install_prism() {
-	if ! command -v npm >/dev/null; then
-		CP_PACKAGES="nodejs npm" cp_install_packages
-	fi
-	local cache
-	if [ "$(id -u)" = 0 ]; then cache=/var/cache/checkpoint_perms; else cache=$HOME/.cache/checkpoint_perms; fi
-	PRISM_DIR=$cache/prism-$PRISM_VERSION
-	if [ ! -x "$PRISM_DIR/node_modules/.bin/prism" ]; then
-		cp_log "installing Prism $PRISM_VERSION from npm into $PRISM_DIR"
-		mkdir -p "$PRISM_DIR"
-		npm install --prefix "$PRISM_DIR" --no-audit --no-fund --loglevel=error \
-			"@stainless-api/prism-cli@$PRISM_VERSION" >/dev/null
-	fi
-	export PRISM="$PRISM_DIR/node_modules/.bin/prism"
+	export PRISM
+	PRISM=$(cp_install_npm_package @stainless-api/prism-cli "$PRISM_VERSION")/node_modules/.bin/prism
 }
 
 cp_build_install() {

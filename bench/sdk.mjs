@@ -1,0 +1,57 @@
+// The official openai SDK doing one benchmark case against the mock API.
+// Usage: node sdk.mjs CASE BASE_URL KEY CHECKPOINT [ARG]
+// Prints one JSON line: {"case", "ms", "rows", "cpu_ms", "max_rss_kb"}.
+import OpenAI from 'openai';
+
+const [, , kase, baseURL, key, checkpoint, arg] = process.argv;
+const client = new OpenAI({ adminAPIKey: key, baseURL, maxRetries: 0 });
+const perms = client.fineTuning.checkpoints.permissions;
+
+async function count(iterable) {
+  let n = 0;
+  for await (const _ of iterable) n++;
+  return n;
+}
+
+const cases = {
+  // every permission, with the SDK's auto-pagination; ARG: page size, or none for the API default
+  scan: () => count(perms.list(checkpoint, arg ? { limit: Number(arg) } : {})),
+  // one project's permissions
+  project: () => count(perms.list(checkpoint, { project_id: arg })),
+  // grant ARG=N:BATCH: N projects, BATCH project ids per request
+  grant: async () => {
+    const [n, batch] = arg.split(':').map(Number);
+    let rows = 0;
+    for (let i = 0; i < n; i += batch) {
+      const ids = [];
+      for (let j = i; j < Math.min(n, i + batch); j++) ids.push(`proj_${j + 1}`);
+      const page = await perms.create(checkpoint, { project_ids: ids });
+      rows += page.data.length;
+    }
+    return rows;
+  },
+  // revoke every permission of the checkpoint, one DELETE each, in turn
+  revoke: async () => {
+    const ids = [];
+    for await (const p of perms.list(checkpoint, { limit: 100 })) ids.push(p.id);
+    for (const id of ids) await perms.delete(id, { fine_tuned_model_checkpoint: checkpoint });
+    return ids.length;
+  },
+  // the permissions of ARG=p1,p2,... (a join of local rows), one filtered list each
+  join: async () => {
+    let rows = 0;
+    for (const project of arg.split(',')) rows += await count(perms.list(checkpoint, { project_id: project }));
+    return rows;
+  },
+};
+
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const rows = await cases[kase]();
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+console.log(JSON.stringify({
+  case: kase, ms: Math.round(ms * 10) / 10, rows,
+  cpu_ms: Math.round((cpu.user + cpu.system) / 100) / 10,
+  max_rss_kb: process.resourceUsage().maxRSS,
+}));
