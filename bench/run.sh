@@ -136,7 +136,7 @@ capl=$("$PYTHON" bench/mock_capacity.py "$URL" "$MOCK_KEY" "$S" 100)
 	echo "## Wall time and requests, mock latency $LATENCY ms per request"
 	echo
 	echo "Floor: requests × $LATENCY ms, the time the requests alone take one after another."
-	echo "The foreign table was analyzed first (\\`ANALYZE scan\\`, not timed). Each SDK case is one"
+	echo 'The foreign table was analyzed first (`ANALYZE scan`, not timed). Each SDK case is one'
 	echo "node process; its time excludes Node's start but includes its first connection."
 	echo
 	echo "| case | client | wall ms | requests | floor ms | wall / floor |"
