@@ -20,6 +20,9 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#endif
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
@@ -34,6 +37,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -46,9 +50,6 @@ PG_MODULE_MAGIC;
 
 /* Rows assumed for a table never analyzed. */
 #define CP_DEFAULT_ROWS 1000.0
-
-/* Longest project id a grant accepts (the duplicate check keys on it). */
-#define CP_MAX_PROJECT_ID 255
 
 /* Values assumed in a project_id = ANY(array) that is not a constant. */
 #define CP_DEFAULT_ARRAY_VALUES 10
@@ -113,7 +114,7 @@ typedef struct CpModifyState
 	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
 	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
 	int			batch_size;
-	HTAB	   *granted;		/* project ids this statement granted */
+	HTAB	   *granted;		/* 64-bit hashes of the project ids granted */
 	int64		applied;		/* grants or revokes done by this statement */
 	bool		defer;			/* COPY before 16: collect rows into batches */
 	char	  **pending;		/* deferred project ids */
@@ -184,6 +185,15 @@ modify_userid(ResultRelInfo *rinfo, EState *estate)
 
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 #endif
+}
+
+static void
+refuse_on_conflict(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("INSERT ... ON CONFLICT is not supported on checkpoint permissions"),
+			 errhint("Look for an existing grant with SELECT ... WHERE project_id = '...' first.")));
 }
 
 static void
@@ -858,10 +868,7 @@ PlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	if (operation == CMD_UPDATE)
 		refuse_update();
 	if (operation == CMD_INSERT && plan->onConflictAction != ONCONFLICT_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("INSERT ... ON CONFLICT is not supported on checkpoint permissions"),
-				 errhint("Look for an existing grant with SELECT ... WHERE project_id = '...' first.")));
+		refuse_on_conflict();
 
 	if (operation == CMD_INSERT && resultRelation == (Index) root->parse->resultRelation)
 	{
@@ -918,11 +925,16 @@ create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
 					 errmsg("foreign table \"%s\" has no project_id column to grant to",
 							RelationGetRelationName(rel)),
 					 errhint("Add a column for field \"project_id\".")));
-		ctl.keysize = CP_MAX_PROJECT_ID + 1;
-		ctl.entrysize = CP_MAX_PROJECT_ID + 1;
+		/*
+		 * The duplicate check keeps a 64-bit hash per project, not the id:
+		 * about 32 bytes a row however long the ids, and a false match is
+		 * as likely as 1 in 10^8 for a million grants.
+		 */
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(uint64);
 		ctl.hcxt = estate->es_query_cxt;
 		st->granted = hash_create("checkpoint_perms granted projects", 64, &ctl,
-								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	return st;
 }
@@ -979,6 +991,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 	const CpColumnMap *map = &st->columns;
 	AttrNumber	attno = map->attno[CP_FIELD_PROJECT_ID];
 	char	   *project_id;
+	uint64		hash;
 	bool		found;
 	int			f;
 
@@ -1007,11 +1020,8 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				 errmsg("a grant needs a project_id"),
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
 						   progress_note(st) ? progress_note(st) : "")));
-	if (strlen(project_id) > CP_MAX_PROJECT_ID)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("project_id is longer than %d bytes", CP_MAX_PROJECT_ID)));
-	hash_search(st->granted, project_id, HASH_ENTER, &found);
+	hash = hash_bytes_extended((const unsigned char *) project_id, strlen(project_id), 0);
+	hash_search(st->granted, &hash, HASH_ENTER, &found);
 	if (found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
@@ -1205,10 +1215,7 @@ BeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 	CpModifyState *st;
 
 	if (plan && plan->onConflictAction != ONCONFLICT_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("INSERT ... ON CONFLICT is not supported on checkpoint permissions"),
-				 errhint("Look for an existing grant with SELECT ... WHERE project_id = '...' first.")));
+		refuse_on_conflict();
 
 	st = create_modify_state(rinfo, mtstate->ps.state, CMD_INSERT);
 

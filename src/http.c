@@ -614,6 +614,7 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 			if (stats)
 				stats->retries++;
 			elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", req->method, delay);
+			pfree(resp->body);
 			interruptible_sleep(delay);
 			continue;
 		}
