@@ -4,10 +4,12 @@
  *		  The foreign-data wrapper's callbacks: planning, scanning,
  *		  granting (INSERT, COPY) and revoking (DELETE).
  *
- * A scan holds one page of the list in memory, in a context reset per
- * page, and fetches the next one only when the executor asks for a row
- * beyond it.  Writes go to the API as they happen: the API has no
- * transactions, so a ROLLBACK cannot undo them.
+ * A scan holds one page of the list in memory (list.c) and fetches the
+ * next one only when the executor asks for a row beyond it.  The planner
+ * sends the API what it can filter and order by (pushdown.c) and offers
+ * parameterized paths for joins on project_id.  Writes go to the API as
+ * they happen: the API has no transactions, so a ROLLBACK cannot undo
+ * them.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +21,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -37,7 +40,6 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "common/hashfn.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
