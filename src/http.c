@@ -386,8 +386,15 @@ attempt_once(CpConnection *conn, const CpOptions *opts, const CpRequest *req,
 	}
 	PG_FINALLY();
 	{
-		/* the handle must not keep pointers to what is freed here */
+		/*
+		 * The handle outlives this call in the connection cache: it must
+		 * keep no pointer to the headers freed here or to this attempt.
+		 */
 		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
 		free_headers(headers);
 	}
 	PG_END_TRY();
