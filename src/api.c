@@ -40,7 +40,7 @@ pop_request_context(ErrorContextCallback *cb)
 void
 cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 {
-	CpRequest	req = {.method = "GET",.path = path};
+	CpRequest	req = {.method = "GET",.path = path,.progress = ""};
 	CpResponse	resp;
 	ErrorContextCallback errcallback;
 
@@ -75,7 +75,7 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("reply to a grant does not match the request"),
 					 errdetail("%d project ids were sent and %d permissions came back, none for project \"%s\". The grants of this request may have been applied.%s",
-							   n, page->nitems, project_ids[i], progress ? progress : ""),
+							   n, page->nitems, project_ids[i], progress),
 					 errhint("Check with SELECT which grants exist.")));
 		used[j] = true;
 		result[i] = page->items[j];
@@ -85,7 +85,7 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("reply to a grant does not match the request"),
 				 errdetail("%d project ids were sent and %d permissions came back. The grants of this request may have been applied.%s",
-						   n, page->nitems, progress ? progress : ""),
+						   n, page->nitems, progress),
 				 errhint("Check with SELECT which grants exist.")));
 	return result;
 }

@@ -971,12 +971,15 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	rinfo->ri_FdwState = st;
 }
 
-/* " N grants were applied ..." for the detail of an error mid-statement. */
+/*
+ * " Earlier requests ... already granted N permissions ...", to end the
+ * detail of an error mid-statement; "" before anything was applied.
+ */
 static const char *
 progress_note(const CpModifyState *st)
 {
 	if (st->applied == 0)
-		return NULL;
+		return "";
 	return psprintf(" Earlier requests of this statement already %s %lld %s; they stay applied.",
 					st->operation == CMD_DELETE ? "revoked" : "granted",
 					(long long) st->applied,
@@ -1010,7 +1013,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 					 errmsg("cannot insert a value into column \"%s\"",
 							NameStr(TupleDescAttr(slot->tts_tupleDescriptor, generated - 1)->attname)),
 					 errdetail("The API generates field \"%s\" of a new permission.%s",
-							   cp_field_name((CpField) f), progress_note(st) ? progress_note(st) : ""),
+							   cp_field_name((CpField) f), progress_note(st)),
 					 errhint("Insert only project_id; RETURNING shows what the API made.")));
 	}
 
@@ -1021,7 +1024,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a grant needs a project_id"),
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
-						   progress_note(st) ? progress_note(st) : "")));
+						   progress_note(st))));
 	hash = hash_bytes_extended((const unsigned char *) project_id, strlen(project_id), 0);
 	hash_search(st->granted, &hash, HASH_ENTER, &found);
 	if (found)
@@ -1029,7 +1032,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("project \"%s\" is granted twice in one statement", project_id),
 				 errdetail("Each grant creates a permission; a project needs one.%s",
-						   progress_note(st) ? progress_note(st) : "")));
+						   progress_note(st))));
 	return project_id;
 }
 
@@ -1186,7 +1189,7 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cannot revoke a permission without an id"),
 				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
-						   progress_note(st) ? progress_note(st) : "")));
+						   progress_note(st))));
 	cp_xact_wrote = true;
 	deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
 	MemoryContextSwitchTo(oldcxt);

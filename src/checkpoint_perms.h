@@ -144,7 +144,8 @@ typedef struct CpRequest
 	char	   *path;			/* below base_url, already percent-encoded */
 	char	   *body;			/* JSON for POST, else NULL */
 	bool		missing_ok;		/* a 404 is an answer, not an error */
-	const char *progress;		/* for errdetail: what the statement already did */
+	const char *progress;		/* ends an errdetail: what the statement already
+								 * did, or "" */
 } CpRequest;
 
 /* A reply: the status line, the headers we use and the body. */

@@ -547,7 +547,7 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 {
 	const char *curlmsg = curl_message(attempt);
 	bool		is_post = strcmp(req->method, "POST") == 0;
-	const char *progress = req->progress ? req->progress : "";
+	const char *progress = req->progress;
 	const char *retried = retries == 0 ? "" :
 		psprintf(" (after %d %s)", retries, retries == 1 ? "retry" : "retries");
 

@@ -381,8 +381,7 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 		appendStringInfo(&detail, " Request id: %s.", resp->request_id);
 	if (retries > 0)
 		appendStringInfo(&detail, " Retried %d %s.", retries, retries == 1 ? "time" : "times");
-	if (req->progress)
-		appendStringInfo(&detail, "%s", req->progress);
+	appendStringInfoString(&detail, req->progress);
 
 	if (status == 400 || status == 422)
 	{
