@@ -601,9 +601,12 @@ evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nva
 		for (i = 0; i < nelems; i++)
 			if (!nulls[i])
 				(*values)[(*nvalues)++] = TextDatumGetCString(elems[i]);
+		/* sorted, then each value once: one list per distinct project */
 		qsort(*values, *nvalues, sizeof(char *), compare_strings);
-		for (i = 1, nelems = *nvalues, *nvalues = Min(nelems, 1); i < nelems; i++)
-			if (strcmp((*values)[i], (*values)[*nvalues - 1]) != 0)
+		nelems = *nvalues;
+		*nvalues = 0;
+		for (i = 0; i < nelems; i++)
+			if (*nvalues == 0 || strcmp((*values)[i], (*values)[*nvalues - 1]) != 0)
 				(*values)[(*nvalues)++] = (*values)[i];
 	}
 	MemoryContextSwitchTo(oldcxt);

@@ -85,6 +85,7 @@ typedef struct CpColumnMap
 	Oid		   *typid;			/* per attribute */
 	Oid		   *basetype;		/* per attribute, domains resolved */
 	FmgrInfo   *input;			/* per attribute: the type's input function */
+	FmgrInfo   *output;			/* per attribute: the type's output function */
 	Oid		   *ioparam;
 	int32	   *typmod;
 	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
@@ -162,7 +163,6 @@ typedef struct CpResponse
 
 /* option.c */
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
-extern bool cp_is_loopback_url(const char *url);
 
 /* columns.c */
 extern const char *cp_field_name(CpField field);

@@ -110,6 +110,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	map->typid = palloc(sizeof(Oid) * natts);
 	map->basetype = palloc(sizeof(Oid) * natts);
 	map->input = palloc0(sizeof(FmgrInfo) * natts);
+	map->output = palloc0(sizeof(FmgrInfo) * natts);
 	map->ioparam = palloc(sizeof(Oid) * natts);
 	map->typmod = palloc(sizeof(int32) * natts);
 	for (i = 0; i < CP_NUM_FIELDS; i++)
@@ -120,6 +121,8 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
 		CpField		field;
 		Oid			infunc;
+		Oid			outfunc;
+		bool		varlena;
 
 		map->field[i] = CP_FIELD_NONE;
 		if (attr->attisdropped)
@@ -150,6 +153,8 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		map->typmod[i] = attr->atttypmod;
 		getTypeInputInfo(attr->atttypid, &infunc, &map->ioparam[i]);
 		fmgr_info(infunc, &map->input[i]);
+		getTypeOutputInfo(attr->atttypid, &outfunc, &varlena);
+		fmgr_info(outfunc, &map->output[i]);
 	}
 }
 
@@ -213,11 +218,7 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 char *
 cp_text_value(const CpColumnMap *map, CpField field, Datum value, bool isnull)
 {
-	Oid			outfunc;
-	bool		varlena;
-
 	if (isnull)
 		return NULL;
-	getTypeOutputInfo(map->typid[map->attno[field] - 1], &outfunc, &varlena);
-	return OidOutputFunctionCall(outfunc, value);
+	return OutputFunctionCall(&map->output[map->attno[field] - 1], value);
 }

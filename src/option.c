@@ -112,12 +112,21 @@ find_option(const char *name, Oid context)
  * readable by every role through pg_foreign_server or pg_foreign_table.
  */
 static void
-report_misplaced_option(const char *name, Oid context, const CpOptionDef *def)
+report_misplaced_option(const char *name, Oid context)
 {
+	const CpOptionDef *def;
+	StringInfoData where;
+
+	/* every place the option may go: page_size belongs to two */
+	initStringInfo(&where);
+	for (def = cp_option_defs; def->name; def++)
+		if (strcmp(def->name, name) == 0)
+			appendStringInfo(&where, "%s%s", where.len ? " or " : "", context_name(def->context));
+
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 			 errmsg("option \"%s\" is not valid for %s", name, context_name(context)),
-			 errdetail("Option \"%s\" belongs to %s.", name, context_name(def->context)),
+			 errdetail("Option \"%s\" belongs to %s.", name, where.data),
 			 strcmp(name, "api_key") == 0 ?
 			 errhint("Store the key with CREATE USER MAPPING ... OPTIONS (api_key '...'): only there is it hidden from other roles.") : 0));
 }
@@ -183,8 +192,8 @@ parse_int_option(const char *value, long *result)
  * http:// base_url be used, so that an admin key never crosses a network
  * in clear.  Expects a URL that starts with http:// or https://.
  */
-bool
-cp_is_loopback_url(const char *url)
+static bool
+is_loopback_url(const char *url)
 {
 	const char *host = strstr(url, "://");
 	size_t		len;
@@ -240,7 +249,7 @@ check_url_option(const char *name, const char *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\"", name),
 				 errdetail("A base URL may hold no user name, password, query, fragment or white space.")));
-	if (http && !cp_is_loopback_url(value))
+	if (http && !is_loopback_url(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("plaintext http is allowed only for loopback hosts"),
@@ -346,7 +355,7 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 
 			for (other = cp_option_defs; other->name; other++)
 				if (strcmp(other->name, opt->defname) == 0)
-					report_misplaced_option(opt->defname, context, other);
+					report_misplaced_option(opt->defname, context);
 			report_unknown_option(opt->defname, context);
 		}
 		if (def->superuser_only && !superuser())
