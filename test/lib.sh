@@ -8,7 +8,8 @@
 set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BIN may point at another installation (a relocated copy, for parallel runs)
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 export PG_CONFIG=$PG_BIN/pg_config
 PYTHON=/usr/bin/python3
 MOCK_KEY=sk-test-checkpoint-perms-0123456789
