@@ -1,6 +1,8 @@
 #!/bin/bash
 # Backend memory and connection reuse, through the mock API on loopback:
 #  - peak RSS of a backend that scans 10,000 and 100,000 permissions;
+#  - peak RSS of ANALYZE over 100,000 and 400,000 permissions, and of a
+#    DELETE over 10,000 (it reads its whole list before the first revoke);
 #  - RSS of one backend after 100 and after 1,000 filtered queries;
 #  - one-row queries per second with the cached connection, and with a
 #    new connection for each query (checkpoint_perms_disconnect() between).
@@ -23,8 +25,14 @@ CREATE FOREIGN TABLE p10k (id text, created_at timestamptz, project_id text, obj
   SERVER m OPTIONS (checkpoint 'ft:mem:seed-10000:proj-1000');
 CREATE FOREIGN TABLE p100k (id text, created_at timestamptz, project_id text, object text)
   SERVER m OPTIONS (checkpoint 'ft:mem:seed-100000:proj-1000');
+CREATE FOREIGN TABLE p400k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:mem:seed-400000:proj-1000');
+CREATE FOREIGN TABLE d10k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:mem:delete:seed-10000:proj-1000');
 SELECT count(*) FROM p10k;      -- seed the mock before measuring
 SELECT count(*) FROM p100k;
+SELECT count(*) FROM p400k;
+SELECT count(*) FROM d10k;
 SQL
 
 # kB of VmRSS or VmHWM of a backend, read by the backend's own session
@@ -33,12 +41,12 @@ status_kb() { # field
 \\! grep $1 /proc/\$BPID/status | tr -s ' ' | cut -d' ' -f2"
 }
 
-scan_peak() { # table
+scan_peak() { # table [statement]
 	psql_ <<SQL
 SELECT pg_backend_pid() AS pid \gset
 SELECT 1 FROM $1 LIMIT 0;
 $(status_kb VmHWM)
-SELECT count(*) FROM $1 \g /dev/null
+${2:-SELECT count(*) FROM $1} \g /dev/null
 $(status_kb VmHWM)
 SQL
 }
@@ -49,6 +57,12 @@ read -r before after < <(scan_peak p10k | tr '\n' ' ') || true
 echo "| peak RSS, backend scanning 10,000 permissions | ${after} kB (before the scan: ${before} kB) |"
 read -r before after < <(scan_peak p100k | tr '\n' ' ') || true
 echo "| peak RSS, backend scanning 100,000 permissions | ${after} kB (before the scan: ${before} kB) |"
+read -r before after < <(scan_peak p100k "ANALYZE p100k" | tr '\n' ' ') || true
+echo "| peak RSS, ANALYZE over 100,000 permissions | ${after} kB (before: ${before} kB) |"
+read -r before after < <(scan_peak p400k "ANALYZE p400k" | tr '\n' ' ') || true
+echo "| peak RSS, ANALYZE over 400,000 permissions | ${after} kB (before: ${before} kB) |"
+read -r before after < <(scan_peak d10k "DELETE FROM d10k" | tr '\n' ' ') || true
+echo "| peak RSS, DELETE over 10,000 permissions (list read whole first) | ${after} kB (before: ${before} kB) |"
 
 queries() { # n
 	for i in $(seq 1 "$1"); do

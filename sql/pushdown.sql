@@ -50,6 +50,22 @@ EXPLAIN (COSTS OFF) SELECT id FROM pd
   WHERE project_id = ANY (ARRAY(SELECT 'proj_' || lpad(g::text, 4, '0') FROM generate_series(1, 40) g)::text[]);
 SELECT count(*) FROM pd
   WHERE project_id = ANY (ARRAY(SELECT 'proj_' || lpad(g::text, 4, '0') FROM generate_series(1, 40) g)::text[]);
+-- an array parameter (generic plan): its size decides when the scan starts,
+-- one list per value for a few, one full list for many, nothing for none
+PREPARE by_projects(text[]) AS SELECT count(*) FROM pd WHERE project_id = ANY ($1);
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE by_projects('{}');
+SELECT array_agg('proj_' || lpad(g::text, 4, '0'))::text AS forty FROM generate_series(1, 40) g \gset
+SELECT requests_of($$EXECUTE by_projects('{}')$$) AS empty,
+       requests_of($$EXECUTE by_projects(NULL)$$) AS null,
+       requests_of($$EXECUTE by_projects('{proj_0002,proj_0001,proj_0002,NULL}')$$) AS two,
+       requests_of(format('EXECUTE by_projects(%L)', :'forty')) AS forty;
+EXECUTE by_projects('{proj_0002,proj_0001,proj_0002,NULL}');
+EXECUTE by_projects(:'forty');
+-- EXPLAIN names the parameter by its number
+PREPARE second_param(int, text) AS SELECT count(*) FROM pd WHERE project_id = $2 AND $1 > 0;
+EXPLAIN (COSTS OFF) EXECUTE second_param(1, 'proj_0007');
+RESET plan_cache_mode;
 -- OR, LIKE, inequality: filtered here, on the full list
 EXPLAIN (COSTS OFF) SELECT id FROM pd WHERE project_id = 'proj_0001' OR project_id = 'proj_0002';
 SELECT count(*) FROM pd WHERE project_id = 'proj_0001' OR project_id = 'proj_0002';
@@ -78,6 +94,18 @@ EXPLAIN (COSTS OFF) SELECT * FROM pd LIMIT 5;
 -- OFFSET: fetch limit + offset
 EXPLAIN (COSTS OFF) SELECT project_id FROM pd ORDER BY created_at DESC LIMIT 2 OFFSET 3;
 SELECT project_id FROM pd ORDER BY created_at DESC LIMIT 2 OFFSET 3;
+-- FETCH FIRST ... WITH TIES returns every row that ties with the last:
+-- created_at ties in threes here (tie-3), so no cap on what is fetched
+CREATE FOREIGN TABLE ties (id text, created_at bigint, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:pd:ties:seed-9:tie-3', page_size '2');
+SELECT project_id, created_at FROM ties ORDER BY created_at FETCH FIRST 1 ROWS WITH TIES;
+SELECT project_id, created_at FROM ties ORDER BY created_at DESC OFFSET 2 ROWS FETCH FIRST 2 ROWS WITH TIES;
+-- LIMIT from a parameter: not capped, still right; LIMIT 0: no request
+PREPARE limited(bigint) AS SELECT project_id FROM ties ORDER BY created_at LIMIT $1;
+EXECUTE limited(4);
+SELECT count(*) AS requests FROM mock_requests('ft:pd:ties:seed-9:tie-3');
+SELECT project_id FROM ties LIMIT 0;
+SELECT count(*) AS requests FROM mock_requests('ft:pd:ties:seed-9:tie-3');
 -- a local filter: no cap, and still the right rows
 EXPLAIN (COSTS OFF) SELECT project_id FROM pd WHERE object = 'checkpoint.permission' AND project_id > 'proj_0497' LIMIT 3;
 SELECT project_id FROM pd WHERE project_id > 'proj_0497' ORDER BY created_at DESC LIMIT 3;

@@ -43,6 +43,21 @@ CREATE FOREIGN TABLE perms100 (id text) SERVER mock
 SELECT count(*) FROM perms100;
 SELECT count(*) AS requests FROM mock_requests('ft:gpt-4o-mini:acme:select:seed-100');
 
+-- every field goes through its domain's checks, created_at as bigint or
+-- timestamptz too
+CREATE DOMAIN early_bigint AS bigint CHECK (VALUE < 1721764868);
+CREATE DOMAIN early_ts AS timestamptz CHECK (VALUE < '2024-07-23 19:21:08+00');
+CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 5);
+CREATE FOREIGN TABLE perms_domains (id text, created_at early_bigint)
+  SERVER mock OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:domains:seed-2');
+SELECT created_at FROM perms_domains ORDER BY created_at LIMIT 1;
+SELECT created_at FROM perms_domains;
+ALTER FOREIGN TABLE perms_domains ALTER COLUMN created_at TYPE early_ts;
+SELECT count(*) FROM perms_domains;
+ALTER FOREIGN TABLE perms_domains ALTER COLUMN created_at TYPE bigint,
+  ALTER COLUMN id TYPE short_text;
+SELECT id FROM perms_domains;
+
 -- created_at as timestamptz, timestamp (UTC), bigint and text
 CREATE FOREIGN TABLE perms_types (
     id varchar(40), ts timestamptz OPTIONS (field 'created_at'),

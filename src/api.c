@@ -74,7 +74,7 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("reply to a grant does not match the request"),
-					 errdetail("%d project ids were sent and %d permissions came back, none for project \"%s\". The grants of this request may have been applied.%s",
+					 errdetail("Project ids sent: %d; permissions returned: %d, none for project \"%s\". The grants of this request may have been applied.%s",
 							   n, page->nitems, project_ids[i], progress),
 					 errhint("Check with SELECT which grants exist.")));
 		used[j] = true;
@@ -84,7 +84,7 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("reply to a grant does not match the request"),
-				 errdetail("%d project ids were sent and %d permissions came back. The grants of this request may have been applied.%s",
+				 errdetail("Project ids sent: %d; permissions returned: %d. The grants of this request may have been applied.%s",
 						   n, page->nitems, progress),
 				 errhint("Check with SELECT which grants exist.")));
 	return result;

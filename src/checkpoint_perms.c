@@ -21,7 +21,6 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "common/hashfn.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -45,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/sampling.h"
+#include "utils/tuplestore.h"
 
 #include "checkpoint_perms.h"
 
@@ -59,10 +59,13 @@ PG_MODULE_MAGIC;
 /* Positions in ForeignScan.fdw_private. */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateDisplay,		/* String: the request, as EXPLAIN shows it */
 	FdwScanPrivateOrder,		/* Integer: CpOrder */
 	FdwScanPrivateLimit,		/* Integer: rows to fetch at most, 0: all */
-	FdwScanPrivateFilterKind	/* Integer: CpFilterKind of fdw_exprs' one value */
+	FdwScanPrivateFilterKind,	/* Integer: CpFilterKind of fdw_exprs' one value */
+	FdwScanPrivateMaxLists,		/* Integer: array filter: lists per value up to
+								 * this many values, else one full list */
+	FdwScanPrivateValueLabel	/* String: EXPLAIN's name for a value known at
+								 * run time, or "" */
 };
 
 /* Positions in a ForeignPath's fdw_private. */
@@ -87,16 +90,23 @@ typedef struct CpScanState
 {
 	CpOptions	opts;
 	CpColumnMap columns;
-	char	   *display;		/* the request, for EXPLAIN */
 	CpOrder		order;
 	int64		limit;			/* rows to fetch at most, 0: all */
 	CpFilterKind filter_kind;
-	ExprState  *filter_expr;	/* the project_id value(s), or NULL */
+	int			max_lists;		/* array filter: see FdwScanPrivateMaxLists */
+	char	   *value_label;	/* see FdwScanPrivateValueLabel */
+	Expr	   *filter_value;	/* the project_id value(s), or NULL */
+	ExprState  *filter_expr;
 
-	/* the project ids to list, one "segment" each; see start_scan() */
+	/*
+	 * The project ids of the filter, sorted and distinct, and how they are
+	 * listed: one list ("segment") per value, or one full list whose rows
+	 * are filtered here.  See start_scan().
+	 */
 	char	  **values;
 	int			nvalues;
-	int			nsegments;		/* nvalues, or 1 without a filter */
+	bool		per_value;
+	int			nsegments;
 	int			segment;		/* segment being listed, -1 before the first */
 	bool		need_eval;		/* (re)start: evaluate the filter first */
 	MemoryContext values_cxt;	/* holds values */
@@ -106,6 +116,12 @@ typedef struct CpScanState
 	int64		rows;			/* rows returned since the (re)start */
 	MemoryContext row_cxt;		/* the current row's values; reset per row */
 	CpStats		stats;
+
+	/* in a statement that writes (statement.c), else NULL */
+	CpStatement *stmt;
+	Tuplestorestate *store;		/* the whole list, read before the first row */
+	TupleTableSlot *store_slot; /* a row read back from store */
+	bool		stored;			/* store holds the list of values */
 } CpScanState;
 
 typedef struct CpModifyState
@@ -116,7 +132,8 @@ typedef struct CpModifyState
 	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
 	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
 	int			batch_size;
-	HTAB	   *granted;		/* 64-bit hashes of the project ids granted */
+	CpStrSet   *granted;		/* the project ids granted to */
+	CpStatement *stmt;			/* remembers the permissions made */
 	int64		applied;		/* grants or revokes done by this statement */
 	bool		defer;			/* COPY before 16: collect rows into batches */
 	char	  **pending;		/* deferred project ids */
@@ -177,14 +194,28 @@ scan_userid(ForeignScanState *node)
 #endif
 }
 
+/*
+ * The role whose user mapping a grant or revoke uses: the range-table
+ * entry's checkAsUser (a view's owner, for a write through a view), else
+ * the current user (which a SECURITY DEFINER function has made its owner).
+ * A row routed into a foreign partition has no range-table entry of its own
+ * (ri_RangeTableIndex is 0): the partitioned table it was written to
+ * decides, as in postgres_fdw.
+ */
 static Oid
 modify_userid(ResultRelInfo *rinfo, EState *estate)
 {
 #if PG_VERSION_NUM >= 160000
 	return ExecGetResultRelCheckAsUser(rinfo, estate);
 #else
-	RangeTblEntry *rte = exec_rt_fetch(rinfo->ri_RangeTableIndex, estate);
+	Index		rti = rinfo->ri_RangeTableIndex;
+	RangeTblEntry *rte;
 
+	if (rti == 0 && rinfo->ri_RootResultRelInfo != NULL)
+		rti = rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
+	if (rti == 0)
+		return GetUserId();
+	rte = exec_rt_fetch(rti, estate);
 	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 #endif
 }
@@ -230,8 +261,10 @@ typedef struct CpRelInfo
 	double		ntuples;		/* permissions in the checkpoint, estimated */
 	RestrictInfo *pushed;		/* the base qual sent as ?project_id=, or NULL */
 	CpFilterKind pushed_kind;
-	double		pushed_values;	/* values of an array filter: requests per scan */
-	double		fetched;		/* rows the API returns with the pushed qual */
+	double		pushed_values;	/* values of an array filter, estimated */
+	int			max_lists;		/* array filter: lists per value up to this many */
+	double		requests;		/* requests of an unlimited scan */
+	double		received;		/* rows the API returns to an unlimited scan */
 	List	   *local_conds;	/* base quals checked locally */
 	QualCost	local_cost;
 } CpRelInfo;
@@ -248,12 +281,12 @@ pages_for(double rows, int page_size)
  * row received fdw_tuple_cost plus the local work on it.
  */
 static void
-estimate_costs(const CpRelInfo *info, double requests, double fetched,
+estimate_costs(const CpRelInfo *info, double requests, double received,
 			   Cost *startup_cost, Cost *total_cost)
 {
 	*startup_cost = info->opts.request_cost + info->local_cost.startup;
 	*total_cost = requests * info->opts.request_cost + info->local_cost.startup +
-		fetched * (cpu_tuple_cost + info->opts.fdw_tuple_cost + info->local_cost.per_tuple);
+		received * (cpu_tuple_cost + info->opts.fdw_tuple_cost + info->local_cost.per_tuple);
 }
 
 /* The number of elements of an array filter, if known at plan time. */
@@ -272,7 +305,10 @@ array_values(Expr *value)
 /*
  * Size the relation and decide which base qual, if any, the API filters
  * on: the first "project_id = value", or else the first "project_id =
- * ANY(array)" when one request per value is cheaper than a full list.
+ * ANY(array)".  An array is evaluated when the scan starts, and the scan
+ * then sends one filtered list per value, or one full list filtered here
+ * when it has more than max_lists values (more requests than a full list
+ * takes): a parameter's size is known only then.
  */
 static void
 GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -281,6 +317,7 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	AttrNumber	project_attno;
 	RestrictInfo *array_qual = NULL;
 	Expr	   *array_value = NULL;
+	double		full_pages;
 	ListCell   *lc;
 
 	cp_get_options(foreigntableid, InvalidOid, &info->opts);
@@ -289,7 +326,9 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	/* reltuples is -1 until ANALYZE */
 	info->ntuples = baserel->tuples >= 0 ? Max(baserel->tuples, 1.0) : CP_DEFAULT_ROWS;
-	info->fetched = info->ntuples;
+	full_pages = pages_for(info->ntuples, info->opts.page_size);
+	info->requests = full_pages;
+	info->received = info->ntuples;
 
 	foreach(lc, baserel->baserestrictinfo)
 	{
@@ -316,27 +355,31 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		info->local_conds = lappend(info->local_conds, rinfo);
 	}
 
-	if (info->pushed == NULL && array_qual != NULL)
+	if (info->pushed)
+	{
+		info->received = clamp_row_est(info->ntuples *
+									   clause_selectivity(root, (Node *) info->pushed,
+														  0, JOIN_INNER, NULL));
+		info->requests = pages_for(info->received, info->opts.page_size);
+	}
+	else if (array_qual != NULL)
 	{
 		double		values = array_values(array_value);
-		double		fetched = info->ntuples *
-			clause_selectivity(root, (Node *) array_qual, 0, JOIN_INNER, NULL);
+		double		matching = clamp_row_est(info->ntuples *
+											 clause_selectivity(root, (Node *) array_qual,
+																0, JOIN_INNER, NULL));
+		double		per_value = pages_for(matching / values, info->opts.page_size);
 
-		/* one list per value, or one full list filtered here */
-		if (values * pages_for(fetched / values, info->opts.page_size) <
-			pages_for(info->ntuples, info->opts.page_size))
+		info->pushed = array_qual;
+		info->pushed_kind = CP_FILTER_ARRAY;
+		info->pushed_values = values;
+		info->max_lists = (int) Max(1.0, Min(floor(full_pages / per_value), (double) INT_MAX));
+		if (values <= info->max_lists)
 		{
-			info->pushed = array_qual;
-			info->pushed_kind = CP_FILTER_ARRAY;
-			info->pushed_values = values;
+			info->requests = values * per_value;
+			info->received = matching;
 		}
-		else
-			info->local_conds = lappend(info->local_conds, array_qual);
 	}
-	if (info->pushed)
-		info->fetched = clamp_row_est(info->ntuples *
-									  clause_selectivity(root, (Node *) info->pushed,
-														 0, JOIN_INNER, NULL));
 
 	cost_qual_eval(&info->local_cost, extract_actual_clauses(info->local_conds, false), root);
 	baserel->rows = clamp_row_est(info->ntuples *
@@ -350,22 +393,17 @@ static void
 add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 			  List *pathkeys, CpOrder order, double limit)
 {
-	double		fetched = info->fetched;
-	double		requests;
+	double		received = info->received;
+	double		requests = info->requests;
 	Cost		startup_cost;
 	Cost		total_cost;
 
-	if (info->pushed_kind == CP_FILTER_ARRAY)
-		requests = info->pushed_values *
-			pages_for(fetched / info->pushed_values, info->opts.page_size);
-	else
-		requests = pages_for(fetched, info->opts.page_size);
-	if (limit > 0 && limit < fetched)
+	if (limit > 0 && limit < received)
 	{
-		fetched = limit;
+		received = limit;
 		requests = pages_for(limit, info->opts.page_size);
 	}
-	estimate_costs(info, requests, fetched, &startup_cost, &total_cost);
+	estimate_costs(info, requests, received, &startup_cost, &total_cost);
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -431,8 +469,11 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info)
  * The paths: the list in the API's order; the list in created_at order
  * when the query wants that; parameterized lists for joins.  LIMIT caps
  * the rows fetched only where nothing above the scan can drop or reorder
- * rows: a single relation, every qual sent to the API, and no sort left
- * to do.
+ * rows: a single relation, every qual sent to the API, no sort left to
+ * do, and a plain row count (FETCH FIRST ... WITH TIES needs the rows
+ * that tie with the last one, however many).  root->limit_tuples is set
+ * only for a constant LIMIT (plus OFFSET) with no grouping, aggregate,
+ * DISTINCT or window function above the scan.
  */
 static void
 GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
@@ -443,6 +484,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	AttrNumber	created_attno = info->columns.attno[CP_FIELD_CREATED_AT];
 
 	if (root->parse->commandType == CMD_SELECT &&
+		root->parse->limitOption == LIMIT_OPTION_COUNT &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
 		info->local_conds == NIL && root->limit_tuples >= 1)
 		limit = root->limit_tuples;
@@ -463,9 +505,35 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /*
+ * A filter value as EXPLAIN shows it when it is known only at run time:
+ * a parameter as $n, an outer column as alias.column; "" for anything
+ * else (a sub-select's result, an expression).
+ */
+static char *
+value_label(PlannerInfo *root, Expr *value)
+{
+	while (IsA(value, RelabelType))
+		value = ((RelabelType *) value)->arg;
+	if (IsA(value, Param) && ((Param *) value)->paramkind == PARAM_EXTERN)
+		return psprintf("$%d", ((Param *) value)->paramid);
+	if (IsA(value, Var) && ((Var *) value)->varlevelsup == 0)
+	{
+		Var		   *var = (Var *) value;
+		RangeTblEntry *rte = planner_rt_fetch(var->varno, root);
+
+		if (rte->rtekind == RTE_RELATION && var->varattno > 0)
+			return psprintf("%s.%s", rte->eref->aliasname,
+							get_attname(rte->relid, var->varattno, false));
+	}
+	return pstrdup("");
+}
+
+/*
  * Split the scan's clauses into the one the API filters on and the rest.
  * A parameterized path sends its join clause; any other path the base qual
- * GetForeignRelSize chose.
+ * GetForeignRelSize chose.  The clause sent is also the scan's recheck
+ * qual: when EvalPlanQual re-runs the plan with another outer row, the row
+ * the API returned must be checked against the new value here.
  */
 static ForeignScan *
 GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
@@ -515,13 +583,19 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	if (local_exprs != NIL)
 		limit = 0;
 
-	fdw_private = list_make4(makeString(cp_describe_list(info->opts.checkpoint, value, kind, order,
-														 limit > 0 ? Min(limit, info->opts.page_size) :
-														 info->opts.page_size)),
-							 makeInteger(order), makeInteger(limit), makeInteger(kind));
+	fdw_private = NIL;
+	fdw_private = lappend(fdw_private, makeInteger(order));
+	fdw_private = lappend(fdw_private, makeInteger(limit));
+	fdw_private = lappend(fdw_private, makeInteger(kind));
+	fdw_private = lappend(fdw_private, makeInteger(kind == CP_FILTER_ARRAY ? info->max_lists : 0));
+	fdw_private = lappend(fdw_private,
+						  makeString(chosen && !IsA(value, Const) ? value_label(root, value) :
+									 pstrdup("")));
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							chosen ? list_make1(value) : NIL,
-							fdw_private, NIL, NIL, outer_plan);
+							fdw_private, NIL,
+							chosen ? list_make1(chosen->clause) : NIL,
+							outer_plan);
 }
 
 /* ---------------------------------------------------------------------
@@ -534,22 +608,29 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
 	CpScanState *st = palloc0(sizeof(CpScanState));
 
 	node->fdw_state = st;
-	st->display = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateDisplay));
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-
 	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
 	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
 	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
+	st->max_lists = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateMaxLists));
+	st->value_label = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateValueLabel));
 	if (fsplan->fdw_exprs != NIL)
-		st->filter_expr = ExecInitExpr(linitial(fsplan->fdw_exprs), (PlanState *) node);
+		st->filter_value = (Expr *) linitial(fsplan->fdw_exprs);
 
-	cp_get_options(RelationGetRelid(node->ss.ss_currentRelation),
-				   scan_userid(node), &st->opts);
-	cp_build_column_map(node->ss.ss_currentRelation, &st->columns);
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+	{
+		/* EXPLAIN shows the requests: no user mapping, no key needed */
+		cp_get_options(RelationGetRelid(rel), InvalidOid, &st->opts);
+		return;
+	}
+
+	if (st->filter_value)
+		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
+	cp_get_options(RelationGetRelid(rel), scan_userid(node), &st->opts);
+	cp_build_column_map(rel, &st->columns);
 	cp_lister_init(&st->lister, &st->opts, &st->stats, estate->es_query_cxt);
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
 										   ALLOCSET_SMALL_SIZES);
@@ -559,6 +640,21 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 										ALLOCSET_SMALL_SIZES);
 	st->segment = -1;
 	st->need_eval = true;
+
+	/*
+	 * A statement that writes reads each list whole before its first row
+	 * (statement.c): into a tuplestore, which spills to a temporary file
+	 * past work_mem.
+	 */
+	if (cp_statement_writes(estate))
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
+
+		st->stmt = cp_statement(estate);
+		st->store = tuplestore_begin_heap(false, false, work_mem);
+		st->store_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+		MemoryContextSwitchTo(oldcxt);
+	}
 }
 
 static int
@@ -569,7 +665,7 @@ compare_strings(const void *a, const void *b)
 
 /*
  * Evaluate the filter into eval_cxt: the distinct, non-NULL project ids to
- * list.  "project_id = NULL" and an empty array list nothing.
+ * list, sorted.  "project_id = NULL" and an empty array list nothing.
  */
 static void
 evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nvalues)
@@ -614,8 +710,9 @@ evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nva
 
 /*
  * Start (or restart, after a rescan) a scan: evaluate the filter, and if
- * it lists the same single segment as before and its first page is still
- * in memory, rewind instead of sending the request again.
+ * it lists the same projects as before and what it read is still in
+ * memory (the tuplestore, or the only page of a single list), rewind
+ * instead of sending the requests again.
  */
 static void
 start_scan(CpScanState *st, ExprContext *econtext)
@@ -633,7 +730,12 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	same = st->segment >= 0 && nvalues == st->nvalues;
 	for (i = 0; same && i < nvalues; i++)
 		same = strcmp(values[i], st->values[i]) == 0;
-	if (same && st->nsegments == 1 && cp_lister_rewind(&st->lister))
+	if (same && st->store && st->stored)
+	{
+		tuplestore_rescan(st->store);
+		return;
+	}
+	if (same && !st->store && st->nsegments == 1 && cp_lister_rewind(&st->lister))
 	{
 		st->segment = 0;
 		return;
@@ -648,8 +750,85 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	}
 	st->values = values;
 	st->nvalues = nvalues;
-	st->nsegments = st->filter_expr ? nvalues : 1;
+	if (st->filter_expr == NULL)
+	{
+		st->per_value = false;
+		st->nsegments = 1;
+	}
+	else if (nvalues <= st->max_lists || st->filter_kind == CP_FILTER_SCALAR)
+	{
+		st->per_value = true;
+		st->nsegments = nvalues;
+	}
+	else
+	{
+		/* more lists than one full list takes: list all, filter here */
+		st->per_value = false;
+		st->nsegments = nvalues > 0 ? 1 : 0;
+	}
 	st->segment = -1;
+	if (st->store)
+	{
+		tuplestore_clear(st->store);
+		st->stored = false;
+	}
+}
+
+/* Is this row of the list one the scan returns? */
+static bool
+wanted_row(CpScanState *st, const CpPermission *perm)
+{
+	/* the API filtered; should it ever not, the row is not ours */
+	if (st->per_value && strcmp(perm->project_id, st->values[st->segment]) != 0)
+		return false;
+	if (st->filter_expr && !st->per_value &&
+		bsearch(&perm->project_id, st->values, st->nvalues, sizeof(char *),
+				compare_strings) == NULL)
+		return false;
+	/* a scan that started after this statement's grants does not see them */
+	if (cp_statement_is_own_grant(st->stmt, st->opts.checkpoint, perm->id))
+		return false;
+	return true;
+}
+
+/* The next row from the API into slot, or false at the end of the lists. */
+static bool
+next_api_row(CpScanState *st, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		CpPermission *perm;
+		MemoryContext oldcxt;
+
+		while (st->segment >= 0 && (perm = cp_lister_next(&st->lister)) != NULL)
+		{
+			if (!wanted_row(st, perm))
+				continue;
+			st->rows++;
+			ExecClearTuple(slot);
+			MemoryContextReset(st->row_cxt);
+			oldcxt = MemoryContextSwitchTo(st->row_cxt);
+			cp_store_permission(&st->columns, perm, slot->tts_values, slot->tts_isnull);
+			MemoryContextSwitchTo(oldcxt);
+			ExecStoreVirtualTuple(slot);
+			return true;
+		}
+
+		if ((st->limit > 0 && st->rows >= st->limit) || st->segment + 1 >= st->nsegments)
+			return false;
+		st->segment++;
+
+		/*
+		 * Cap the rows fetched by the LIMIT, unless rows are dropped here
+		 * (a full list for an array filter): then only rows returned count.
+		 */
+		cp_lister_start(&st->lister,
+						cp_list_base_path(st->opts.checkpoint,
+										  st->per_value ? st->values[st->segment] : NULL,
+										  false, st->order),
+						st->limit > 0 && (st->per_value || !st->filter_expr) ?
+						st->limit - st->rows : 0);
+	}
 }
 
 static TupleTableSlot *
@@ -657,38 +836,31 @@ IterateForeignScan(ForeignScanState *node)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	int			natts = slot->tts_tupleDescriptor->natts;
 
-	ExecClearTuple(slot);
 	if (st->need_eval)
 		start_scan(st, node->ss.ps.ps_ExprContext);
-
-	for (;;)
+	if (st->store == NULL)
 	{
-		const char *value = st->filter_expr && st->segment >= 0 ? st->values[st->segment] : NULL;
-		CpPermission *perm;
-		MemoryContext oldcxt;
-
-		while (st->segment >= 0 && (perm = cp_lister_next(&st->lister)) != NULL)
-		{
-			/* the API filtered; should it ever not, the row is not ours */
-			if (value && strcmp(perm->project_id, value) != 0)
-				continue;
-			st->rows++;
-			MemoryContextReset(st->row_cxt);
-			oldcxt = MemoryContextSwitchTo(st->row_cxt);
-			cp_store_permission(&st->columns, perm, slot->tts_values, slot->tts_isnull);
-			MemoryContextSwitchTo(oldcxt);
-			return ExecStoreVirtualTuple(slot);
-		}
-
-		if ((st->limit > 0 && st->rows >= st->limit) || st->segment + 1 >= st->nsegments)
-			return slot;
-		st->segment++;
-		value = st->filter_expr ? st->values[st->segment] : NULL;
-		cp_lister_start(&st->lister,
-						cp_list_base_path(st->opts.checkpoint, value, st->order),
-						st->limit > 0 ? st->limit - st->rows : 0);
+		if (!next_api_row(st, slot))
+			ExecClearTuple(slot);
+		return slot;
 	}
+
+	/* a statement that writes: the whole list first, then its rows */
+	if (!st->stored)
+	{
+		while (next_api_row(st, slot))
+			tuplestore_puttupleslot(st->store, slot);
+		st->stored = true;
+	}
+	ExecClearTuple(slot);
+	if (!tuplestore_gettupleslot(st->store, true, false, st->store_slot))
+		return slot;
+	slot_getallattrs(st->store_slot);
+	memcpy(slot->tts_values, st->store_slot->tts_values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, st->store_slot->tts_isnull, sizeof(bool) * natts);
+	return ExecStoreVirtualTuple(slot);
 }
 
 static void
@@ -703,7 +875,15 @@ ReScanForeignScan(ForeignScanState *node)
 static void
 EndForeignScan(ForeignScanState *node)
 {
-	/* the lister's and the values' contexts go with the query's context */
+	CpScanState *st = (CpScanState *) node->fdw_state;
+
+	/* the contexts go with the query's; the tuplestore's file goes now */
+	if (st && st->store)
+	{
+		tuplestore_end(st->store);
+		st->store = NULL;
+		ExecDropSingleTupleTableSlot(st->store_slot);
+	}
 }
 
 /* EXPLAIN: the request; with ANALYZE, what it cost. */
@@ -717,15 +897,126 @@ explain_stats(const CpStats *stats, bool pages, ExplainState *es)
 	ExplainPropertyInteger("OpenAI Bytes Received", NULL, stats->bytes, es);
 }
 
+/* Requests of an array filter that EXPLAIN names one by one. */
+#define CP_EXPLAIN_MAX_LISTS 5
+
+/*
+ * The first page request of a list, built by the code that builds the
+ * real one: project_id is a value, a {placeholder}, or NULL.
+ */
+static char *
+list_request_text(const CpScanState *st, const char *project_id, bool placeholder)
+{
+	int			limit = st->limit > 0 ? (int) Min(st->limit, (int64) st->opts.page_size) :
+		st->opts.page_size;
+
+	return psprintf("GET %s",
+					cp_list_page_path(cp_list_base_path(st->opts.checkpoint, project_id,
+														placeholder, st->order),
+									  limit, NULL));
+}
+
+/*
+ * The distinct, non-NULL text elements of a constant array, sorted, as
+ * the scan will list them.
+ */
+static List *
+const_array_values(Const *c)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	char	  **values;
+	int			n = 0;
+	int			i;
+	List	   *result = NIL;
+
+	deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	values = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+		if (!nulls[i])
+			values[n++] = TextDatumGetCString(elems[i]);
+	qsort(values, n, sizeof(char *), compare_strings);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(values[i], values[i - 1]) != 0)
+			result = lappend(result, values[i]);
+	return result;
+}
+
+/*
+ * The requests a scan sends, as "OpenAI Request" lines: one per list (a
+ * few of them, for an array of values), a {placeholder} for a value known
+ * only at run time.
+ */
+static void
+explain_list_requests(CpScanState *st, ExplainState *es)
+{
+	List	   *lines = NIL;
+	Const	   *c = (st->filter_value && IsA(st->filter_value, Const)) ?
+		(Const *) st->filter_value : NULL;
+	ListCell   *lc;
+
+	if (st->filter_kind == CP_FILTER_NONE)
+		lines = list_make1(list_request_text(st, NULL, false));
+	else if (st->filter_kind == CP_FILTER_SCALAR && c)
+		lines = list_make1(list_request_text(st, TextDatumGetCString(c->constvalue), false));
+	else if (st->filter_kind == CP_FILTER_SCALAR)
+		lines = list_make1(list_request_text(st, st->value_label[0] ?
+											  psprintf("{%s}", st->value_label) :
+											  "{run-time value}", true));
+	else if (c)
+	{
+		List	   *values = const_array_values(c);
+		int			n = list_length(values);
+
+		if (n > st->max_lists)
+			lines = list_make1(psprintf("%s, filtered here by %d values",
+										list_request_text(st, NULL, false), n));
+		foreach(lc, values)
+		{
+			if (n > st->max_lists)
+				break;
+			if (foreach_current_index(lc) == CP_EXPLAIN_MAX_LISTS && n > CP_EXPLAIN_MAX_LISTS + 1)
+			{
+				lines = lappend(lines, psprintf("... and %d more, one per value",
+												n - CP_EXPLAIN_MAX_LISTS));
+				break;
+			}
+			lines = lappend(lines, list_request_text(st, lfirst(lc), false));
+		}
+		if (n == 0)
+			lines = list_make1(pstrdup("none: the array holds no value"));
+	}
+	else
+	{
+		lines = list_make1(list_request_text(st, st->value_label[0] ?
+											 psprintf("{each value of %s}", st->value_label) :
+											 "{each run-time value}", true));
+		lines = lappend(lines, psprintf("%s, filtered here, for more than %d values",
+										list_request_text(st, NULL, false), st->max_lists));
+	}
+
+	/* one line per request in text; a list elsewhere, as keys must be unique */
+	if (es->format == EXPLAIN_FORMAT_TEXT)
+	{
+		foreach(lc, lines)
+			ExplainPropertyText("OpenAI Request", lfirst(lc), es);
+	}
+	else
+		ExplainPropertyList("OpenAI Request", lines, es);
+}
+
 static void
 ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
-	ExplainPropertyText("OpenAI Request", psprintf("GET %s", st->display), es);
+	explain_list_requests(st, es);
 	if (es->analyze)
 		explain_stats(&st->stats, true, es);
 }
+
 
 /* ---------------------------------------------------------------------
  * ANALYZE
@@ -744,6 +1035,8 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	TupleDesc	tupdesc = RelationGetDescr(relation);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms analyze",
 											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext row_cxt = AllocSetContextCreate(cxt, "checkpoint_perms analyze row",
+												  ALLOCSET_SMALL_SIZES);
 	MemoryContext callercxt = CurrentMemoryContext;
 	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
@@ -759,15 +1052,18 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	cp_get_options(RelationGetRelid(relation), relation->rd_rel->relowner, &opts);
 	cp_build_column_map(relation, &columns);
 	cp_lister_init(&lister, &opts, &stats, cxt);
-	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, CP_ORDER_NONE), 0);
+	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, false, CP_ORDER_NONE), 0);
 	reservoir_init_selection_state(&rstate, targrows);
 	*totalrows = 0;
 
 	while ((perm = cp_lister_next(&lister)) != NULL)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+		MemoryContext oldcxt;
 		HeapTuple	tuple;
 
+		/* the values live until their tuple is formed: memory stays flat */
+		MemoryContextReset(row_cxt);
+		oldcxt = MemoryContextSwitchTo(row_cxt);
 		cp_store_permission(&columns, perm, values, nulls);
 		MemoryContextSwitchTo(callercxt);
 		tuple = heap_form_tuple(tupdesc, values, nulls);
@@ -800,7 +1096,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	*totaldeadrows = 0;
 
 	ereport(elevel,
-			(errmsg("\"%s\": checkpoint has %.0f permissions, listed in %lld requests; %d rows in sample",
+			(errmsg("\"%s\": permissions listed: %.0f, requests: %lld, rows in sample: %d",
 					RelationGetRelationName(relation), *totalrows,
 					(long long) stats.requests, numrows)));
 	return numrows;
@@ -920,26 +1216,16 @@ create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
 	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "checkpoint_perms modify",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->stmt = cp_statement(estate);
 	if (operation == CMD_INSERT)
 	{
-		HASHCTL		ctl;
-
 		if (st->columns.attno[CP_FIELD_PROJECT_ID] == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 					 errmsg("foreign table \"%s\" has no project_id column to grant to",
 							RelationGetRelationName(rel)),
 					 errhint("Add a column for field \"project_id\".")));
-		/*
-		 * The duplicate check keeps a 64-bit hash per project, not the id:
-		 * about 32 bytes a row however long the ids, and a false match is
-		 * as likely as 1 in 10^8 for a million grants.
-		 */
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(uint64);
-		ctl.hcxt = estate->es_query_cxt;
-		st->granted = hash_create("checkpoint_perms granted projects", 64, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		st->granted = cp_strset_create(estate->es_query_cxt);
 	}
 	return st;
 }
@@ -999,8 +1285,6 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 	const CpColumnMap *map = &st->columns;
 	AttrNumber	attno = map->attno[CP_FIELD_PROJECT_ID];
 	char	   *project_id;
-	uint64		hash;
-	bool		found;
 	int			f;
 
 	slot_getallattrs(slot);
@@ -1028,9 +1312,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				 errmsg("a grant needs a project_id"),
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
 						   progress_note(st))));
-	hash = hash_bytes_extended((const unsigned char *) project_id, strlen(project_id), 0);
-	hash_search(st->granted, &hash, HASH_ENTER, &found);
-	if (found)
+	if (!cp_strset_add(st->granted, project_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("project \"%s\" is granted twice in one statement", project_id),
@@ -1039,15 +1321,21 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 	return project_id;
 }
 
-/* POST one batch of project ids; the permissions come back in their order. */
+/*
+ * POST one batch of project ids; the permissions come back in their order.
+ * The statement remembers them, so that its later scans skip them.
+ */
 static CpPermission *
 send_grants(CpModifyState *st, char **project_ids, int n)
 {
 	CpPermission *made;
+	int			i;
 
 	cp_xact_wrote = true;
 	made = cp_api_create(&st->opts, project_ids, n, progress_note(st), &st->stats);
 	st->applied += n;
+	for (i = 0; i < n; i++)
+		cp_statement_granted(st->stmt, st->opts.checkpoint, made[i].id);
 	return made;
 }
 

@@ -15,6 +15,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
@@ -88,6 +89,8 @@ typedef struct CpColumnMap
 	FmgrInfo   *output;			/* per attribute: the type's output function */
 	Oid		   *ioparam;
 	int32	   *typmod;
+	void	  **domain_extra;	/* per attribute: domain_check's cache */
+	MemoryContext cxt;			/* where the map and those caches live */
 	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
 } CpColumnMap;
 
@@ -161,6 +164,12 @@ typedef struct CpResponse
 	char		location[256];	/* for 3xx */
 } CpResponse;
 
+/* A set of strings (strset.c). */
+typedef struct CpStrSet CpStrSet;
+
+/* What one statement has written (statement.c). */
+typedef struct CpStatement CpStatement;
+
 /* option.c */
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
 
@@ -179,6 +188,20 @@ extern char *cp_list_page_path(const char *base, int limit, const char *after);
 extern void cp_append_query(StringInfo buf, const char *name, const char *value);
 extern char *cp_create_body(char **project_ids, int n);
 
+/* strset.c */
+extern CpStrSet *cp_strset_create(MemoryContext parent);
+extern bool cp_strset_add(CpStrSet *set, const char *str);
+extern bool cp_strset_contains(const CpStrSet *set, const char *str);
+extern uint32 cp_strset_count(const CpStrSet *set);
+
+/* statement.c */
+extern CpStatement *cp_statement(EState *estate);
+extern bool cp_statement_writes(EState *estate);
+extern void cp_statement_granted(CpStatement *stmt, const char *checkpoint,
+								 const char *permission_id);
+extern bool cp_statement_is_own_grant(const CpStatement *stmt, const char *checkpoint,
+									  const char *permission_id);
+
 /* list.c */
 extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 						   MemoryContext parent);
@@ -193,9 +216,8 @@ extern List *cp_project_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
 									 AttrNumber attno);
 extern CpOrder cp_order_for_pathkeys(RelOptInfo *baserel, AttrNumber attno, Oid basetype,
 									 List *pathkeys);
-extern char *cp_list_base_path(const char *checkpoint, const char *project_id, CpOrder order);
-extern char *cp_describe_list(const char *checkpoint, Expr *value, CpFilterKind kind,
-							  CpOrder order, int limit);
+extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
+							   bool placeholder, CpOrder order);
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);

@@ -106,6 +106,8 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	int			i;
 
 	map->natts = natts;
+	map->cxt = CurrentMemoryContext;
+	map->domain_extra = palloc0(sizeof(void *) * natts);
 	map->field = palloc(sizeof(CpField) * natts);
 	map->typid = palloc(sizeof(Oid) * natts);
 	map->basetype = palloc(sizeof(Oid) * natts);
@@ -158,6 +160,18 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	}
 }
 
+/*
+ * A value made without the type's input function still owes its domain's
+ * checks (a bigint or timestamptz domain with a CHECK); the input function
+ * does them for the others.
+ */
+static void
+check_domain(const CpColumnMap *map, int i, Datum value)
+{
+	if (map->typid[i] != map->basetype[i])
+		domain_check(value, false, map->typid[i], &map->domain_extra[i], map->cxt);
+}
+
 /* Fill the values of one tuple from a permission, in CurrentMemoryContext. */
 void
 cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
@@ -193,10 +207,12 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 						/* the timestamp column holds the UTC wall-clock time */
 						values[i] = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) perm->created_at));
 						nulls[i] = false;
+						check_domain(map, i, values[i]);
 						continue;
 					case INT8OID:
 						values[i] = Int64GetDatum(perm->created_at);
 						nulls[i] = false;
+						check_domain(map, i, values[i]);
 						continue;
 				}
 				snprintf(buf, sizeof(buf), INT64_FORMAT, perm->created_at);

@@ -31,6 +31,29 @@
 
 #include "checkpoint_perms.h"
 
+/*
+ * The wait events a backend shows while it waits on the API: PostgreSQL 17
+ * lets an extension name its own (pg_stat_activity shows Extension /
+ * CheckpointPermsNetwork); before, both are plain Extension.
+ */
+static uint32
+wait_event(bool backoff)
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 network = 0;
+	static uint32 sleep = 0;
+
+	if (network == 0)
+	{
+		network = WaitEventExtensionNew("CheckpointPermsNetwork");
+		sleep = WaitEventExtensionNew("CheckpointPermsBackoff");
+	}
+	return backoff ? sleep : network;
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
 /* Longest wait inside curl before interrupts are checked again. */
 #define CP_POLL_MS 50
 
@@ -334,7 +357,7 @@ run_transfer(CURLM *multi, CURL *curl)
 			mc = curl_multi_perform(multi, &running);
 			if (mc == CURLM_OK && running > 0)
 			{
-				pgstat_report_wait_start(PG_WAIT_EXTENSION);
+				pgstat_report_wait_start(wait_event(false));
 				mc = curl_multi_poll(multi, NULL, 0, CP_POLL_MS, NULL);
 				pgstat_report_wait_end();
 			}
@@ -495,7 +518,7 @@ interruptible_sleep(long ms)
 		if (left <= 0)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, WAIT_EVENT_PG_SLEEP);
+						 left, wait_event(true));
 		ResetLatch(MyLatch);
 	}
 }

@@ -80,8 +80,10 @@ fetch_next_page(CpLister *lister)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("list of checkpoint permissions is longer than max_pages"),
-				 errdetail("The API still had more after %lld pages of up to %d permissions.",
-						   (long long) lister->pages, lister->opts->page_size),
+				 errdetail_plural("The API still had more after %lld page.",
+								  "The API still had more after %lld pages.",
+								  (unsigned long) lister->pages,
+								  (long long) lister->pages),
 				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
 
 	MemoryContextReset(lister->page_cxt);

@@ -8,7 +8,8 @@
  * creation time.  So "project_id = <expr>" (a constant, a parameter, or
  * the column of an outer relation in a parameterized nested loop) becomes
  * ?project_id=, "project_id = ANY(<array>)" one filtered request per
- * value, and ORDER BY created_at ?order=.  Everything else stays local.
+ * value (or one full list, for many values), and ORDER BY created_at
+ * ?order=.  Everything else stays local.
  *
  *-------------------------------------------------------------------------
  */
@@ -210,61 +211,23 @@ append_order(StringInfo buf, CpOrder order)
 		cp_append_query(buf, "order", order == CP_ORDER_ASC ? "ascending" : "descending");
 }
 
-/* The list path with its fixed query, for one project (or NULL: all). */
-char *
-cp_list_base_path(const char *checkpoint, const char *project_id, CpOrder order)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
-	if (project_id)
-		cp_append_query(&buf, "project_id", project_id);
-	append_order(&buf, order);
-	return buf.data;
-}
-
-/* A constant's text, for EXPLAIN. */
-static char *
-const_text(Const *c)
-{
-	Oid			outfunc;
-	bool		varlena;
-
-	getTypeOutputInfo(c->consttype, &outfunc, &varlena);
-	return OidOutputFunctionCall(outfunc, c->constvalue);
-}
-
 /*
- * The request as EXPLAIN shows it: a constant filter with its value, a
- * computed one (a parameter, an outer column) as $1, an array of values
- * (one request per value) as the array, and the page limit.
+ * The list path with its fixed query, for one project (or NULL: all).
+ * EXPLAIN passes a {placeholder} for a value known only at run time, which
+ * goes into the path as it is.
  */
 char *
-cp_describe_list(const char *checkpoint, Expr *value, CpFilterKind kind,
-				 CpOrder order, int limit)
+cp_list_base_path(const char *checkpoint, const char *project_id, bool placeholder,
+				  CpOrder order)
 {
 	StringInfoData buf;
-	char		number[16];
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
-	if (kind != CP_FILTER_NONE)
-	{
-		bool		is_const = IsA(value, Const) && !((Const *) value)->constisnull;
-
-		if (kind == CP_FILTER_SCALAR && is_const)
-			cp_append_query(&buf, "project_id", const_text((Const *) value));
-		else if (kind == CP_FILTER_SCALAR)
-			appendStringInfoString(&buf, "?project_id=$1");
-		else if (is_const)
-			/* one request per distinct value; shown as the array */
-			appendStringInfo(&buf, "?project_id=%s", const_text((Const *) value));
-		else
-			appendStringInfoString(&buf, "?project_id=ANY($1)");
-	}
+	if (project_id && placeholder)
+		appendStringInfo(&buf, "?project_id=%s", project_id);
+	else if (project_id)
+		cp_append_query(&buf, "project_id", project_id);
 	append_order(&buf, order);
-	snprintf(number, sizeof(number), "%d", limit);
-	cp_append_query(&buf, "limit", number);
 	return buf.data;
 }

@@ -19,6 +19,8 @@ Data tokens
     proj-K           with seed-N: seeded projects cycle over proj_0001..proj_K (permission i gets
                      project (i % K) + 1); without it each seeded permission has its own project
     hostile-ids      the first 7 permission ids are cp_a/b, cp_q?x=1, cp_h#f, cp_p%41, "cp_s p", "..", "."
+    lenient-cursor   a revoked permission's id stays a usable "after" cursor
+    tie-K            created_at advances once every K permissions (ties, as for one grant request)
 
 Fault tokens, optionally prefixed get-, post- or delete- to apply to that method only
     status-NNN       answer NNN (400..599) with an error envelope; nothing is done
@@ -50,13 +52,16 @@ When several reply-replacing faults apply, the first in the checkpoint id wins; 
 every applicable fail token advance on every request in their scope that passed authentication.
 
 Permission ids: "cp_" + 24 chars [A-Za-z0-9] from sha256(checkpoint + ":" + serial), where serial counts
-the creations in the checkpoint (seeded ones first); created_at = 1721764867 + serial.
+the creations in the checkpoint (seeded ones first); created_at = 1721764867 + serial, or with the
+token tie-K 1721764867 + serial // K (K permissions in a row share their second, as those of one
+grant request may).
 
 Request ids (x-request-id) are req_<8 hex of sha256(checkpoint)>_<n>, n counting that checkpoint's
 requests, so a test's expected output does not depend on the tests before it.
 
-A deleted id stays a valid "after" cursor (a scan that deletes the rows of the page it just read
-must be able to fetch the next page); an id that was never issued answers 400 param "after".
+A cursor ("after") must name a live permission: an id that was revoked answers 400 param "after",
+as a strict API may (the contract does not promise that a revoked id stays a usable cursor), and so
+does an id that was never issued.  The token lenient-cursor keeps revoked ids usable as cursors.
 
 Usage: mock_openai.py --key KEY [--host 127.0.0.1] [--port 0] [--port-file FILE] [--page-cap 100]
                       [--latency-ms 0] [--log FILE]
@@ -154,7 +159,7 @@ _REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbag
 class Tokens:
     """What a checkpoint id asks of the mock."""
 
-    __slots__ = ("exists", "seed", "proj", "hostile", "faults")
+    __slots__ = ("exists", "seed", "proj", "hostile", "lenient_cursor", "tie", "faults")
 
     def __init__(self, ckpt):
         segs = ckpt.split(":")
@@ -162,6 +167,8 @@ class Tokens:
         self.seed = 0
         self.proj = None
         self.hostile = False
+        self.lenient_cursor = False
+        self.tie = 1
         self.faults = []            # (index, method or None, kind, arg)
         for i, seg in enumerate(segs):
             m = re.fullmatch(r"seed-(\d+)", seg)
@@ -174,6 +181,13 @@ class Tokens:
                 continue
             if seg == "hostile-ids":
                 self.hostile = True
+                continue
+            m = re.fullmatch(r"tie-(\d+)", seg)
+            if m and int(m[1]) >= 1:
+                self.tie = int(m[1])
+                continue
+            if seg == "lenient-cursor":
+                self.lenient_cursor = True
                 continue
             method = None
             for prefix, meth in METHOD_SCOPES.items():
@@ -205,7 +219,7 @@ class Checkpoint:
         self.name = name
         self.tokens = tokens
         self.ids = []
-        self.pos = {}                     # id -> serial (deleted ids stay: they remain valid cursors)
+        self.pos = {}                     # id -> serial (revoked ids stay, to tell them from unknown ones)
         self.alive = bytearray()
         self.seed_n = tokens.seed
         self.created_projects = []        # project of serial seed_n + j
@@ -246,7 +260,7 @@ class Checkpoint:
 
     def item(self, serial):
         return {"id": self.ids[serial], "object": "checkpoint.permission",
-                "created_at": BASE_CREATED_AT + serial, "project_id": self.project_of(serial)}
+                "created_at": BASE_CREATED_AT + serial // self.tokens.tie, "project_id": self.project_of(serial)}
 
     def create(self, project):
         serial = len(self.ids)
@@ -385,6 +399,9 @@ def list_page(mock, st, query, muts):
         if after_serial is None:
             raise BadRequest("Invalid 'after': no permission with id %s on checkpoint %s."
                              % (json.dumps(after), st.name), "after")
+        if not st.alive[after_serial] and not st.tokens.lenient_cursor:
+            raise BadRequest("Invalid 'after': permission %s was deleted; it is no longer a cursor."
+                             % json.dumps(after), "after")
     serials = list(itertools.islice(st.walk(project, after_serial, ascending), size + 1))
     has_more = len(serials) > size
     return page_obj([st.item(s) for s in serials[:size]], has_more, muts)

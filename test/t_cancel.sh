@@ -42,19 +42,26 @@ interrupt() {
 	rm -f "$out"
 }
 
+# the wait events: PostgreSQL 17 and later show the extension's own names
+if [ "$(psql_ -c "SHOW server_version_num")" -ge 170000 ]; then
+	network=Extension/CheckpointPermsNetwork backoff=Extension/CheckpointPermsBackoff
+else
+	network=Extension/Extension backoff=Extension/Extension
+fi
+
 fail=0
 check() { # what, condition
 	if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fail=1; fi
 }
 
-interrupt cancel_network "SELECT count(*) FROM slow" pg_cancel_backend Extension/Extension
+interrupt cancel_network "SELECT count(*) FROM slow" pg_cancel_backend "$network"
 check "cancel ends a request with 57014's message" '[[ "$LAST_OUT" == *"canceling statement due to user request"* ]]'
 check "cancel ends it long before the 10 s reply" '[ "$LAST_MS" -lt 5000 ]'
 
-interrupt cancel_sleep "SELECT count(*) FROM backoff" pg_cancel_backend Timeout/PgSleep
+interrupt cancel_sleep "SELECT count(*) FROM backoff" pg_cancel_backend "$backoff"
 check "cancel ends a back-off sleep" '[[ "$LAST_OUT" == *"canceling statement due to user request"* ]] && [ "$LAST_MS" -lt 5000 ]'
 
-interrupt terminate_network "SELECT count(*) FROM slow" pg_terminate_backend Extension/Extension
+interrupt terminate_network "SELECT count(*) FROM slow" pg_terminate_backend "$network"
 check "terminate ends the backend with FATAL" '[[ "$LAST_OUT" == *"terminating connection due to administrator command"* ]]'
 check "terminate ends it long before the 10 s reply" '[ "$LAST_MS" -lt 5000 ]'
 
