@@ -113,6 +113,8 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	map->output = palloc0(sizeof(FmgrInfo) * natts);
 	map->ioparam = palloc(sizeof(Oid) * natts);
 	map->typmod = palloc(sizeof(int32) * natts);
+	map->relname = pstrdup(RelationGetRelationName(rel));
+	map->attname = palloc0(sizeof(char *) * natts);
 	for (i = 0; i < CP_NUM_FIELDS; i++)
 		map->attno[i] = InvalidAttrNumber;
 
@@ -147,6 +149,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		check_column_type(rel, attr, field);
 
 		map->field[i] = field;
+		map->attname[i] = pstrdup(NameStr(attr->attname));
 		map->attno[field] = attr->attnum;
 		map->typid[i] = attr->atttypid;
 		map->basetype[i] = getBaseType(attr->atttypid);
@@ -158,12 +161,36 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	}
 }
 
+/* The column being filled, for the context of an error. */
+typedef struct CpStoreContext
+{
+	const CpColumnMap *map;
+	int			att;			/* 0-based */
+} CpStoreContext;
+
+/*
+ * A value the column's type refuses (an id too long for a varchar(5), a
+ * domain's check): name the column and the field, which the type's own
+ * error does not.
+ */
+static void
+store_error_callback(void *arg)
+{
+	const CpStoreContext *ctx = (const CpStoreContext *) arg;
+
+	errcontext("field \"%s\" from the OpenAI API, stored into column \"%s\" of foreign table \"%s\"",
+			   cp_field_name(ctx->map->field[ctx->att]), ctx->map->attname[ctx->att],
+			   ctx->map->relname);
+}
+
 /* Fill the values of one tuple from a permission, in CurrentMemoryContext. */
 void
 cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 					Datum *values, bool *nulls)
 {
 	int			i;
+	CpStoreContext ctx = {.map = map};
+	ErrorContextCallback errcallback;
 
 	for (i = 0; i < map->natts; i++)
 	{
@@ -205,8 +232,14 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 			default:
 				continue;
 		}
+		ctx.att = i;
+		errcallback.callback = store_error_callback;
+		errcallback.arg = &ctx;
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
 		values[i] = InputFunctionCall(&map->input[i], (char *) str,
 									  map->ioparam[i], map->typmod[i]);
+		error_context_stack = errcallback.previous;
 		nulls[i] = false;
 	}
 }
