@@ -87,6 +87,11 @@ ALTER SERVER h OPTIONS (SET base_url ' https://api.openai.com/v1');
 ALTER SERVER h OPTIONS (ADD proxy 'http://127.0.0.1:3128 ');
 ALTER USER MAPPING FOR CURRENT_USER SERVER h OPTIONS (SET api_key 'sk-key ');
 ALTER SERVER h OPTIONS (DROP request_cost, DROP fdw_tuple_cost, DROP timeout_ms);
+-- a char(n) column pads with spaces: they are not part of the id
+CREATE FOREIGN TABLE h_char (id text, project_id char(12)) SERVER mock
+  OPTIONS (checkpoint 'ft:hostile:char');
+INSERT INTO h_char (project_id) VALUES ('proj_pad');
+SELECT method, body FROM mock_requests('ft:hostile:char');
 
 -- 5. Replies that break the contract: malformed (08P01)
 CREATE FOREIGN TABLE h_overfull (id text) SERVER mock

@@ -251,7 +251,19 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 char *
 cp_text_value(const CpColumnMap *map, CpField field, Datum value, bool isnull)
 {
+	int			att = map->attno[field] - 1;
+	char	   *text;
+
 	if (isnull)
 		return NULL;
-	return OutputFunctionCall(&map->output[map->attno[field] - 1], value);
+	text = OutputFunctionCall(&map->output[att], value);
+	/* char(n) pads with spaces that mean nothing to it, nor to the API */
+	if (map->basetype[att] == BPCHAROID)
+	{
+		size_t		len = strlen(text);
+
+		while (len > 0 && text[len - 1] == ' ')
+			text[--len] = '\0';
+	}
+	return text;
 }

@@ -321,7 +321,8 @@ cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
 			report_wrong_type("(the reply)", root, "an object");
 		object = required_string(root, "object", "object", true);
 		if (strcmp(object, "list") != 0)
-			report_malformed(psprintf("Field \"object\" is \"%s\"; expected \"list\".", object));
+			report_malformed(psprintf("Field \"object\" is \"%s\"; expected \"list\".",
+									  cp_shorten(display_string(object))));
 		data = cJSON_GetObjectItemCaseSensitive(root, "data");
 		if (!cJSON_IsArray(data))
 			report_wrong_type("data", data, "an array");
