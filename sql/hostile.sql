@@ -48,6 +48,11 @@ CREATE FOREIGN TABLE h_ids (id text, project_id text) SERVER mock
 INSERT INTO h_ids (project_id) VALUES (E'proj_a\r\nX-Smuggled: 1');
 INSERT INTO h_ids (project_id) VALUES ('proj_b'), (E'proj_c\x01');
 INSERT INTO h_ids (project_id) VALUES (' proj_a');
+-- in a statement that already granted, the detail says so
+CREATE FOREIGN TABLE h_batch1 (id text, project_id text) SERVER mock
+  OPTIONS (checkpoint 'ft:hostile:batch1', batch_size '1');
+INSERT INTO h_batch1 (project_id) VALUES ('proj_q1'), (E'proj_q2\n');
+SELECT method, body FROM mock_requests('ft:hostile:batch1');
 SELECT count(*) FROM h_ids WHERE project_id = E'proj_0001\n';
 SELECT count(*) FROM h_ids WHERE project_id IN ('proj_0001', E'proj_0002\r\n');
 SELECT method, count(*) FROM mock_requests('ft:hostile:ids:seed-3') GROUP BY method;

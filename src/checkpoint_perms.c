@@ -1029,7 +1029,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				 errmsg("a grant needs a project_id"),
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
 						   progress_note(st))));
-	cp_check_sql_id(CP_ID_PROJECT, project_id);
+	cp_check_sql_id(CP_ID_PROJECT, project_id, progress_note(st));
 	hash = hash_bytes_extended((const unsigned char *) project_id, strlen(project_id), 0);
 	hash_search(st->granted, &hash, HASH_ENTER, &found);
 	if (found)

@@ -221,7 +221,7 @@ cp_list_base_path(const char *checkpoint, const char *project_id, CpOrder order)
 	if (project_id)
 	{
 		/* a value from the query: checked before it reaches the URL */
-		cp_check_sql_id(CP_ID_PROJECT, project_id);
+		cp_check_sql_id(CP_ID_PROJECT, project_id, "");
 		cp_append_query(&buf, "project_id", project_id);
 	}
 	append_order(&buf, order);

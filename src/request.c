@@ -104,9 +104,10 @@ cp_id_max_len(CpIdKind kind)
  * permission id to revoke) before it reaches any request.  No id of the API
  * looks like this, so it is the caller's mistake, not something to send.
  * The value is not repeated: it may be long, or hold a line break.
+ * progress ends the detail: what the statement already did, or "".
  */
 void
-cp_check_sql_id(CpIdKind kind, const char *value)
+cp_check_sql_id(CpIdKind kind, const char *value, const char *progress)
 {
 	size_t		maxlen = cp_id_max_len(kind);
 	int			byte;
@@ -122,7 +123,8 @@ cp_check_sql_id(CpIdKind kind, const char *value)
 			 problem == CP_VALUE_CONTROL ?
 			 errmsg("%s contains a control character", cp_id_name(kind)) :
 			 errmsg("%s begins or ends with white space", cp_id_name(kind)),
-			 errdetail("%s Nothing was sent.", cp_value_problem_detail(problem, value, maxlen, byte))));
+			 errdetail("%s The id was not sent.%s",
+					   cp_value_problem_detail(problem, value, maxlen, byte), progress)));
 }
 
 /*
@@ -197,7 +199,7 @@ cp_permission_path(const char *checkpoint, const char *permission_id)
 {
 	StringInfoData buf;
 
-	cp_check_sql_id(CP_ID_PERMISSION, permission_id);
+	cp_check_sql_id(CP_ID_PERMISSION, permission_id, "");
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
 	appendStringInfoChar(&buf, '/');
