@@ -99,6 +99,9 @@ INSERT INTO h_char (project_id) VALUES ('proj_pad');
 SELECT method, body FROM mock_requests('ft:hostile:char');
 
 -- 5. Replies that break the contract: malformed (08P01)
+CREATE SERVER noretry_h FOREIGN DATA WRAPPER checkpoint_perms
+  OPTIONS (base_url :'mock_url', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER noretry_h OPTIONS (api_key :'mock_key');
 CREATE FOREIGN TABLE h_overfull (id text) SERVER mock
   OPTIONS (checkpoint 'ft:hostile:overfull:seed-20', page_size '5');
 SELECT count(*) FROM h_overfull;
@@ -126,6 +129,9 @@ SELECT count(*) FROM h_badutf8;
 -- UTF-8: printable, masked and cut
 CREATE FOREIGN TABLE h_error (id text) SERVER mock OPTIONS (checkpoint 'ft:hostile:hostile-error');
 SELECT count(*) FROM h_error;
+-- a key across the 200 bytes of a body that an error quotes: masked whole
+CREATE FOREIGN TABLE h_echo_late (id text) SERVER noretry_h OPTIONS (checkpoint 'ft:hostile:echo-key-late');
+SELECT count(*) FROM h_echo_late;
 
 -- 6. An open cursor keeps the key it started with; the next statement uses
 -- the new one

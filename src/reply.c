@@ -148,17 +148,24 @@ has_nul_escape(const char *json, size_t len)
 	return false;
 }
 
-/* The start of a body, masked and made printable, for an error detail. */
+/*
+ * The start of a body, masked and made printable, for an error detail.
+ * The key is masked before the cut, so that a key across the cut does not
+ * leave its first bytes behind.
+ */
 static char *
 body_excerpt(const CpOptions *opts, const CpResponse *resp)
 {
-	char	   *excerpt = pnstrdup(resp->body, Min(resp->len, CP_BODY_EXCERPT));
+	size_t		keylen = opts->api_key ? strlen(opts->api_key) : 0;
+	char	   *masked = mask_key(opts, pnstrdup(resp->body,
+												 Min(resp->len, CP_BODY_EXCERPT + keylen)));
+	char	   *excerpt = pnstrdup(masked, CP_BODY_EXCERPT);
 	char	   *c;
 
 	for (c = excerpt; *c; c++)
 		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
 			*c = '?';
-	return mask_key(opts, excerpt);
+	return excerpt;
 }
 
 static bool

@@ -52,6 +52,8 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     ctrlid, nulid, longid, spaceid, badutf8
                      GET: the first item's id holds CR LF and a header line / \u0000 / is 300 bytes long /
                      begins with a space / holds the bytes FF FE (not UTF-8)
+    echo-key-late    502 text/html whose body holds the bearer key from byte 190 on (across the
+                     200 bytes an error quotes)
     hostile-error    400 whose error envelope has control characters, the bearer key, bytes that are
                      not UTF-8 and a 5,000-byte param
 
@@ -156,11 +158,11 @@ _FAULT_RES = [
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
     (re.compile(r"(cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
                 r"|endless|redirect|echo-key|dropone|overfull|dupids|dupnext|nobody|ctrlid|nulid|longid"
-                r"|spaceid|badutf8|hostile-error)"), lambda m: (m[1], None)),
+                r"|spaceid|badutf8|hostile-error|echo-key-late)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
 _REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbage", "truncated", "oversized",
-              "nobody", "hostile-error"}
+              "nobody", "hostile-error", "echo-key-late"}
 # Faults that change the data of a normal reply.
 _MUTATING = ("wrongtypes", "missingfields", "notarray", "nohasmore", "stuckcursor", "endless", "dropone",
              "overfull", "dupids", "dupnext", "ctrlid", "nulid", "longid", "spaceid", "badutf8")
@@ -560,6 +562,9 @@ def handle(mock, req):
         return Reply(302, b"", ctype=None, headers=[("location", "http://elsewhere.example" + req["target"])],
                      fault=fname), slow
 
+    if mode == "echo-key-late":
+        body = ("<html>" + "x" * 184 + (req["bearer"] or "") + "</html>").encode()
+        return Reply(502, body, ctype="text/html", fault=fname), slow
     if mode == "hostile-error":
         err = error_body("bad\r\nX-Injected: 1\x1b[31m " + (req["bearer"] or ""),
                          "type\x01" + (req["bearer"] or "") + BAD_UTF8_MARK, "p" * 5000, "code\x7f")
