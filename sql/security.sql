@@ -28,6 +28,8 @@ SELECT count(*) FROM dot_ckpt;
 -- a non-superuser with USAGE on the wrapper: https only, no files, no proxy
 CREATE ROLE regress_cp_admin;
 GRANT USAGE ON FOREIGN DATA WRAPPER checkpoint_perms TO regress_cp_admin;
+-- (a URL other than the default must be listed by a superuser: see hostile.sql)
+SET checkpoint_perms.allowed_base_urls = 'https://api.example.com/v1';
 SET ROLE regress_cp_admin;
 CREATE SERVER user_http FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url 'http://127.0.0.1:9/v1');
 CREATE SERVER user_ca FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (ca_bundle '/etc/passwd');
@@ -45,6 +47,7 @@ RESET ROLE;
 ALTER SERVER user_https OPTIONS (ADD proxy 'socks5h://127.0.0.1:1080', ADD ca_bundle '/etc/ssl/certs/ca-certificates.crt');
 ALTER SERVER user_https OPTIONS (SET proxy 'ftp://127.0.0.1');
 DROP SERVER user_https CASCADE;
+RESET checkpoint_perms.allowed_base_urls;
 DROP ROLE regress_cp_other;
 REVOKE USAGE ON FOREIGN DATA WRAPPER checkpoint_perms FROM regress_cp_admin;
 DROP ROLE regress_cp_admin;

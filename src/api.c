@@ -18,7 +18,8 @@ request_error_callback(void *arg)
 {
 	const CpRequest *req = (const CpRequest *) arg;
 
-	errcontext("OpenAI API request: %s %s", req->method, req->path);
+	/* a path holds ids of up to hundreds of bytes, each encoded: cut it */
+	errcontext("OpenAI API request: %s %s", req->method, cp_shorten(req->path));
 }
 
 static void
@@ -75,7 +76,7 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("reply to a grant does not match the request"),
 					 errdetail("Project ids sent: %d; permissions returned: %d, none for project \"%s\". The grants of this request may have been applied.%s",
-							   n, page->nitems, project_ids[i], progress),
+							   n, page->nitems, cp_shorten(project_ids[i]), progress),
 					 errhint("Check with SELECT which grants exist.")));
 		used[j] = true;
 		result[i] = page->items[j];

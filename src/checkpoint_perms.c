@@ -176,6 +176,7 @@ void
 _PG_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
+	cp_define_settings();
 }
 
 /* The role whose user mapping a scan or modify uses. */
@@ -1312,10 +1313,11 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				 errmsg("a grant needs a project_id"),
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
 						   progress_note(st))));
+	cp_check_sql_id(CP_ID_PROJECT, project_id, progress_note(st));
 	if (!cp_strset_add(st->granted, project_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("project \"%s\" is granted twice in one statement", project_id),
+				 errmsg("project \"%s\" is granted twice in one statement", cp_shorten(project_id)),
 				 errdetail("Each grant creates a permission; a project needs one.%s",
 						   progress_note(st))));
 	return project_id;

@@ -24,6 +24,35 @@
 #define CHECKPOINT_PERMS_VERSION "unknown"
 #endif
 
+/*
+ * Longest ids accepted, in bytes (README, Security).  The API's own are far
+ * shorter: "cp_" or "proj_" and 24 characters, and checkpoint ids of the
+ * form ft:<model>:<org>:<suffix>:<id>[:ckpt-step-<n>].
+ */
+#define CP_MAX_CHECKPOINT_LEN 512
+#define CP_MAX_PROJECT_ID_LEN 256
+#define CP_MAX_PERMISSION_ID_LEN 256
+
+/* Longest piece of a value that a message repeats; longer ones end "...". */
+#define CP_MESSAGE_VALUE_LEN 200
+
+/* The ids that reach a request's path, query or body. */
+typedef enum CpIdKind
+{
+	CP_ID_CHECKPOINT,
+	CP_ID_PROJECT,
+	CP_ID_PERMISSION
+} CpIdKind;
+
+/* What is wrong with a value that would reach a header, URL or body. */
+typedef enum CpValueProblem
+{
+	CP_VALUE_OK = 0,
+	CP_VALUE_TOO_LONG,
+	CP_VALUE_CONTROL,			/* a byte below 0x20, or 0x7F */
+	CP_VALUE_SPACE				/* white space at either end */
+} CpValueProblem;
+
 /* The fields of a permission object, in the API's order. */
 typedef enum CpField
 {
@@ -67,6 +96,7 @@ typedef struct CpOptions
 	char	   *proxy;			/* NULL: none, whatever the environment says */
 	char	   *api_key;		/* never printed anywhere */
 	char	   *checkpoint;
+	bool		restricted;		/* owner not superuser: no reserved addresses */
 	int			page_size;
 	int			max_pages;		/* pages one list may take: endless has_more */
 	int			batch_size;
@@ -92,6 +122,8 @@ typedef struct CpColumnMap
 	void	  **domain_extra;	/* per attribute: domain_check's cache */
 	MemoryContext cxt;			/* where the map and those caches live */
 	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
+	char	   *relname;		/* for the context of a value that does not fit */
+	char	  **attname;		/* per attribute */
 } CpColumnMap;
 
 /* One permission as the API returned it; strings are NUL-terminated. */
@@ -136,6 +168,8 @@ typedef struct CpLister
 	CpPage		page;
 	int			next;			/* next item of page to return */
 	bool		exhausted;		/* no page after this one */
+	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
+	int			nprev;
 } CpLister;
 
 /* A cached connection: one curl handle per user mapping per backend. */
@@ -172,6 +206,8 @@ typedef struct CpStatement CpStatement;
 
 /* option.c */
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
+extern bool cp_base_url_allowed(const char *url);
+extern void cp_define_settings(void);
 
 /* columns.c */
 extern const char *cp_field_name(CpField field);
@@ -182,6 +218,13 @@ extern char *cp_text_value(const CpColumnMap *map, CpField field,
 						   Datum value, bool isnull);
 
 /* request.c */
+extern CpValueProblem cp_value_problem(const char *value, size_t maxlen, int *byte);
+extern char *cp_value_problem_detail(CpValueProblem problem, const char *value,
+									 size_t maxlen, int byte);
+extern const char *cp_id_name(CpIdKind kind);
+extern size_t cp_id_max_len(CpIdKind kind);
+extern void cp_check_sql_id(CpIdKind kind, const char *value, const char *progress);
+extern char *cp_shorten(const char *value);
 extern char *cp_permissions_path(const char *checkpoint);
 extern char *cp_permission_path(const char *checkpoint, const char *permission_id);
 extern char *cp_list_page_path(const char *base, int limit, const char *after);
@@ -225,6 +268,7 @@ extern void *cp_connection_curl(CpConnection *conn);
 extern void *cp_connection_multi(CpConnection *conn);
 
 /* http.c */
+extern bool cp_address_is_reserved(int family, const void *addr);
 extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
 						 CpResponse *resp, CpStats *stats);
 

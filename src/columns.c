@@ -115,6 +115,8 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	map->output = palloc0(sizeof(FmgrInfo) * natts);
 	map->ioparam = palloc(sizeof(Oid) * natts);
 	map->typmod = palloc(sizeof(int32) * natts);
+	map->relname = pstrdup(RelationGetRelationName(rel));
+	map->attname = palloc0(sizeof(char *) * natts);
 	for (i = 0; i < CP_NUM_FIELDS; i++)
 		map->attno[i] = InvalidAttrNumber;
 
@@ -149,6 +151,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		check_column_type(rel, attr, field);
 
 		map->field[i] = field;
+		map->attname[i] = pstrdup(NameStr(attr->attname));
 		map->attno[field] = attr->attnum;
 		map->typid[i] = attr->atttypid;
 		map->basetype[i] = getBaseType(attr->atttypid);
@@ -158,6 +161,28 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		getTypeOutputInfo(attr->atttypid, &outfunc, &varlena);
 		fmgr_info(outfunc, &map->output[i]);
 	}
+}
+
+/* The column being filled, for the context of an error. */
+typedef struct CpStoreContext
+{
+	const CpColumnMap *map;
+	int			att;			/* 0-based */
+} CpStoreContext;
+
+/*
+ * A value the column's type refuses (an id too long for a varchar(5), a
+ * domain's check): name the column and the field, which the type's own
+ * error does not.
+ */
+static void
+store_error_callback(void *arg)
+{
+	const CpStoreContext *ctx = (const CpStoreContext *) arg;
+
+	errcontext("field \"%s\" from the OpenAI API, stored into column \"%s\" of foreign table \"%s\"",
+			   cp_field_name(ctx->map->field[ctx->att]), ctx->map->attname[ctx->att],
+			   ctx->map->relname);
 }
 
 /*
@@ -178,12 +203,20 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 					Datum *values, bool *nulls)
 {
 	int			i;
+	CpStoreContext ctx = {.map = map};
+	ErrorContextCallback errcallback;
 
+	/* an error while converting a field names its column (ctx.att) */
+	errcallback.callback = store_error_callback;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	for (i = 0; i < map->natts; i++)
 	{
 		const char *str;
 		char		buf[32];
 
+		ctx.att = i;
 		values[i] = (Datum) 0;
 		nulls[i] = true;
 		switch (map->field[i])
@@ -225,6 +258,7 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 									  map->ioparam[i], map->typmod[i]);
 		nulls[i] = false;
 	}
+	error_context_stack = errcallback.previous;
 }
 
 /*
@@ -234,7 +268,19 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 char *
 cp_text_value(const CpColumnMap *map, CpField field, Datum value, bool isnull)
 {
+	int			att = map->attno[field] - 1;
+	char	   *text;
+
 	if (isnull)
 		return NULL;
-	return OutputFunctionCall(&map->output[map->attno[field] - 1], value);
+	text = OutputFunctionCall(&map->output[att], value);
+	/* char(n) pads with spaces that mean nothing to it, nor to the API */
+	if (map->basetype[att] == BPCHAROID)
+	{
+		size_t		len = strlen(text);
+
+		while (len > 0 && text[len - 1] == ' ')
+			text[--len] = '\0';
+	}
+	return text;
 }

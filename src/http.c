@@ -18,6 +18,8 @@
 #include <curl/curl.h>
 #include <ctype.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -88,7 +90,86 @@ typedef struct CpAttempt
 	bool		sent;			/* some of the request reached the network */
 	CpBodyBuffer body;
 	CpHeaderState headers;
+	bool		restricted;		/* opts->restricted: no reserved address */
+	bool		refused;		/* a connection to one was refused */
 } CpAttempt;
+
+/* An IPv4 address (network order) the database host or its network owns. */
+static bool
+ipv4_is_reserved(const unsigned char *a)
+{
+	return a[0] == 0 ||			/* 0.0.0.0/8: "this host" */
+		a[0] == 10 ||			/* 10/8 private */
+		(a[0] == 100 && (a[1] & 0xC0) == 64) ||	/* 100.64/10 CGNAT */
+		a[0] == 127 ||			/* loopback */
+		(a[0] == 169 && a[1] == 254) || /* link-local, cloud metadata */
+		(a[0] == 172 && (a[1] & 0xF0) == 16) || /* 172.16/12 private */
+		(a[0] == 192 && a[1] == 0 && a[2] == 0) ||	/* 192.0.0/24 IETF */
+		(a[0] == 192 && a[1] == 168) || /* 192.168/16 private */
+		(a[0] == 198 && (a[1] & 0xFE) == 18) || /* 198.18/15 benchmarking */
+		a[0] >= 224;			/* multicast, reserved, broadcast */
+}
+
+/*
+ * Is this address one that only a superuser's server may reach: loopback,
+ * private, link-local, unique-local, multicast or unspecified?  IPv6 forms
+ * that carry an IPv4 address (mapped, NAT64, 6to4) are judged by it.
+ * addr is a struct in_addr or in6_addr; any other family counts as
+ * reserved.
+ */
+bool
+cp_address_is_reserved(int family, const void *addr)
+{
+	static const unsigned char zero[12] = {0};
+	const unsigned char *a = addr;
+
+	if (family == AF_INET)
+		return ipv4_is_reserved(a);
+	if (family != AF_INET6)
+		return true;
+	if (memcmp(a, zero, 10) == 0 && a[10] == 0xFF && a[11] == 0xFF)
+		return ipv4_is_reserved(a + 12);	/* ::ffff:0:0/96 mapped */
+	if (memcmp(a, zero, 12) == 0)
+		return true;			/* ::, ::1, IPv4-compatible */
+	if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xFF && a[3] == 0x9B)
+	{
+		if (memcmp(a + 4, zero, 8) == 0)
+			return ipv4_is_reserved(a + 12);	/* 64:ff9b::/96 NAT64 */
+		return true;			/* 64:ff9b:1::/48 local NAT64 */
+	}
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return ipv4_is_reserved(a + 2); /* 2002::/16 6to4 */
+	return (a[0] & 0xFE) == 0xFC ||	/* fc00::/7 unique local */
+		(a[0] == 0xFE && (a[1] & 0x80) == 0x80) ||	/* fe80::/10, fec0::/10 */
+		a[0] == 0xFF ||			/* multicast */
+		(a[0] == 0x01 && a[1] == 0x00 && memcmp(a + 2, zero, 6) == 0);	/* 100::/64 */
+}
+
+/*
+ * Open the socket of a new connection.  curl calls this with the address it
+ * resolved and is about to connect to, so for a server whose owner is not
+ * superuser the check sees the address really used: a name that resolves
+ * elsewhere when checked and to 127.0.0.1 when used cannot slip through.
+ * A refused address fails before any packet leaves, whatever listens
+ * there, so an error can tell nothing about the port.
+ */
+static curl_socket_t
+open_socket_callback(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	CpAttempt  *attempt = (CpAttempt *) clientp;
+	const void *addr = NULL;
+
+	if (address->family == AF_INET)
+		addr = &((const struct sockaddr_in *) &address->addr)->sin_addr;
+	else if (address->family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *) &address->addr)->sin6_addr;
+	if (attempt->restricted && (addr == NULL || cp_address_is_reserved(address->family, addr)))
+	{
+		attempt->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
 
 static size_t
 write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -138,6 +219,10 @@ copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
 	len = Min(len, dstlen - 1);
 	memcpy(dst, value, len);
 	dst[len] = '\0';
+	/* header values reach messages: printable ASCII only */
+	for (; len > 0; len--, dst++)
+		if ((unsigned char) *dst < 0x20 || (unsigned char) *dst >= 0x7F)
+			*dst = '?';
 }
 
 /* Does a header line start with this name and a colon?  Sets *value. */
@@ -245,12 +330,40 @@ add_header(struct curl_slist *headers, const char *header)
 	return added;
 }
 
+/*
+ * A value stored by an earlier version, which did not check options, could
+ * still hold a CR or LF: in a header curl would send it as it is, ending
+ * the line and adding lines of its own.  Checked again before every
+ * request; the value is never repeated (it may be the key).
+ */
+static void
+check_stored_value(const char *option, const char *value)
+{
+	int			byte;
+
+	if (value && cp_value_problem(value, strlen(value), &byte) == CP_VALUE_CONTROL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value of option \"%s\" contains a control character", option),
+				 errdetail("Byte %d is the control character 0x%02X. Nothing was sent.",
+						   byte, (unsigned char) value[byte - 1]),
+				 errhint("Set the option again with ALTER SERVER or ALTER USER MAPPING.")));
+}
+
 static struct curl_slist *
 build_headers(const CpOptions *opts, const CpRequest *req)
 {
 	struct curl_slist *headers = NULL;
-	char	   *auth = psprintf("Authorization: Bearer %s", opts->api_key);
+	char	   *auth;
 	char	   *line;
+
+	check_stored_value("api_key", opts->api_key);
+	check_stored_value("organization", opts->organization);
+	check_stored_value("project", opts->project);
+	check_stored_value("base_url", opts->base_url);
+	check_stored_value("proxy", opts->proxy);
+	check_stored_value("ca_bundle", opts->ca_bundle);
+	auth = psprintf("Authorization: Bearer %s", opts->api_key);
 
 	headers = add_header(headers, auth);
 	explicit_bzero(auth, strlen(auth));
@@ -309,6 +422,8 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &attempt->body);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_callback);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &attempt->headers);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket_callback);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, attempt);
 
 	if (strcmp(req->method, "POST") == 0)
 	{
@@ -400,6 +515,7 @@ attempt_once(CpConnection *conn, const CpOptions *opts, const CpRequest *req,
 	attempt->headers.resp = resp;
 	attempt->headers.retry_after_ms = -1;
 	attempt->headers.should_retry = -1;
+	attempt->restricted = opts->restricted;
 
 	headers = build_headers(opts, req);
 	PG_TRY();
@@ -417,6 +533,7 @@ attempt_once(CpConnection *conn, const CpOptions *opts, const CpRequest *req,
 		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 		curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, NULL);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
 		free_headers(headers);
 	}
@@ -467,7 +584,7 @@ should_retry(const CpRequest *req, const CpResponse *resp, const CpAttempt *atte
 {
 	bool		is_post = strcmp(req->method, "POST") == 0;
 
-	if (attempt->body.overflow || attempt->body.nomem)
+	if (attempt->body.overflow || attempt->body.nomem || attempt->refused)
 		return false;
 	if (attempt->code != CURLE_OK)
 	{
@@ -574,10 +691,19 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 	const char *retried = retries == 0 ? "" :
 		psprintf(" (after %d %s)", retries, retries == 1 ? "retry" : "retries");
 
+	/* nothing of curl's message: it names the port, which was never tried */
+	if (attempt->refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not connect to a loopback, private or link-local address",
+						opts->servername),
+				 errdetail("Option \"base_url\" leads to such an address, and the server's owner is not a superuser. Nothing was sent.%s",
+						   progress),
+				 errhint("Only a server owned by a superuser may reach the database host or its network.")));
 	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("OpenAI API reply is larger than max_response_bytes"),
+				 errmsg("OpenAI API reply is larger than \"max_response_bytes\""),
 				 errdetail("The limit is %d bytes.%s", opts->max_response_bytes, progress),
 				 errhint("Raise option \"max_response_bytes\" of server \"%s\", or lower \"page_size\".",
 						 opts->servername)));
@@ -618,6 +744,15 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 			 CpStats *stats)
 {
 	int			retry;
+
+	/* checked at every use: the owner or the list may have changed */
+	if (opts->restricted && !cp_base_url_allowed(opts->base_url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("server \"%s\" may not use its option \"base_url\"", opts->servername),
+				 errdetail("The server's owner is not a superuser, and the URL is neither the default nor listed in checkpoint_perms.allowed_base_urls. Nothing was sent.%s",
+						   req->progress),
+				 errhint("Ask a superuser to list the URL in checkpoint_perms.allowed_base_urls, or to own the server.")));
 
 	for (retry = 0;; retry++)
 	{

@@ -10,10 +10,17 @@
  * refuses a cursor that does not advance, and stops a list that goes on
  * past max_pages pages (an API whose has_more never ends).  Scans and ANALYZE use it.
  *
+ * A page must keep the contract: no more items than the limit asked for,
+ * and no id twice.  Duplicates are looked for within a page and against
+ * the page before, whose ids are kept as 64-bit hashes (8 bytes each, at
+ * most page_size of them): memory stays bounded however long the list, at
+ * the price of not seeing an id that comes back two pages later.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "checkpoint_perms.h"
@@ -51,6 +58,7 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 	lister->next = 0;
 	lister->page.nitems = 0;
 	lister->exhausted = false;
+	lister->nprev = 0;
 }
 
 /*
@@ -67,6 +75,92 @@ cp_lister_rewind(CpLister *lister)
 	return true;
 }
 
+/* An id and its place in the page, ordered by hash. */
+typedef struct CpIdHash
+{
+	uint64		hash;
+	int			index;
+} CpIdHash;
+
+static int
+compare_id_hashes(const void *a, const void *b)
+{
+	uint64		ha = ((const CpIdHash *) a)->hash;
+	uint64		hb = ((const CpIdHash *) b)->hash;
+
+	return ha < hb ? -1 : ha > hb ? 1 : 0;
+}
+
+static int
+compare_uint64(const void *a, const void *b)
+{
+	uint64		ha = *(const uint64 *) a;
+	uint64		hb = *(const uint64 *) b;
+
+	return ha < hb ? -1 : ha > hb ? 1 : 0;
+}
+
+static void
+report_bad_page(const char *path, const char *problem) pg_attribute_noreturn();
+
+static void
+report_bad_page(const char *path, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("%s", problem),
+			 errcontext("OpenAI API request: GET %s", cp_shorten(path))));
+}
+
+/*
+ * Refuse a page that breaks the contract: more items than asked for, or an
+ * id seen twice (in this page, or in the page before).  Then remember this
+ * page's ids for the next one.  Runs in the page's memory context.
+ */
+static void
+check_page(CpLister *lister, const char *path, int limit)
+{
+	const CpPage *page = &lister->page;
+	CpIdHash   *ids;
+	int			i;
+
+	if (page->nitems > limit)
+		report_bad_page(path, psprintf("The page holds %d permissions; %d were asked for.",
+									   page->nitems, limit));
+	ids = palloc(sizeof(CpIdHash) * Max(page->nitems, 1));
+	for (i = 0; i < page->nitems; i++)
+	{
+		const char *id = page->items[i].id;
+
+		ids[i].hash = hash_bytes_extended((const unsigned char *) id, strlen(id), 0);
+		ids[i].index = i;
+	}
+	qsort(ids, page->nitems, sizeof(CpIdHash), compare_id_hashes);
+	for (i = 0; i < page->nitems; i++)
+	{
+		const char *id = page->items[ids[i].index].id;
+
+		if (i > 0 && ids[i].hash == ids[i - 1].hash &&
+			strcmp(id, page->items[ids[i - 1].index].id) == 0)
+			report_bad_page(path, psprintf("Permission \"%s\" appears twice in the page.",
+										   cp_shorten(id)));
+		/* the earlier page's strings are gone: a 64-bit hash match decides */
+		if (lister->nprev > 0 &&
+			bsearch(&ids[i].hash, lister->prev_hashes, lister->nprev, sizeof(uint64),
+					compare_uint64) != NULL)
+			report_bad_page(path, psprintf("Permission \"%s\" was already in the page before.",
+										   cp_shorten(id)));
+	}
+
+	if (lister->prev_hashes == NULL)
+		lister->prev_hashes = MemoryContextAlloc(lister->cxt,
+												 sizeof(uint64) * Max(lister->opts->page_size, 1));
+	for (i = 0; i < page->nitems; i++)
+		lister->prev_hashes[i] = ids[i].hash;
+	lister->nprev = page->nitems;
+}
+
 static void
 fetch_next_page(CpLister *lister)
 {
@@ -79,7 +173,7 @@ fetch_next_page(CpLister *lister)
 	if (lister->pages >= lister->opts->max_pages)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("list of checkpoint permissions is longer than max_pages"),
+				 errmsg("list of checkpoint permissions is longer than \"max_pages\""),
 				 errdetail_plural("The API still had more after %lld page.",
 								  "The API still had more after %lld pages.",
 								  (unsigned long) lister->pages,
@@ -94,19 +188,25 @@ fetch_next_page(CpLister *lister)
 	lister->next = 0;
 	lister->pages++;
 
+	/* a cursor that does not advance is the more telling error: first */
+	if (lister->page.has_more && lister->page.nitems > 0 && lister->page.last_id && lister->after &&
+		strcmp(lister->after, lister->page.last_id) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed reply from the OpenAI API"),
+				 errdetail("The list cursor did not advance: page %lld ends at \"%s\" again, with has_more true.",
+						   (long long) lister->pages, cp_shorten(lister->after)),
+				 errcontext("OpenAI API request: GET %s", cp_shorten(path))));
+	oldcxt = MemoryContextSwitchTo(lister->page_cxt);
+	check_page(lister, path, limit);
+	MemoryContextSwitchTo(oldcxt);
+
 	/* the contract's three ways a list ends */
 	if (!lister->page.has_more || lister->page.nitems == 0 || lister->page.last_id == NULL)
 	{
 		lister->exhausted = true;
 		return;
 	}
-	if (lister->after && strcmp(lister->after, lister->page.last_id) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed reply from the OpenAI API"),
-				 errdetail("The list cursor did not advance: page %lld ends at \"%s\" again, with has_more true.",
-						   (long long) lister->pages, lister->after),
-				 errcontext("OpenAI API request: GET %s", path)));
 	if (lister->after)
 		pfree(lister->after);
 	lister->after = MemoryContextStrdup(lister->cxt, lister->page.last_id);

@@ -12,8 +12,11 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
@@ -25,11 +28,15 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/varlena.h"
 
 #include "checkpoint_perms.h"
 
 #define CP_DEFAULT_BASE_URL "https://api.openai.com/v1"
+
+/* checkpoint_perms.allowed_base_urls: set by superusers only */
+static char *cp_allowed_base_urls = NULL;
 
 typedef enum CpOptionKind
 {
@@ -47,17 +54,21 @@ typedef struct CpOptionDef
 	Oid			context;		/* catalog of the object that takes it */
 	CpOptionKind kind;
 	int			min;
-	int			max;
+	int			max;			/* strings and URLs: the longest, in bytes */
 	bool		superuser_only; /* it reaches the server's files or network */
 } CpOptionDef;
 
+/* Longest URL and key accepted; ids have their own caps (checkpoint_perms.h). */
+#define CP_MAX_URL_LEN 2048
+#define CP_MAX_KEY_LEN 1024
+
 /* Ranges are documented in the README's option reference; keep both equal. */
 static const CpOptionDef cp_option_defs[] = {
-	{"base_url", ForeignServerRelationId, CP_OPT_URL, 0, 0},
-	{"organization", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
-	{"project", ForeignServerRelationId, CP_OPT_STRING, 0, 0},
-	{"ca_bundle", ForeignServerRelationId, CP_OPT_STRING, 0, 0, true},
-	{"proxy", ForeignServerRelationId, CP_OPT_PROXY, 0, 0, true},
+	{"base_url", ForeignServerRelationId, CP_OPT_URL, 0, CP_MAX_URL_LEN},
+	{"organization", ForeignServerRelationId, CP_OPT_STRING, 0, CP_MAX_PROJECT_ID_LEN},
+	{"project", ForeignServerRelationId, CP_OPT_STRING, 0, CP_MAX_PROJECT_ID_LEN},
+	{"ca_bundle", ForeignServerRelationId, CP_OPT_STRING, 0, MAXPGPATH, true},
+	{"proxy", ForeignServerRelationId, CP_OPT_PROXY, 0, CP_MAX_URL_LEN, true},
 	{"page_size", ForeignServerRelationId, CP_OPT_INT, 1, 10000},
 	{"max_pages", ForeignServerRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignServerRelationId, CP_OPT_INT, 1, 1000},
@@ -67,8 +78,8 @@ static const CpOptionDef cp_option_defs[] = {
 	{"max_response_bytes", ForeignServerRelationId, CP_OPT_INT, 1024, 268435456},
 	{"request_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
 	{"fdw_tuple_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
-	{"api_key", UserMappingRelationId, CP_OPT_STRING, 0, 0},
-	{"checkpoint", ForeignTableRelationId, CP_OPT_STRING, 0, 0},
+	{"api_key", UserMappingRelationId, CP_OPT_STRING, 0, CP_MAX_KEY_LEN},
+	{"checkpoint", ForeignTableRelationId, CP_OPT_STRING, 0, CP_MAX_CHECKPOINT_LEN},
 	{"page_size", ForeignTableRelationId, CP_OPT_INT, 1, 10000},
 	{"max_pages", ForeignTableRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignTableRelationId, CP_OPT_INT, 1, 1000},
@@ -172,19 +183,44 @@ report_unknown_option(const char *name, Oid context)
 					 context_name(context))));
 }
 
-/* Parse an integer option; false if it is not a plain decimal integer. */
+/*
+ * Parse an integer option; false unless it is digits only: no sign, no
+ * white space (strtol alone would take " 100" and "+5").
+ */
 static bool
 parse_int_option(const char *value, long *result)
 {
+	const char *p;
+
+	if (value[0] == '\0' || strlen(value) > 10)
+		return false;
+	for (p = value; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	errno = 0;
+	*result = strtol(value, NULL, 10);
+	return errno == 0;
+}
+
+/*
+ * Parse a real option: a plain decimal number ("0.5", "1e3"); no sign, no
+ * white space, no hex, inf or nan, which strtod alone would take.
+ */
+static bool
+parse_real_option(const char *value, double *result)
+{
+	const char *p;
 	char	   *end;
 
-	errno = 0;
-	*result = strtol(value, &end, 10);
-	if (end == value || errno == ERANGE)
+	if (!((value[0] >= '0' && value[0] <= '9') || value[0] == '.'))
 		return false;
-	while (*end == ' ')
-		end++;
-	return *end == '\0';
+	for (p = value; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+			  *p == '-' || *p == '+'))
+			return false;
+	errno = 0;
+	*result = strtod(value, &end);
+	return end != value && *end == '\0' && errno == 0 && !isnan(*result);
 }
 
 /*
@@ -226,6 +262,113 @@ is_loopback_url(const char *url)
 	return false;
 }
 
+/* Do two base URLs name the same root?  Case and trailing slashes aside. */
+static bool
+same_base_url(const char *a, size_t alen, const char *b)
+{
+	size_t		blen = strlen(b);
+
+	while (alen > 0 && a[alen - 1] == '/')
+		alen--;
+	while (blen > 0 && b[blen - 1] == '/')
+		blen--;
+	return alen == blen && pg_strncasecmp(a, b, alen) == 0;
+}
+
+/*
+ * May a server owned by a role that is not superuser use this base URL?
+ * Only the default, or one that a superuser listed in
+ * checkpoint_perms.allowed_base_urls (comma-separated).
+ */
+bool
+cp_base_url_allowed(const char *url)
+{
+	const char *p = cp_allowed_base_urls;
+
+	if (same_base_url(url, strlen(url), CP_DEFAULT_BASE_URL))
+		return true;
+	while (p && *p)
+	{
+		size_t		len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len > 0 && same_base_url(p, len, url))
+			return true;
+		p += len;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/*
+ * Does the URL name a loopback, private, link-local or otherwise reserved
+ * host literally: "localhost" (and *.localhost), or an address in such a
+ * range, in any of the forms inet_aton takes ("127.1", "0x7f000001")?
+ * Names are checked again, after resolution, when a request connects.
+ */
+static bool
+url_names_reserved_host(const char *url)
+{
+	const char *host = strstr(url, "://");
+	size_t		len;
+	char		buf[256];
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (host == NULL)
+		return true;
+	host += 3;
+	if (*host == '[')
+	{
+		len = strcspn(host + 1, "]");
+		if (len >= sizeof(buf))
+			return true;
+		memcpy(buf, host + 1, len);
+		buf[len] = '\0';
+		/* an address with a zone ("fe80::1%eth0") is link-local anyway */
+		return inet_pton(AF_INET6, buf, &v6) != 1 ||
+			cp_address_is_reserved(AF_INET6, &v6);
+	}
+	len = strcspn(host, ":/?#");
+	if (len == 0 || len >= sizeof(buf))
+		return true;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	while (len > 0 && buf[len - 1] == '.')
+		buf[--len] = '\0';		/* "localhost." is localhost */
+	if (pg_strcasecmp(buf, "localhost") == 0 ||
+		(len > 10 && pg_strcasecmp(buf + len - 10, ".localhost") == 0))
+		return true;
+	if (inet_aton(buf, &v4))
+		return cp_address_is_reserved(AF_INET, &v4);
+	return false;
+}
+
+/*
+ * The base_url rule for a role that is not superuser: no address of the
+ * database host or its network, and only the default or an allowed URL.
+ */
+static void
+check_user_base_url(const char *value)
+{
+	if (url_names_reserved_host(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser can point option \"base_url\" at a loopback, private or link-local address"),
+				 errdetail("It would let the database server send requests to its own host or network.")));
+	if (!cp_base_url_allowed(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser can set option \"base_url\" to this URL"),
+				 errdetail("A role that is not superuser may use the default, %s, or a URL listed in checkpoint_perms.allowed_base_urls.",
+						   CP_DEFAULT_BASE_URL),
+				 errhint("Ask a superuser to list the URL in checkpoint_perms.allowed_base_urls, or to create the server.")));
+}
+
 static void
 check_url_option(const char *name, const char *value)
 {
@@ -236,13 +379,13 @@ check_url_option(const char *name, const char *value)
 	if (!http && !https)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, cp_shorten(value)),
 				 errdetail("Only http:// and https:// URLs are accepted.")));
 	host += 3;
 	if (strcspn(host, "/?#") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, cp_shorten(value)),
 				 errdetail("The URL has no host.")));
 	if (strchr(host, '@') != NULL || strpbrk(host, "?# \t\r\n") != NULL)
 		ereport(ERROR,
@@ -253,8 +396,34 @@ check_url_option(const char *name, const char *value)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("plaintext http is allowed only for loopback hosts"),
-				 errdetail("Option \"%s\" is \"%s\".", name, value),
+				 errdetail("Option \"%s\" is \"%s\".", name, cp_shorten(value)),
 				 errhint("Use https:// so that the API key is never sent in clear over a network.")));
+}
+
+/*
+ * The checks every option value passes first, before any check that may
+ * repeat it: no control character (a CR or LF in a value that reaches a
+ * header would add header lines of its own), no space at either end, and
+ * a length cap for strings.  The value is never repeated: it may be a key.
+ */
+static void
+check_option_text(const CpOptionDef *def, const char *value)
+{
+	size_t		maxlen = def->kind == CP_OPT_STRING || def->kind == CP_OPT_URL ||
+		def->kind == CP_OPT_PROXY ? (size_t) def->max : 64;
+	int			byte;
+	CpValueProblem problem = cp_value_problem(value, maxlen, &byte);
+
+	if (problem == CP_VALUE_OK)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 problem == CP_VALUE_TOO_LONG ?
+			 errmsg("value of option \"%s\" is too long", def->name) :
+			 problem == CP_VALUE_CONTROL ?
+			 errmsg("value of option \"%s\" contains a control character", def->name) :
+			 errmsg("value of option \"%s\" begins or ends with white space", def->name),
+			 errdetail("%s", cp_value_problem_detail(problem, value, maxlen, byte))));
 }
 
 static void
@@ -262,6 +431,7 @@ check_option_value(const CpOptionDef *def, const char *value)
 {
 	long		n;
 
+	check_option_text(def, value);
 	switch (def->kind)
 	{
 		case CP_OPT_STRING:
@@ -291,13 +461,9 @@ check_option_value(const CpOptionDef *def, const char *value)
 			break;
 		case CP_OPT_REAL:
 			{
-				char	   *end;
 				double		d;
 
-				errno = 0;
-				d = strtod(value, &end);
-				if (end == value || *end != '\0' || errno == ERANGE || isnan(d) ||
-					d < def->min || d > def->max)
+				if (!parse_real_option(value, &d) || d < def->min || d > def->max)
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
@@ -368,9 +534,11 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 			!superuser())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("only a superuser can set a plaintext http:// base_url"),
+					 errmsg("only a superuser can set a plaintext http:// \"base_url\""),
 					 errdetail("It would let the database server send requests to services on its own host."),
 					 errhint("Use an https:// URL.")));
+		if (def->kind == CP_OPT_URL && !superuser())
+			check_user_base_url(defGetString(opt));
 	}
 
 	if (context == UserMappingRelationId && !has_option(options, "api_key"))
@@ -453,6 +621,8 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 
 	memset(opts, 0, sizeof(*opts));
 	opts->serverid = server->serverid;
+	/* the owner chose base_url: its privilege decides where requests go */
+	opts->restricted = !superuser_arg(server->owner);
 	opts->servername = server->servername;
 	opts->base_url = CP_DEFAULT_BASE_URL;
 	opts->page_size = 100;
@@ -474,4 +644,23 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 		apply_options(opts, user->options);
 	}
 	apply_options(opts, table->options);
+}
+
+/* The settings of the extension; called once, from _PG_init. */
+void
+cp_define_settings(void)
+{
+	DefineCustomStringVariable("checkpoint_perms.allowed_base_urls",
+							   "Base URLs that a server owned by a role that is not superuser may use.",
+							   "A comma-separated list; the default, " CP_DEFAULT_BASE_URL ", is always allowed. Case and trailing slashes are ignored.",
+							   &cp_allowed_base_urls,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("checkpoint_perms");
+#else
+	EmitWarningsOnPlaceholders("checkpoint_perms");
+#endif
 }

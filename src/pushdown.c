@@ -227,7 +227,11 @@ cp_list_base_path(const char *checkpoint, const char *project_id, bool placehold
 	if (project_id && placeholder)
 		appendStringInfo(&buf, "?project_id=%s", project_id);
 	else if (project_id)
+	{
+		/* a value from the query: checked before it reaches the URL */
+		cp_check_sql_id(CP_ID_PROJECT, project_id, "");
 		cp_append_query(&buf, "project_id", project_id);
+	}
 	append_order(&buf, order);
 	return buf.data;
 }

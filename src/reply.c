@@ -23,6 +23,9 @@
 /* Latest created_at accepted: 9999-12-31 23:59:59 UTC. */
 #define CP_MAX_UNIX_SECONDS INT64CONST(253402300799)
 
+/* Longest API error message repeated in a detail. */
+#define CP_API_MESSAGE_LEN 500
+
 /* Longest piece of an unexpected body quoted in an error. */
 #define CP_BODY_EXCERPT 200
 
@@ -52,28 +55,6 @@ mask_key(const CpOptions *opts, const char *str)
 	return buf.data;
 }
 
-/* Text from the network, as a palloc'd string in the database encoding. */
-static char *
-network_string(const char *utf8)
-{
-	char	   *converted = pg_any_to_server(utf8, strlen(utf8), PG_UTF8);
-
-	return converted == utf8 ? pstrdup(utf8) : converted;
-}
-
-/* The start of a body, masked and made printable, for an error detail. */
-static char *
-body_excerpt(const CpOptions *opts, const CpResponse *resp)
-{
-	char	   *excerpt = pnstrdup(resp->body, Min(resp->len, CP_BODY_EXCERPT));
-	char	   *c;
-
-	for (c = excerpt; *c; c++)
-		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
-			*c = '?';
-	return mask_key(opts, excerpt);
-}
-
 static void
 report_malformed(const char *problem) pg_attribute_noreturn();
 
@@ -84,6 +65,107 @@ report_malformed(const char *problem)
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
 			 errmsg("malformed reply from the OpenAI API"),
 			 errdetail("%s", problem)));
+}
+
+/*
+ * A string field of a reply, as a palloc'd string in the database encoding.
+ * Invalid UTF-8 is a malformed reply, not an encoding error of ours.
+ */
+static char *
+network_string(const char *utf8, const char *where)
+{
+	int			len = strlen(utf8);
+	char	   *converted;
+
+	if (!pg_verify_mbstr(PG_UTF8, utf8, len, true))
+		report_malformed(psprintf("Field \"%s\" is not valid UTF-8.", where));
+	converted = pg_any_to_server(utf8, len, PG_UTF8);
+	return converted == utf8 ? pstrdup(utf8) : converted;
+}
+
+/*
+ * Text of an error reply, for a message: it must never fail (the HTTP error
+ * is what the user needs to see), so bytes that are not printable ASCII
+ * become "?" unless the text is valid UTF-8 in a UTF-8 database; control
+ * characters always do.
+ */
+static char *
+display_string(const char *utf8)
+{
+	char	   *copy = pstrdup(utf8);
+	bool		keep_utf8 = GetDatabaseEncoding() == PG_UTF8 &&
+		pg_verify_mbstr(PG_UTF8, copy, strlen(copy), true);
+	unsigned char *c;
+
+	for (c = (unsigned char *) copy; *c; c++)
+		if (*c < 0x20 || *c == 0x7F || (*c >= 0x80 && !keep_utf8))
+			*c = '?';
+	return copy;
+}
+
+/*
+ * What the API said, for a detail: the key masked first (a cut could
+ * otherwise leave part of it), then cut to maxlen bytes.
+ */
+static char *
+api_text(const CpOptions *opts, const char *text, int maxlen)
+{
+	char	   *masked = mask_key(opts, text);
+	int			len = strlen(masked);
+
+	if (len <= maxlen)
+		return masked;
+	return psprintf("%.*s...", pg_mbcliplen(masked, len, maxlen), masked);
+}
+
+/*
+ * Does a JSON text hold the escape \u0000 inside a string?  cJSON turns it
+ * into a NUL byte, which would silently cut an id short.
+ */
+static bool
+has_nul_escape(const char *json, size_t len)
+{
+	bool		in_string = false;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		if (!in_string)
+		{
+			if (json[i] == '"')
+				in_string = true;
+			continue;
+		}
+		if (json[i] == '"')
+			in_string = false;
+		else if (json[i] == '\\')
+		{
+			if (i + 5 < len && json[i + 1] == 'u' && strncmp(json + i + 2, "0000", 4) == 0)
+				return true;
+			i++;				/* the escaped character */
+		}
+	}
+	return false;
+}
+
+/*
+ * The start of a body, masked and made printable, for an error detail.
+ * The key is masked before the cut, so that a key across the cut does not
+ * leave its first bytes behind.
+ */
+static char *
+body_excerpt(const CpOptions *opts, const CpResponse *resp)
+{
+	size_t		keylen = opts->api_key ? strlen(opts->api_key) : 0;
+	char	   *masked = mask_key(opts, pnstrdup(resp->body,
+												 Min(resp->len, CP_BODY_EXCERPT + keylen)));
+	char	   *excerpt = pnstrdup(masked, CP_BODY_EXCERPT);
+	char	   *c;
+
+	for (c = excerpt; *c; c++)
+		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+			*c = '?';
+	return excerpt;
 }
 
 static bool
@@ -100,6 +182,9 @@ parse_json_body(const CpOptions *opts, const CpResponse *resp)
 {
 	cJSON	   *root;
 
+	if (resp->len == 0)
+		report_malformed(psprintf("The API answered HTTP %ld with no body; a JSON object was expected.",
+								  resp->status));
 	if (!has_json_content_type(resp))
 		report_malformed(psprintf("The reply has content type \"%s\", not application/json; it begins \"%s\".",
 								  resp->content_type, body_excerpt(opts, resp)));
@@ -112,6 +197,11 @@ parse_json_body(const CpOptions *opts, const CpResponse *resp)
 
 		report_malformed(psprintf("The reply is not valid JSON (%zu bytes, error at byte %zu).",
 								  resp->len, offset));
+	}
+	if (has_nul_escape(resp->body, resp->len))
+	{
+		cJSON_Delete(root);
+		report_malformed("A string in the reply holds the character \\u0000.");
 	}
 	return root;
 }
@@ -152,7 +242,22 @@ required_string(const cJSON *obj, const char *name, const char *where, bool none
 		report_wrong_type(where, item, "a string");
 	if (nonempty && item->valuestring[0] == '\0')
 		report_malformed(psprintf("Field \"%s\" is empty.", where));
-	return network_string(item->valuestring);
+	return network_string(item->valuestring, where);
+}
+
+/*
+ * An id (or other short string) from the API must pass the checks an id
+ * from SQL passes: it will reach a URL, a message or a column.
+ */
+static void
+check_api_id(const char *value, const char *where, size_t maxlen)
+{
+	int			byte;
+	CpValueProblem problem = cp_value_problem(value, maxlen, &byte);
+
+	if (problem != CP_VALUE_OK)
+		report_malformed(psprintf("Field \"%s\" is not a valid id. %s", where,
+								  cp_value_problem_detail(problem, value, maxlen, byte)));
 }
 
 /* A string-or-null field such as last_id; NULL when absent, null or "". */
@@ -167,7 +272,7 @@ optional_string(const cJSON *obj, const char *name)
 		report_wrong_type(name, item, "a string or null");
 	if (item->valuestring[0] == '\0')
 		return NULL;
-	return network_string(item->valuestring);
+	return network_string(item->valuestring, name);
 }
 
 static void
@@ -183,10 +288,13 @@ read_permission(const cJSON *item, int index, CpPermission *perm)
 
 	snprintf(where, sizeof(where), "data[%d].id", index);
 	perm->id = required_string(item, "id", where, true);
+	check_api_id(perm->id, where, CP_MAX_PERMISSION_ID_LEN);
 	snprintf(where, sizeof(where), "data[%d].project_id", index);
 	perm->project_id = required_string(item, "project_id", where, true);
+	check_api_id(perm->project_id, where, CP_MAX_PROJECT_ID_LEN);
 	snprintf(where, sizeof(where), "data[%d].object", index);
 	perm->object = required_string(item, "object", where, false);
+	check_api_id(perm->object, where, CP_MESSAGE_VALUE_LEN);
 
 	snprintf(where, sizeof(where), "data[%d].created_at", index);
 	created = cJSON_GetObjectItemCaseSensitive(item, "created_at");
@@ -220,7 +328,8 @@ cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
 			report_wrong_type("(the reply)", root, "an object");
 		object = required_string(root, "object", "object", true);
 		if (strcmp(object, "list") != 0)
-			report_malformed(psprintf("Field \"object\" is \"%s\"; expected \"list\".", object));
+			report_malformed(psprintf("Field \"object\" is \"%s\"; expected \"list\".",
+									  cp_shorten(display_string(object))));
 		data = cJSON_GetObjectItemCaseSensitive(root, "data");
 		if (!cJSON_IsArray(data))
 			report_wrong_type("data", data, "an array");
@@ -237,6 +346,8 @@ cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
 		}
 		page->has_more = cJSON_IsTrue(has_more);
 		page->last_id = optional_string(root, "last_id");
+		if (page->last_id)
+			check_api_id(page->last_id, "last_id", CP_MAX_PERMISSION_ID_LEN);
 	}
 	PG_FINALLY();
 	{
@@ -264,9 +375,10 @@ cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 		if (!cJSON_IsObject(root))
 			report_wrong_type("(the reply)", root, "an object");
 		id = required_string(root, "id", "id", true);
+		check_api_id(id, "id", CP_MAX_PERMISSION_ID_LEN);
 		if (strcmp(id, permission_id) != 0)
 			report_malformed(psprintf("The reply confirms permission \"%s\", not \"%s\".",
-									  id, permission_id));
+									  cp_shorten(id), cp_shorten(permission_id)));
 		flag = cJSON_GetObjectItemCaseSensitive(root, "deleted");
 		if (!cJSON_IsBool(flag))
 			report_wrong_type("deleted", flag, "a boolean");
@@ -295,7 +407,7 @@ error_field(const cJSON *error, const char *name)
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(error, name);
 
 	if (cJSON_IsString(item) && item->valuestring[0] != '\0')
-		return pstrdup(item->valuestring);
+		return display_string(item->valuestring);
 	return NULL;
 }
 
@@ -340,9 +452,6 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 {
 	CpApiError	err;
 	StringInfoData detail;
-	int			sqlstate;
-	const char *message;
-	char	   *hint = NULL;
 	long		status = resp->status;
 
 	read_api_error(resp, &err);
@@ -353,16 +462,17 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 	{
 		appendStringInfoString(&detail, " (");
 		if (err.type)
-			appendStringInfo(&detail, "type %s", err.type);
+			appendStringInfo(&detail, "type %s", api_text(opts, err.type, CP_MESSAGE_VALUE_LEN));
 		if (err.code)
-			appendStringInfo(&detail, "%scode %s", err.type ? ", " : "", err.code);
+			appendStringInfo(&detail, "%scode %s", err.type ? ", " : "",
+							 api_text(opts, err.code, CP_MESSAGE_VALUE_LEN));
 		if (err.param)
 			appendStringInfo(&detail, "%sparam %s", (err.type || err.code) ? ", " : "",
-							 err.param);
+							 api_text(opts, err.param, CP_MESSAGE_VALUE_LEN));
 		appendStringInfoChar(&detail, ')');
 	}
 	if (err.message)
-		appendStringInfo(&detail, ": %s", mask_key(opts, network_string(err.message)));
+		appendStringInfo(&detail, ": %s", api_text(opts, err.message, CP_API_MESSAGE_LEN));
 	else if (status >= 300 && status < 400 && resp->location[0])
 	{
 		/* name the host only: the rest of a Location may carry tokens */
@@ -383,67 +493,60 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 		appendStringInfo(&detail, " Retried %d %s.", retries, retries == 1 ? "time" : "times");
 	appendStringInfoString(&detail, req->progress);
 
+	/* one ereport per status, so that each message is a literal to translate */
 	if (status == 400 || status == 422)
-	{
-		sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-		message = "OpenAI API rejected the request";
-	}
-	else if (status == 401)
-	{
-		sqlstate = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-		message = "OpenAI API rejected the API key";
-		hint = psprintf("Check option \"api_key\" of the user mapping for server \"%s\".",
-						opts->servername);
-	}
-	else if (status == 403)
-	{
-		sqlstate = ERRCODE_INSUFFICIENT_PRIVILEGE;
-		message = "OpenAI API denied access";
-		hint = pstrdup("Checkpoint permissions need an organization admin key.");
-	}
-	else if (status == 404)
-	{
-		sqlstate = ERRCODE_FDW_TABLE_NOT_FOUND;
-		message = psprintf("checkpoint \"%s\" not found", opts->checkpoint);
-		hint = psprintf("Check option \"checkpoint\" of the foreign table and option \"base_url\" of server \"%s\".",
-						opts->servername);
-	}
-	else if (status == 409)
-	{
-		sqlstate = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
-		message = "OpenAI API reported a conflict";
-	}
-	else if (status == 429)
-	{
-		sqlstate = ERRCODE_INSUFFICIENT_RESOURCES;
-		message = "OpenAI API rate limit exceeded";
-		hint = psprintf("Try again later; option \"max_retries\" of server \"%s\" is %d.",
-						opts->servername, opts->max_retries);
-	}
-	else if (status >= 500)
-	{
-		sqlstate = ERRCODE_SYSTEM_ERROR;
-		message = "OpenAI API server error";
-	}
-	else if (status >= 300 && status < 400)
-	{
-		sqlstate = ERRCODE_PROTOCOL_VIOLATION;
-		message = "OpenAI API answered with a redirect, which is not followed";
-		hint = psprintf("Point option \"base_url\" of server \"%s\" at the final address.",
-						opts->servername);
-	}
-	else
-	{
-		sqlstate = ERRCODE_PROTOCOL_VIOLATION;
-		message = "OpenAI API answered with an unexpected status";
-	}
-
-	if (strcmp(req->method, "POST") == 0 && status >= 500 && hint == NULL)
-		hint = pstrdup("The grant may or may not have been applied; check with SELECT before you run the INSERT again.");
-
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("OpenAI API rejected the request"),
+				 errdetail("%s", detail.data)));
+	if (status == 401)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("OpenAI API rejected the API key"),
+				 errdetail("%s", detail.data),
+				 errhint("Check option \"api_key\" of the user mapping for server \"%s\".",
+						 opts->servername)));
+	if (status == 403)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("OpenAI API denied access"),
+				 errdetail("%s", detail.data),
+				 errhint("Checkpoint permissions need an organization admin key.")));
+	if (status == 404)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("checkpoint \"%s\" not found", cp_shorten(opts->checkpoint)),
+				 errdetail("%s", detail.data),
+				 errhint("Check option \"checkpoint\" of the foreign table and option \"base_url\" of server \"%s\".",
+						 opts->servername)));
+	if (status == 409)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("OpenAI API reported a conflict"),
+				 errdetail("%s", detail.data)));
+	if (status == 429)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("OpenAI API rate limit exceeded"),
+				 errdetail("%s", detail.data),
+				 errhint("Try again later; option \"max_retries\" of server \"%s\" is %d.",
+						 opts->servername, opts->max_retries)));
+	if (status >= 500)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("OpenAI API server error"),
+				 errdetail("%s", detail.data),
+				 strcmp(req->method, "POST") == 0 ?
+				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
+	if (status >= 300 && status < 400)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("OpenAI API answered with a redirect, which is not followed"),
+				 errdetail("%s", detail.data),
+				 errhint("Point option \"base_url\" of server \"%s\" at the final address.",
+						 opts->servername)));
 	ereport(ERROR,
-			(errcode(sqlstate),
-			 errmsg("%s", message),
-			 errdetail("%s", detail.data),
-			 hint ? errhint("%s", hint) : 0));
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("OpenAI API answered with an unexpected status"),
+			 errdetail("%s", detail.data)));
 }

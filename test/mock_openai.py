@@ -47,6 +47,17 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     redirect         302 to http://elsewhere.example/<same path and query>, empty body
     echo-key         401 whose message holds the bearer key that was sent, verbatim
     dropone          POST: create every permission but leave the last one out of the reply
+    overfull         GET: a page of twice the limit asked for (and past the page cap)
+    dupids           GET: the last item of each page is a copy of its first
+    dupnext          GET: every page after the first starts again with the last item of the one before
+    nobody           do the work, answer 204 with no body and no content type
+    ctrlid, nulid, longid, spaceid, badutf8
+                     GET: the first item's id holds CR LF and a header line / \u0000 / is 300 bytes long /
+                     begins with a space / holds the bytes FF FE (not UTF-8)
+    echo-key-late    502 text/html whose body holds the bearer key from byte 190 on (across the
+                     200 bytes an error quotes)
+    hostile-error    400 whose error envelope has control characters, the bearer key, bytes that are
+                     not UTF-8 and a 5,000-byte param
 
 When several reply-replacing faults apply, the first in the checkpoint id wins; fail-N counters of
 every applicable fail token advance on every request in their scope that passed authentication.
@@ -68,7 +79,8 @@ Usage: mock_openai.py --key KEY [--host 127.0.0.1] [--port 0] [--port-file FILE]
 It prints "mock listening on http://HOST:PORT/v1" once listening and exits 0 on SIGTERM or SIGINT.
 With --log, each request appends one JSON line (written before the reply is sent) holding seq, ts,
 conn, conn_seq, method, path, raw_query, checkpoint, permission_id, query, status, body, auth_ok,
-user_agent, accept, content_type, organization, project and fault; never the Authorization header.
+user_agent, accept, content_type, organization, project, fault and header_names (the names of the
+headers received, lower case); never the value of the Authorization header.
 """
 
 import argparse
@@ -150,10 +162,17 @@ _FAULT_RES = [
     (re.compile(r"no-retry"), lambda m: ("should_retry", "false")),
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
     (re.compile(r"(cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
-                r"|endless|redirect|echo-key|dropone)"), lambda m: (m[1], None)),
+                r"|endless|redirect|echo-key|dropone|overfull|dupids|dupnext|nobody|ctrlid|nulid|longid"
+                r"|spaceid|badutf8|hostile-error|echo-key-late)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
-_REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbage", "truncated", "oversized"}
+_REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbage", "truncated", "oversized",
+              "nobody", "hostile-error", "echo-key-late"}
+# Faults that change the data of a normal reply.
+_MUTATING = ("wrongtypes", "missingfields", "notarray", "nohasmore", "stuckcursor", "endless", "dropone",
+             "overfull", "dupids", "dupnext", "ctrlid", "nulid", "longid", "spaceid", "badutf8")
+# Placeholder that the writer turns into bytes that are not UTF-8.
+BAD_UTF8_MARK = "@@BAD-UTF8@@"
 
 
 class Tokens:
@@ -371,6 +390,8 @@ def list_page(mock, st, query, muts):
                          % json.dumps(order), "order")
     ascending = order == "ascending"
     size = min(limit, mock.page_cap)
+    if "overfull" in muts:
+        size = 2 * limit
     project = query.get("project_id")
     after = query.get("after")
 
@@ -404,7 +425,25 @@ def list_page(mock, st, query, muts):
                              % json.dumps(after), "after")
     serials = list(itertools.islice(st.walk(project, after_serial, ascending), size + 1))
     has_more = len(serials) > size
-    return page_obj([st.item(s) for s in serials[:size]], has_more, muts)
+    if "dupnext" in muts and after_serial is not None:
+        serials = [after_serial] + serials
+        has_more = len(serials) > size
+    data = [st.item(s) for s in serials[:size]]
+    if "dupids" in muts and len(data) > 1:
+        data[-1] = dict(data[0])
+    if data:
+        first = data[0]
+        if "ctrlid" in muts:
+            first["id"] += "\r\nX-Smuggled: 1"
+        if "nulid" in muts:
+            first["id"] += "\u0000tail"
+        if "longid" in muts:
+            first["id"] = "cp_" + "x" * 297
+        if "spaceid" in muts:
+            first["id"] = " " + first["id"]
+        if "badutf8" in muts:
+            first["id"] += BAD_UTF8_MARK
+    return page_obj(data, has_more, muts)
 
 
 def page_obj(data, has_more, muts):
@@ -540,8 +579,15 @@ def handle(mock, req):
         return Reply(302, b"", ctype=None, headers=[("location", "http://elsewhere.example" + req["target"])],
                      fault=fname), slow
 
-    muts = set(k for k in kinds if k in ("wrongtypes", "missingfields", "notarray", "nohasmore",
-                                         "stuckcursor", "endless", "dropone"))
+    if mode == "echo-key-late":
+        body = ("<html>" + "x" * 184 + (req["bearer"] or "") + "</html>").encode()
+        return Reply(502, body, ctype="text/html", fault=fname), slow
+    if mode == "hostile-error":
+        err = error_body("bad\r\nX-Injected: 1\x1b[31m " + (req["bearer"] or ""),
+                         "type\x01" + (req["bearer"] or "") + BAD_UTF8_MARK, "p" * 5000, "code\x7f")
+        return Reply(400, dumps(err).replace(BAD_UTF8_MARK.encode(), b"\xff\xfe"), fault=fname), slow
+
+    muts = set(k for k in kinds if k in _MUTATING)
     try:
         if method == "GET":
             obj, status = list_page(mock, st, req["query"], muts), 200
@@ -553,7 +599,11 @@ def handle(mock, req):
         return e.reply, slow
 
     if status != 200 or mode is None:
-        return json_reply(status, obj, fault=", ".join(sorted(muts)) or None), slow
+        r = json_reply(status, obj, fault=", ".join(sorted(muts)) or None)
+        r.body = r.body.replace(BAD_UTF8_MARK.encode(), b"\xff\xfe")
+        return r, slow
+    if mode == "nobody":
+        return Reply(204, b"", ctype=None, fault=fname), slow
     if mode == "garbage":
         return Reply(200, b"<html>upstream error</html>", ctype="text/html", fault=fname), slow
     body = dumps(obj)
@@ -688,7 +738,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "checkpoint": ckpt, "permission_id": pid, "query": query, "status": status,
             "body": logged_body, "auth_ok": auth_ok, "user_agent": g("User-Agent"), "accept": g("Accept"),
             "content_type": g("Content-Type"), "organization": g("OpenAI-Organization"),
-            "project": g("OpenAI-Project"), "fault": fault})
+            "project": g("OpenAI-Project"), "fault": fault,
+            "header_names": sorted(k.lower() for k in self.headers.keys()) if self.headers is not None else None})
 
     def _dispatch(self):
         t0 = time.time()

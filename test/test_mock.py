@@ -265,6 +265,44 @@ class MockTest(unittest.TestCase):
         self.assertNotIn(KEY, text)
         self.assertNotIn("sk-bad", text)
         self.assertEqual(os.stat(self.log_path).st_mode & 0o777, 0o644)
+        self.assertIn("openai-organization", post["header_names"])
+        self.assertIn("authorization", post["header_names"])
+
+    def raw_get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            c.request("GET", path, headers={"Authorization": "Bearer " + KEY})
+            r = c.getresponse()
+            return r.status, r.read(), r
+        finally:
+            c.close()
+
+    def test_contract_breaking_pages(self):
+        _, page, _ = self.request("GET", perms_path("ft:t:overfull:seed-30", limit=5))
+        self.assertEqual(len(page["data"]), 10)
+        _, page, _ = self.request("GET", perms_path("ft:t:dupids:seed-30", limit=5))
+        self.assertEqual(page["data"][0], page["data"][-1])
+        _, p1, _ = self.request("GET", perms_path("ft:t:dupnext:seed-30", limit=5))
+        _, p2, _ = self.request("GET", perms_path("ft:t:dupnext:seed-30", limit=5, after=p1["last_id"]))
+        self.assertEqual(p2["data"][0], p1["data"][-1])
+        self.assertNotEqual(p2["last_id"], p1["last_id"])
+        status, raw, r = self.raw_get(perms_path("ft:t:nobody:seed-1"))
+        self.assertEqual((status, raw, r.getheader("Content-Type")), (204, b"", None))
+
+    def test_hostile_reply_ids(self):
+        for token, check in [("ctrlid", lambda i: "\r\nX-Smuggled: 1" in i),
+                             ("nulid", lambda i: "\x00" in i),
+                             ("longid", lambda i: len(i) == 300),
+                             ("spaceid", lambda i: i.startswith(" "))]:
+            _, page, _ = self.request("GET", perms_path("ft:t:%s:seed-2" % token))
+            self.assertTrue(check(page["data"][0]["id"]), token)
+            self.assertRegex(page["data"][1]["id"], r"^cp_[A-Za-z0-9]{24}$")
+        _, raw, _ = self.raw_get(perms_path("ft:t:badutf8:seed-2"))
+        self.assertIn(b"\xff\xfe", raw)
+        status, raw, _ = self.raw_get(perms_path("ft:t:hostile-error"))
+        self.assertEqual(status, 400)
+        self.assertIn(b"\xff\xfe", raw)
+        self.assertIn(KEY.encode(), raw)
 
 
 if __name__ == "__main__":
