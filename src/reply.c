@@ -74,8 +74,7 @@ body_excerpt(const CpOptions *opts, const CpResponse *resp)
 	return mask_key(opts, excerpt);
 }
 
-static void
-report_malformed(const char *problem) pg_attribute_noreturn();
+CP_NORETURN static void report_malformed(const char *problem);
 
 static void
 report_malformed(const char *problem)
