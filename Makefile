@@ -6,8 +6,10 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" checkpoint_perm
 
 MODULE_big = checkpoint_perms
 OBJS = src/checkpoint_perms.o src/option.o src/columns.o src/request.o src/pushdown.o src/list.o \
-	src/api.o src/http.o src/reply.o src/connection.o
-DATA = src/checkpoint_perms--$(EXTVERSION).sql
+	src/api.o src/http.o src/reply.o src/connection.o src/version.o
+# the full script of every version (CREATE EXTENSION ... VERSION '1.0' still
+# works) and the update scripts between them (ALTER EXTENSION ... UPDATE)
+DATA = $(wildcard src/checkpoint_perms--*.sql)
 
 PG_CPPFLAGS = -DCHECKPOINT_PERMS_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = -lcurl -lcjson
