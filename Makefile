@@ -23,3 +23,5 @@ include $(PGXS)
 
 # every object depends on the shared header (PGXS does not track headers)
 $(OBJS): src/checkpoint_perms.h
+# and these on the version in the control file (CHECKPOINT_PERMS_VERSION)
+src/http.o src/version.o: checkpoint_perms.control
