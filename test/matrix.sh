@@ -149,10 +149,13 @@ chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 	/bin/bash -c 'cd /build/checkpoint_perms && bash test/run-tests.sh' 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
-log "took $(($(date +%s) - started)) s; PostgreSQL $(chroot "$root" sh -c \
-	'ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1'), $(chroot "$root" sh -c \
-	'gcc --version 2>/dev/null | head -1'), $(chroot "$root" sh -c \
-	'curl-config --version 2>/dev/null || echo "libcurl ?"')"
+# what this run was built with, for the record
+versions=$(chroot "$root" /bin/sh -c '
+	pgc=$(ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -1)
+	echo "$($pgc --version 2>/dev/null || echo "PostgreSQL ?"),"\
+		"$(gcc --version 2>/dev/null | head -1 || echo "gcc ?"),"\
+		"libcurl $(curl-config --version 2>/dev/null | sed "s/^libcurl //" || echo "?")"' || true)
+log "took $(($(date +%s) - started)) s; $versions"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1 || true)
 echo "PostgreSQL $version (Debian $suite): ${line:-no result line}"
 exit "$rc"
