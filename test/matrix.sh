@@ -143,12 +143,18 @@ git -C "$top" archive HEAD | tar -x -C "$root/build/checkpoint_perms"
 mount_all "$root"
 out=$matrix_dir/$suite.run.log
 log "running 'bash test/run-tests.sh' in the root (log: $out)"
-set +e
+# in the background, so that a signal to this script runs its trap at once
+# (bash runs traps only between foreground commands) rather than after the
+# whole suite
 chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	/bin/bash -c 'cd /build/checkpoint_perms && bash test/run-tests.sh' 2>&1 | tee "$out"
-rc=${PIPESTATUS[0]}
-set -e
+	/bin/bash -c 'cd /build/checkpoint_perms && bash test/run-tests.sh' >"$out" 2>&1 </dev/null &
+run_pid=$!
+tail -n +1 -f --pid="$run_pid" "$out" &
+tail_pid=$!
+rc=0
+wait "$run_pid" || rc=$?
+wait "$tail_pid" || true
 # what this run was built with, for the record
 versions=$(chroot "$root" /bin/sh -c '
 	pgc=$(ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -1)
