@@ -114,6 +114,11 @@ build_root() {
 	mv "$tmp" "$root"
 }
 
+# one run per root at a time: a second would share its mounts and files
+mkdir -p "$matrix_dir"
+exec 9>"$matrix_dir/$suite.lock"
+flock -n 9 || { echo "test/matrix.sh: another run uses $root" >&2; exit 1; }
+
 if [ -n "$rebuild" ] && [ -d "$root" ]; then
 	log "removing the cached root $root"
 	rm -rf "$root"
