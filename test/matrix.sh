@@ -51,10 +51,14 @@ mirror=${CP_MIRROR:-$(host_mirror)}
 
 # --- mounts, always undone ---------------------------------------------------
 mounted=()
+owns_root=
 cleanup() {
 	local rc=$? pid m i
 	set +e
 	trap - EXIT INT TERM HUP
+	# the root belongs to this run only once it holds the lock: a run that
+	# was refused it must not touch another run's processes
+	[ -n "$owns_root" ] || exit "$rc"
 	# a process left in the root (an interrupted run's PostgreSQL or mock)
 	# would keep the mounts busy: end those, and only those, by pid
 	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
@@ -118,6 +122,7 @@ build_root() {
 mkdir -p "$matrix_dir"
 exec 9>"$matrix_dir/$suite.lock"
 flock -n 9 || { echo "test/matrix.sh: another run uses $root" >&2; exit 1; }
+owns_root=1
 
 if [ -n "$rebuild" ] && [ -d "$root" ]; then
 	log "removing the cached root $root"
