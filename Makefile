@@ -5,9 +5,11 @@ EXTENSION = checkpoint_perms
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" checkpoint_perms.control)
 
 MODULE_big = checkpoint_perms
-OBJS = src/checkpoint_perms.o src/statement.o src/strset.o src/option.o src/columns.o src/request.o src/pushdown.o src/list.o \
-	src/api.o src/http.o src/reply.o src/connection.o
-DATA = src/checkpoint_perms--$(EXTVERSION).sql
+OBJS = src/checkpoint_perms.o src/statement.o src/strset.o src/option.o src/columns.o src/request.o \
+	src/pushdown.o src/list.o src/api.o src/http.o src/reply.o src/connection.o src/version.o
+# the full script of every version (CREATE EXTENSION ... VERSION '1.0' still
+# works) and the update scripts between them (ALTER EXTENSION ... UPDATE)
+DATA = $(wildcard src/checkpoint_perms--*.sql)
 
 PG_CPPFLAGS = -DCHECKPOINT_PERMS_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = -lcurl -lcjson
@@ -21,3 +23,5 @@ include $(PGXS)
 
 # every object depends on the shared header (PGXS does not track headers)
 $(OBJS): src/checkpoint_perms.h
+# and these on the version in the control file (CHECKPOINT_PERMS_VERSION)
+src/http.o src/version.o: checkpoint_perms.control

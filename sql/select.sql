@@ -17,7 +17,7 @@ SELECT query->>'limit' AS "limit", query->>'after' IS NOT NULL AS has_after
   FROM mock_requests('ft:gpt-4o-mini:acme:select:seed-250') OFFSET 3;
 
 -- the headers the API asks for
-SELECT DISTINCT l->>'accept' AS accept, l->>'user_agent' ~ '^checkpoint_perms/1\.0 \(PostgreSQL ' AS ua_ok,
+SELECT DISTINCT l->>'accept' AS accept, l->>'user_agent' ~ ('^checkpoint_perms/' || (SELECT replace(extversion, '.', '\.') FROM pg_extension WHERE extname = 'checkpoint_perms') || ' \(PostgreSQL ') AS ua_ok,
        (l->>'auth_ok')::bool AS auth_ok, l->>'organization' AS org, l->>'project' AS project
   FROM (SELECT line::jsonb AS l FROM regexp_split_to_table(pg_read_file((SELECT log_path FROM mock_config)), E'\n') line
         WHERE line LIKE '%select:seed-250%') s;

@@ -25,6 +25,18 @@
 #endif
 
 /*
+ * A function that never returns, written before its declaration.
+ * PostgreSQL 18 replaced pg_attribute_noreturn(), written after the
+ * declarator, with pg_noreturn, written before; the older macro expands to
+ * a GCC attribute (or to nothing), which may stand before it as well.
+ */
+#if PG_VERSION_NUM >= 180000
+#define CP_NORETURN pg_noreturn
+#else
+#define CP_NORETURN pg_attribute_noreturn()
+#endif
+
+/*
  * Longest ids accepted, in bytes (README, Security).  The API's own are far
  * shorter: "cp_" or "proj_" and 24 characters, and checkpoint ids of the
  * form ft:<model>:<org>:<suffix>:<id>[:ckpt-step-<n>].
@@ -273,8 +285,8 @@ extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
 						 CpResponse *resp, CpStats *stats);
 
 /* reply.c */
-extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
-								 const CpResponse *resp, int retries) pg_attribute_noreturn();
+CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
+											 const CpResponse *resp, int retries);
 extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
 extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 							 const char *permission_id);

@@ -641,9 +641,55 @@ interruptible_sleep(long ms)
 }
 
 /*
- * curl's message without its " after 123 ms" timings: the rest (host,
- * port, reason) is what a user needs, and a message that does not change
- * from run to run is easier to search for.
+ * What went wrong below HTTP, in our own words.  curl's messages change
+ * between its versions ("Couldn't connect to server" became "Could not
+ * connect to server", "transfer closed with 980 bytes remaining to read"
+ * became "end of response with 980 bytes missing"), so a user, a script or
+ * a test sees a sentence chosen from the CURLcode; curl's own text, with
+ * host and port, goes to the server log only (errdetail_log).
+ */
+static const char *
+transport_reason(const CpAttempt *attempt)
+{
+	switch (attempt->code)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+			return "The host name could not be resolved";
+		case CURLE_COULDNT_RESOLVE_PROXY:
+			return "The proxy's host name could not be resolved";
+		case CURLE_COULDNT_CONNECT:
+			return "The connection was refused or the host is unreachable";
+		case CURLE_OPERATION_TIMEDOUT:
+			return attempt->sent ? "No complete reply arrived in time" :
+				"No connection was established in time";
+		case CURLE_SSL_CONNECT_ERROR:
+			return "The TLS handshake failed";
+		case CURLE_PEER_FAILED_VERIFICATION:
+			return "The server's TLS certificate could not be verified";
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+			return "The CA certificates could not be read";
+		case CURLE_SEND_ERROR:
+			return "The connection failed while the request was being sent";
+		case CURLE_RECV_ERROR:
+			return "The connection failed while the reply was being received";
+		case CURLE_GOT_NOTHING:
+			return "The connection closed without a reply";
+		case CURLE_PARTIAL_FILE:
+			return "The connection closed before the reply was complete";
+		case CURLE_WEIRD_SERVER_REPLY:
+			return "The reply is not valid HTTP";
+		case CURLE_UNSUPPORTED_PROTOCOL:
+			return "The URL's protocol is not allowed";
+		default:
+			/* the number is stable across curl versions, its text is not */
+			return psprintf("The transfer failed (curl error %d)", (int) attempt->code);
+	}
+}
+
+/*
+ * curl's message for the server log, without its " after 123 ms" timings
+ * so that log lines of the same failure are alike.
  */
 static char *
 curl_message(const CpAttempt *attempt)
@@ -685,6 +731,7 @@ static void
 report_transport_error(const CpOptions *opts, const CpRequest *req,
 					   const CpAttempt *attempt, int retries)
 {
+	const char *reason = transport_reason(attempt);
 	const char *curlmsg = curl_message(attempt);
 	bool		is_post = strcmp(req->method, "POST") == 0;
 	const char *progress = req->progress;
@@ -715,7 +762,8 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("OpenAI API request timed out"),
-				 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
+				 errdetail("%s%s.%s", reason, retried, progress),
+				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
 				 is_post && attempt->sent ?
 				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") :
 				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
@@ -724,13 +772,15 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to the OpenAI API"),
-				 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
+				 errdetail("%s%s.%s", reason, retried, progress),
+				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
 				 errhint("Check option \"base_url\" of server \"%s\" and the network.",
 						 opts->servername)));
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("connection to the OpenAI API failed"),
-			 errdetail("curl: %s%s.%s", curlmsg, retried, progress),
+			 errdetail("%s%s.%s", reason, retried, progress),
+			 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
 			 is_post ?
 			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
 }

@@ -100,8 +100,7 @@ compare_uint64(const void *a, const void *b)
 	return ha < hb ? -1 : ha > hb ? 1 : 0;
 }
 
-static void
-report_bad_page(const char *path, const char *problem) pg_attribute_noreturn();
+CP_NORETURN static void report_bad_page(const char *path, const char *problem);
 
 static void
 report_bad_page(const char *path, const char *problem)

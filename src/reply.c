@@ -55,8 +55,7 @@ mask_key(const CpOptions *opts, const char *str)
 	return buf.data;
 }
 
-static void
-report_malformed(const char *problem) pg_attribute_noreturn();
+CP_NORETURN static void report_malformed(const char *problem);
 
 static void
 report_malformed(const char *problem)

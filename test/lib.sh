@@ -7,9 +7,38 @@
 
 set -euo pipefail
 
-PG_MAJOR=${PG_MAJOR:-15}
+# The PostgreSQL major version to build and test against, in this order:
+# PG_MAJOR if set; the version of PG_BIN's pg_config if PG_BIN is set; the
+# one this machine's Debian release ships (its "postgresql" package: 15 on
+# Debian 12, 17 on 13, 18 on testing at the time of writing); the newest
+# one installed.
+cp_pick_pg_major() {
+	local v
+	if [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/pg_config" ]; then
+		v=$("$PG_BIN/pg_config" --version | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+		[ -n "$v" ] && { echo "$v"; return; }
+	fi
+	if command -v apt-cache >/dev/null; then
+		# the candidate of the metapackage, "17+278" say; apt's lists may
+		# still be empty on a fresh machine
+		v=$(apt-cache policy postgresql 2>/dev/null | sed -n 's/^ *Candidate: \([0-9][0-9]*\)+.*/\1/p')
+		if [ -z "$v" ] && [ "$(id -u)" = 0 ]; then
+			apt-get update -qq >&2 || true
+			v=$(apt-cache policy postgresql 2>/dev/null | sed -n 's/^ *Candidate: \([0-9][0-9]*\)+.*/\1/p')
+		fi
+		[ -n "$v" ] && { echo "$v"; return; }
+	fi
+	v=$(ls /usr/lib/postgresql 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1)
+	[ -n "$v" ] && { echo "$v"; return; }
+	echo "cannot tell which PostgreSQL to use: set PG_MAJOR (e.g. PG_MAJOR=17)" >&2
+	return 1
+}
+if [ -z "${PG_MAJOR:-}" ]; then
+	PG_MAJOR=$(cp_pick_pg_major)
+fi
 # PG_BIN may point at another installation (a relocated copy, for parallel runs)
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+export PG_MAJOR PG_BIN
 export PG_CONFIG=$PG_BIN/pg_config
 PYTHON=/usr/bin/python3
 MOCK_KEY=sk-test-checkpoint-perms-0123456789
@@ -41,25 +70,54 @@ cp_install_packages() {
 # An npm package, installed once into a cache directory (npm itself from
 # Debian unless there is one, from NodeSource say); prints the directory.
 cp_install_npm_package() { # name version
+	# called in a command substitution, where set -e does not hold: every
+	# step checks its own failure
 	if ! command -v npm >/dev/null; then
-		CP_PACKAGES="nodejs npm" cp_install_packages >&2
+		CP_PACKAGES="nodejs npm" cp_install_packages >&2 || return 1
 	fi
 	local cache dir
 	if [ "$(id -u)" = 0 ]; then cache=/var/cache/checkpoint_perms; else cache=$HOME/.cache/checkpoint_perms; fi
+	cache=${CP_NPM_CACHE:-$cache}
 	dir=$cache/${1//[@\/]/_}-$2
 	if [ ! -d "$dir/node_modules/$1" ]; then
 		cp_log "installing $1@$2 from npm into $dir"
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$1@$2" >/dev/null
+		mkdir -p "$dir" || return 1
+		if ! npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$1@$2" >/dev/null; then
+			rm -rf "$dir"
+			return 1
+		fi
 	fi
 	echo "$dir"
 }
 
-# Prism, the OpenAPI-driven mock of the conformance test.
+# Prism, the OpenAPI-driven mock of the conformance test.  A command
+# substitution does not stop the script under set -e, so a failed install is
+# caught here, at once, with npm's reason above it.
 PRISM_VERSION=5.16.1
 cp_install_prism() {
-	export PRISM
-	PRISM=$(cp_install_npm_package @stainless-api/prism-cli "$PRISM_VERSION")/node_modules/.bin/prism
+	local dir
+	if ! dir=$(cp_install_npm_package @stainless-api/prism-cli "$PRISM_VERSION"); then
+		echo "could not install Prism ($PRISM_VERSION) from npm: see npm's message above" >&2
+		return 1
+	fi
+	export PRISM=$dir/node_modules/.bin/prism
+	if [ ! -x "$PRISM" ]; then
+		echo "Prism's install in $dir has no $PRISM" >&2
+		return 1
+	fi
+}
+
+# Count the test files that pg_regress's output (a file) reports passed and
+# failed; prints "OK FAILED".  Both of its formats: "test name ... ok" (or
+# "... FAILED", "... failed (ignored)") before PostgreSQL 16, TAP's
+# "ok 1 - name" (or "not ok 3 - name") since.
+cp_count_regress() {
+	awk '
+		/^ok [0-9]+ +[-+] /                { ok++; next }
+		/^not ok [0-9]+ +[-+] /            { bad++; next }
+		/ \.\.\. ok( |$)/                  { ok++; next }
+		/ \.\.\. (FAILED|failed)( |$)/     { bad++; next }
+		END { print ok + 0, bad + 0 }' "$1"
 }
 
 cp_build_install() {

@@ -32,13 +32,18 @@ fi
 cp_log "pg_regress"
 rm -rf results regression.diffs regression.out
 # pg_regress connects through PGHOST/PGPORT; its own exit code is not used:
-# every test is counted from its output line instead.
+# every test file is counted from its line of output instead
+# (cp_count_regress), and all of sql/ must be there.
 make -s installcheck PG_CONFIG="$PG_CONFIG" >"$CP_TMP/regress.out" 2>&1 || true
 cat "$CP_TMP/regress.out"
-passed=$((passed + $(grep -cE '\.\.\. ok ' "$CP_TMP/regress.out" || true)))
-failed=$((failed + $(grep -cE '\.\.\. FAILED' "$CP_TMP/regress.out" || true)))
-if ! grep -qE '\.\.\. (ok|FAILED)' "$CP_TMP/regress.out"; then
-	fail "pg_regress ran no test"
+read -r regress_ok regress_failed < <(cp_count_regress "$CP_TMP/regress.out")
+regress_files=$(ls sql/*.sql | wc -l)
+passed=$((passed + regress_ok))
+failed=$((failed + regress_failed))
+if [ $((regress_ok + regress_failed)) -ne "$regress_files" ]; then
+	# pg_regress did not start, stopped early, or printed a format this
+	# script does not know: say so rather than count too few
+	fail "pg_regress reported $((regress_ok + regress_failed)) of the $regress_files files in sql/"
 fi
 [ -f regression.diffs ] && head -200 regression.diffs
 

@@ -1,0 +1,42 @@
+/* src/checkpoint_perms--1.1.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION checkpoint_perms" to load this file. \quit
+
+-- The full install script of version 1.1: CREATE EXTENSION without an old
+-- version runs this file alone.  Every object added in 1.1 is created both
+-- here and in checkpoint_perms--1.0--1.1.sql (which brings 1.0 to 1.1), and
+-- sql/upgrade.sql checks that the two give the same objects.
+
+-- Objects of version 1.0.
+
+CREATE FUNCTION checkpoint_perms_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION checkpoint_perms_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER checkpoint_perms
+  HANDLER checkpoint_perms_handler
+  VALIDATOR checkpoint_perms_validator;
+
+-- Close this backend's cached HTTP connections; true if there were any.
+CREATE FUNCTION checkpoint_perms_disconnect()
+RETURNS boolean
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
+-- Objects added in version 1.1: add new ones at the end of this file and
+-- of checkpoint_perms--1.0--1.1.sql, the same statements in both.
+
+-- The loaded library's version, the libcurl and cJSON it runs with and the
+-- PostgreSQL it was built for, e.g. "checkpoint_perms 1.1 (libcurl 7.88.1
+-- with OpenSSL/3.0.17, cJSON 1.7.15, built for PostgreSQL 15.13)".
+CREATE FUNCTION checkpoint_perms_version()
+RETURNS text
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
