@@ -221,9 +221,21 @@ extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
 extern bool cp_base_url_allowed(const char *url);
 extern void cp_define_settings(void);
 
+/* checkpoint_perms.c */
+struct ExplainState;
+extern void cp_note_write(void);
+extern void cp_explain_stats(const CpStats *stats, bool pages, struct ExplainState *es);
+
+/* scan.c, modify.c, analyze.c: each sets the callbacks it holds */
+struct FdwRoutine;
+extern void cp_scan_callbacks(struct FdwRoutine *routine);
+extern void cp_modify_callbacks(struct FdwRoutine *routine);
+extern void cp_analyze_callbacks(struct FdwRoutine *routine);
+
 /* columns.c */
 extern const char *cp_field_name(CpField field);
 extern void cp_build_column_map(Relation rel, CpColumnMap *map);
+extern void cp_load_column_map(Oid relid, CpColumnMap *map);
 extern void cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 								Datum *values, bool *nulls);
 extern char *cp_text_value(const CpColumnMap *map, CpField field,

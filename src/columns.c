@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
@@ -283,4 +284,14 @@ cp_text_value(const CpColumnMap *map, CpField field, Datum value, bool isnull)
 			text[--len] = '\0';
 	}
 	return text;
+}
+
+/* The column map of a foreign table, checked: plan-time errors surface here. */
+void
+cp_load_column_map(Oid relid, CpColumnMap *map)
+{
+	Relation	rel = table_open(relid, NoLock);
+
+	cp_build_column_map(rel, map);
+	table_close(rel, NoLock);
 }

@@ -1,0 +1,586 @@
+/*-------------------------------------------------------------------------
+ *
+ * modify.c
+ *		  Granting (INSERT, COPY, rows routed into a foreign partition) and
+ *		  revoking (DELETE); what is refused (UPDATE, TRUNCATE, ON CONFLICT).
+ *
+ * Writes go to the API as they happen: the API has no transactions, so a
+ * ROLLBACK cannot undo them.  A grant batches project ids into one POST
+ * per batch_size rows; a revoke sends one DELETE per row, by its id.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/appendinfo.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "checkpoint_perms.h"
+
+/* Positions in the fdw_private of a ModifyTable's foreign target. */
+enum FdwModifyPrivateIndex
+{
+	FdwModifyPrivateOperation	/* Integer: CmdType */
+};
+
+/* Name of the row identity column that carries the permission id. */
+#define CP_ROWID_NAME "cp_permission_id"
+/* ...and of the whole row that DELETE ... RETURNING returns. */
+#define CP_WHOLEROW_NAME "cp_wholerow"
+
+typedef struct CpModifyState
+{
+	CpOptions	opts;
+	CpColumnMap columns;
+	CmdType		operation;
+	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
+	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
+	int			batch_size;
+	CpStrSet   *granted;		/* the project ids granted to */
+	CpStatement *stmt;			/* remembers the permissions made */
+	int64		applied;		/* grants or revokes done by this statement */
+	bool		defer;			/* COPY before 16: collect rows into batches */
+	char	  **pending;		/* deferred project ids */
+	int			npending;
+	MemoryContext pending_cxt;
+	MemoryContext temp_cxt;		/* per call of ExecForeign*; reset each call */
+	CpStats		stats;
+} CpModifyState;
+
+
+/*
+ * The role whose user mapping a grant or revoke uses: the range-table
+ * entry's checkAsUser (a view's owner, for a write through a view), else
+ * the current user (which a SECURITY DEFINER function has made its owner).
+ * A row routed into a foreign partition has no range-table entry of its own
+ * (ri_RangeTableIndex is 0): the partitioned table it was written to
+ * decides, as in postgres_fdw.
+ */
+static Oid
+modify_userid(ResultRelInfo *rinfo, EState *estate)
+{
+#if PG_VERSION_NUM >= 160000
+	return ExecGetResultRelCheckAsUser(rinfo, estate);
+#else
+	Index		rti = rinfo->ri_RangeTableIndex;
+	RangeTblEntry *rte;
+
+	if (rti == 0 && rinfo->ri_RootResultRelInfo != NULL)
+		rti = rinfo->ri_RootResultRelInfo->ri_RangeTableIndex;
+	if (rti == 0)
+		return GetUserId();
+	rte = exec_rt_fetch(rti, estate);
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
+
+static void
+refuse_on_conflict(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("INSERT ... ON CONFLICT is not supported on checkpoint permissions"),
+			 errhint("Look for an existing grant with SELECT ... WHERE project_id = '...' first.")));
+}
+
+static void
+refuse_update(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("UPDATE is not supported on checkpoint permissions"),
+			 errhint("A permission cannot be changed: revoke it with DELETE, then grant anew with INSERT.")));
+}
+
+/* ---------------------------------------------------------------------
+ * Granting and revoking
+ * ---------------------------------------------------------------------
+ */
+
+static int
+IsForeignRelUpdatable(Relation rel)
+{
+	return (1 << CMD_INSERT) | (1 << CMD_DELETE);
+}
+
+/* DELETE finds a permission by its id: make the scan carry it. */
+static void
+AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+						RangeTblEntry *target_rte, Relation target_relation)
+{
+	CpColumnMap columns;
+	Form_pg_attribute attr;
+	AttrNumber	attno;
+
+	if (root->parse->commandType == CMD_UPDATE)
+		refuse_update();
+
+	cp_build_column_map(target_relation, &columns);
+	attno = columns.attno[CP_FIELD_ID];
+	if (attno == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no id column to revoke by",
+						RelationGetRelationName(target_relation)),
+				 errdetail("DELETE revokes each permission by its id."),
+				 errhint("Add a column for field \"id\": ALTER FOREIGN TABLE %s ADD COLUMN id text.",
+						 RelationGetRelationName(target_relation))));
+	attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
+	add_row_identity_var(root,
+						 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
+								 attr->attcollation, 0),
+						 rtindex, CP_ROWID_NAME);
+	/* the API's delete reply holds only the id: RETURNING needs the row */
+	if (root->parse->returningList != NIL)
+		add_row_identity_var(root,
+							 makeWholeRowVar(target_rte, rtindex, 0, false),
+							 rtindex, CP_WHOLEROW_NAME);
+}
+
+/*
+ * Refuse at plan time what cannot work, before anything is sent: ON
+ * CONFLICT, and values for the fields the API makes (id, created_at,
+ * object).  A NULL constant for one of those is allowed.
+ */
+static List *
+PlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+				  int subplan_index)
+{
+	CmdType		operation = plan->operation;
+
+	if (operation == CMD_UPDATE)
+		refuse_update();
+	if (operation == CMD_INSERT && plan->onConflictAction != ONCONFLICT_NONE)
+		refuse_on_conflict();
+
+	if (operation == CMD_INSERT && resultRelation == (Index) root->parse->resultRelation)
+	{
+		RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
+		CpColumnMap columns;
+		ListCell   *lc;
+
+		cp_load_column_map(rte->relid, &columns);
+		foreach(lc, root->parse->targetList)
+		{
+			TargetEntry *tle = (TargetEntry *) lfirst(lc);
+			CpField		field;
+
+			if (tle->resjunk || tle->resno > columns.natts)
+				continue;
+			field = columns.field[tle->resno - 1];
+			if (field != CP_FIELD_ID && field != CP_FIELD_CREATED_AT &&
+				field != CP_FIELD_OBJECT)
+				continue;
+			if (IsA(tle->expr, Const) && ((Const *) tle->expr)->constisnull)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot insert a value into column \"%s\"",
+							get_attname(rte->relid, tle->resno, false)),
+					 errdetail("The API generates field \"%s\" of a new permission.",
+							   cp_field_name(field)),
+					 errhint("Insert only project_id; RETURNING shows what the API made.")));
+		}
+	}
+	return list_make1(makeInteger(operation));
+}
+
+static CpModifyState *
+create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
+{
+	Relation	rel = rinfo->ri_RelationDesc;
+	CpModifyState *st = palloc0(sizeof(CpModifyState));
+
+	st->operation = operation;
+	cp_get_options(RelationGetRelid(rel), modify_userid(rinfo, estate), &st->opts);
+	cp_build_column_map(rel, &st->columns);
+	st->batch_size = st->opts.batch_size;
+	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "checkpoint_perms modify",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->stmt = cp_statement(estate);
+	if (operation == CMD_INSERT)
+	{
+		if (st->columns.attno[CP_FIELD_PROJECT_ID] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("foreign table \"%s\" has no project_id column to grant to",
+							RelationGetRelationName(rel)),
+					 errhint("Add a column for field \"project_id\".")));
+		st->granted = cp_strset_create(estate->es_query_cxt);
+	}
+	return st;
+}
+
+static void
+BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+				   List *fdw_private, int subplan_index, int eflags)
+{
+	CmdType		operation = (CmdType) intVal(list_nth(fdw_private, FdwModifyPrivateOperation));
+	CpModifyState *st;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+	{
+		st = palloc0(sizeof(CpModifyState));
+		st->operation = operation;
+		cp_get_options(RelationGetRelid(rinfo->ri_RelationDesc), InvalidOid, &st->opts);
+		st->batch_size = st->opts.batch_size;
+		rinfo->ri_FdwState = st;
+		return;
+	}
+
+	st = create_modify_state(rinfo, mtstate->ps.state, operation);
+	if (operation == CMD_DELETE)
+	{
+		List	   *tlist = outerPlanState(mtstate)->plan->targetlist;
+
+		st->rowid_attno = ExecFindJunkAttributeInTlist(tlist, CP_ROWID_NAME);
+		if (!AttributeNumberIsValid(st->rowid_attno))
+			elog(ERROR, "could not find junk column \"%s\"", CP_ROWID_NAME);
+		st->wholerow_attno = ExecFindJunkAttributeInTlist(tlist, CP_WHOLEROW_NAME);
+	}
+	rinfo->ri_FdwState = st;
+}
+
+/*
+ * " Earlier requests ... already granted N permissions ...", to end the
+ * detail of an error mid-statement; "" before anything was applied.
+ */
+static const char *
+progress_note(const CpModifyState *st)
+{
+	if (st->applied == 0)
+		return "";
+	return psprintf(" Earlier requests of this statement already %s %lld %s; they stay applied.",
+					st->operation == CMD_DELETE ? "revoked" : "granted",
+					(long long) st->applied,
+					st->applied == 1 ? "permission" : "permissions");
+}
+
+/*
+ * The project id of a row to grant, checked: not NULL, not empty, not
+ * already granted by this statement, no value for what the API makes.
+ */
+static char *
+row_project_id(CpModifyState *st, TupleTableSlot *slot)
+{
+	const CpColumnMap *map = &st->columns;
+	AttrNumber	attno = map->attno[CP_FIELD_PROJECT_ID];
+	char	   *project_id;
+	int			f;
+
+	slot_getallattrs(slot);
+	for (f = 0; f < CP_NUM_FIELDS; f++)
+	{
+		AttrNumber	generated = map->attno[f];
+
+		if (f == CP_FIELD_PROJECT_ID || generated == InvalidAttrNumber)
+			continue;
+		if (!slot->tts_isnull[generated - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot insert a value into column \"%s\"",
+							NameStr(TupleDescAttr(slot->tts_tupleDescriptor, generated - 1)->attname)),
+					 errdetail("The API generates field \"%s\" of a new permission.%s",
+							   cp_field_name((CpField) f), progress_note(st)),
+					 errhint("Insert only project_id; RETURNING shows what the API made.")));
+	}
+
+	project_id = cp_text_value(map, CP_FIELD_PROJECT_ID, slot->tts_values[attno - 1],
+							   slot->tts_isnull[attno - 1]);
+	if (project_id == NULL || project_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a grant needs a project_id"),
+				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
+						   progress_note(st))));
+	cp_check_sql_id(CP_ID_PROJECT, project_id, progress_note(st));
+	if (!cp_strset_add(st->granted, project_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("project \"%s\" is granted twice in one statement", cp_shorten(project_id)),
+				 errdetail("Each grant creates a permission; a project needs one.%s",
+						   progress_note(st))));
+	return project_id;
+}
+
+/*
+ * POST one batch of project ids; the permissions come back in their order.
+ * The statement remembers them, so that its later scans skip them.
+ */
+static CpPermission *
+send_grants(CpModifyState *st, char **project_ids, int n)
+{
+	CpPermission *made;
+	int			i;
+
+	cp_note_write();
+	made = cp_api_create(&st->opts, project_ids, n, progress_note(st), &st->stats);
+	st->applied += n;
+	for (i = 0; i < n; i++)
+		cp_statement_granted(st->stmt, st->opts.checkpoint, made[i].id);
+	return made;
+}
+
+/* Grant the rows of slots in one request; fill each slot from the reply. */
+static void
+grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
+{
+	MemoryContext oldcxt;
+	char	  **project_ids;
+	CpPermission *made;
+	int			i;
+
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+
+	project_ids = palloc(sizeof(char *) * n);
+	for (i = 0; i < n; i++)
+		project_ids[i] = row_project_id(st, slots[i]);
+	made = send_grants(st, project_ids, n);
+
+	/* RETURNING and AFTER triggers see what the API made */
+	for (i = 0; i < n; i++)
+	{
+		ExecClearTuple(slots[i]);
+		cp_store_permission(&st->columns, &made[i],
+							slots[i]->tts_values, slots[i]->tts_isnull);
+		ExecStoreVirtualTuple(slots[i]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* COPY before PostgreSQL 16: send the rows collected so far. */
+static void
+flush_pending(CpModifyState *st)
+{
+	MemoryContext oldcxt;
+
+	if (st->npending == 0)
+		return;
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+	(void) send_grants(st, st->pending, st->npending);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(st->pending_cxt);
+	st->npending = 0;
+	st->pending = NULL;
+}
+
+static TupleTableSlot *
+ExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+				  TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
+
+	if (st->defer)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(st->pending_cxt);
+
+		if (st->pending == NULL)
+			st->pending = palloc(sizeof(char *) * st->batch_size);
+		st->pending[st->npending++] = row_project_id(st, slot);
+		MemoryContextSwitchTo(oldcxt);
+		if (st->npending == st->batch_size)
+			flush_pending(st);
+		return slot;
+	}
+	grant_slots(st, &slot, 1);
+	return slot;
+}
+
+static TupleTableSlot **
+ExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+					   TupleTableSlot **slots, TupleTableSlot **planSlots,
+					   int *numSlots)
+{
+	grant_slots((CpModifyState *) rinfo->ri_FdwState, slots, *numSlots);
+	return slots;
+}
+
+/*
+ * Batch unless the rows must be seen one by one: RETURNING, row triggers
+ * and WITH CHECK OPTION need each row's reply before the next row.
+ */
+static int
+GetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
+	CpOptions	opts;
+
+	if (rinfo->ri_projectReturning != NULL || rinfo->ri_WithCheckOptions != NIL ||
+		(rinfo->ri_TrigDesc &&
+		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
+		  rinfo->ri_TrigDesc->trig_insert_after_row)))
+		return 1;
+	if (st)
+		return st->batch_size;
+	cp_get_options(RelationGetRelid(rinfo->ri_RelationDesc), InvalidOid, &opts);
+	return opts.batch_size;
+}
+
+/* Fill slot with the scanned row that DELETE ... RETURNING returns. */
+static void
+store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	bool		isnull;
+	Datum		datum = ExecGetJunkAttribute(planSlot, st->wholerow_attno, &isnull);
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+
+	ExecClearTuple(slot);
+	if (isnull)
+	{
+		ExecStoreAllNullTuple(slot);
+		return;
+	}
+	td = DatumGetHeapTupleHeader(datum);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	heap_deform_tuple(&tuple, slot->tts_tupleDescriptor, slot->tts_values, slot->tts_isnull);
+	ExecStoreVirtualTuple(slot);
+}
+
+static TupleTableSlot *
+ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+				  TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
+	MemoryContext oldcxt;
+	bool		isnull;
+	Datum		datum;
+	char	   *id;
+	bool		deleted;
+
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+	datum = ExecGetJunkAttribute(planSlot, st->rowid_attno, &isnull);
+	id = cp_text_value(&st->columns, CP_FIELD_ID, datum, isnull);
+	if (id == NULL || id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cannot revoke a permission without an id"),
+				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
+						   progress_note(st))));
+	cp_note_write();
+	deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
+	MemoryContextSwitchTo(oldcxt);
+
+	/* gone already: not counted, as for a row deleted concurrently */
+	if (!deleted)
+		return NULL;
+	st->applied++;
+	if (st->wholerow_attno != InvalidAttrNumber)
+		store_deleted_row(st, slot, planSlot);
+	return slot;
+}
+
+static void
+EndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
+
+	if (st && st->defer)
+		flush_pending(st);
+}
+
+/* COPY FROM and rows routed into a foreign partition. */
+static void
+BeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;
+	CpModifyState *st;
+
+	if (plan && plan->onConflictAction != ONCONFLICT_NONE)
+		refuse_on_conflict();
+
+	st = create_modify_state(rinfo, mtstate->ps.state, CMD_INSERT);
+
+#if PG_VERSION_NUM < 160000
+	/*
+	 * COPY has no plan, and before PostgreSQL 16 it inserts into a foreign
+	 * table row by row.  Collect its rows into batches ourselves, unless a
+	 * row trigger must see each row as granted.
+	 */
+	if (plan == NULL && st->batch_size > 1 &&
+		!(rinfo->ri_TrigDesc &&
+		  (rinfo->ri_TrigDesc->trig_insert_before_row ||
+		   rinfo->ri_TrigDesc->trig_insert_after_row)))
+	{
+		st->defer = true;
+		st->pending_cxt = AllocSetContextCreate(mtstate->ps.state->es_query_cxt,
+												"checkpoint_perms pending grants",
+												ALLOCSET_DEFAULT_SIZES);
+	}
+#endif
+	rinfo->ri_FdwState = st;
+}
+
+static void
+EndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+	EndForeignModify(estate, rinfo);
+}
+
+static void
+ExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+					 List *fdw_private, int subplan_index, ExplainState *es)
+{
+	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
+	char	   *path = cp_permissions_path(st->opts.checkpoint);
+
+	if (st->operation == CMD_INSERT)
+	{
+		ExplainPropertyText("OpenAI Request", psprintf("POST %s", path), es);
+		ExplainPropertyInteger("OpenAI Batch Size", NULL, rinfo->ri_BatchSize, es);
+	}
+	else
+		ExplainPropertyText("OpenAI Request", psprintf("DELETE %s/{id}", path), es);
+	if (es->analyze)
+		cp_explain_stats(&st->stats, false, es);
+}
+
+static void
+ExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("TRUNCATE is not supported on checkpoint permissions"),
+			 errhint("Revoke every permission with DELETE FROM the foreign table.")));
+}
+
+/* Set the callbacks of granting and revoking. */
+void
+cp_modify_callbacks(FdwRoutine *routine)
+{
+	routine->IsForeignRelUpdatable = IsForeignRelUpdatable;
+	routine->AddForeignUpdateTargets = AddForeignUpdateTargets;
+	routine->PlanForeignModify = PlanForeignModify;
+	routine->BeginForeignModify = BeginForeignModify;
+	routine->ExecForeignInsert = ExecForeignInsert;
+	routine->ExecForeignBatchInsert = ExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = GetForeignModifyBatchSize;
+	routine->ExecForeignDelete = ExecForeignDelete;
+	routine->EndForeignModify = EndForeignModify;
+	routine->BeginForeignInsert = BeginForeignInsert;
+	routine->EndForeignInsert = EndForeignInsert;
+	routine->ExplainForeignModify = ExplainForeignModify;
+	routine->ExecForeignTruncate = ExecForeignTruncate;
+}
