@@ -168,7 +168,12 @@ open_socket_callback(void *clientp, curlsocktype purpose, struct curl_sockaddr *
 		attempt->refused = true;
 		return CURL_SOCKET_BAD;
 	}
+	/* close-on-exec, as curl's own sockets: COPY ... PROGRAM must not inherit it */
+#ifdef SOCK_CLOEXEC
+	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+#else
 	return socket(address->family, address->socktype, address->protocol);
+#endif
 }
 
 static size_t
