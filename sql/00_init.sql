@@ -19,3 +19,23 @@ LANGUAGE sql AS $$
   WHERE l->>'checkpoint' = ckpt
   ORDER BY (l->>'seq')::int
 $$;
+
+-- EXPLAIN's output, less what changes between PostgreSQL versions: an
+-- InitPlan's result is "$0" before 17 and "(InitPlan 1).col1" since (shown
+-- as "<initplan>"), and 18 shows actual rows with two decimals ("rows=4.00",
+-- shown as "rows=4").
+CREATE FUNCTION explain_filter(query text, options text DEFAULT 'COSTS OFF')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (' || options || ') ' || query LOOP
+    line := regexp_replace(line, '^(\s*InitPlan \d+) \(returns \$\d+\)$', '\1');
+    IF line ~ '^\s*Filter: ' THEN
+      line := regexp_replace(line, '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g');
+    END IF;
+    line := regexp_replace(line, '\(actual rows=(\d+)\.00 ', '(actual rows=\1 ');
+    RETURN NEXT line;
+  END LOOP;
+END
+$$;

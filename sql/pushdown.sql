@@ -45,25 +45,6 @@ EXPLAIN (COSTS OFF) SELECT id FROM pd WHERE project_id IN ('proj_0001', 'proj_00
 SELECT project_id, count(*) FROM pd WHERE project_id IN ('proj_0003', 'proj_0001', NULL, 'proj_0001')
   GROUP BY 1 ORDER BY 1;
 SELECT requests_of($$SELECT * FROM pd WHERE project_id IN ('proj_0003', 'proj_0001', NULL, 'proj_0001')$$);
--- EXPLAIN's output, less what changes between PostgreSQL versions: an
--- InitPlan's result is "$0" before 17 and "(InitPlan 1).col1" since (shown
--- as "<initplan>"), and 18 shows actual rows with two decimals ("rows=4.00",
--- shown as "rows=4").
-CREATE FUNCTION explain_filter(query text, options text DEFAULT 'COSTS OFF')
-RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE
-  line text;
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (' || options || ') ' || query LOOP
-    line := regexp_replace(line, '^(\s*InitPlan \d+) \(returns \$\d+\)$', '\1');
-    IF line ~ '^\s*Filter: ' THEN
-      line := regexp_replace(line, '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g');
-    END IF;
-    line := regexp_replace(line, '\(actual rows=(\d+)\.00 ', '(actual rows=\1 ');
-    RETURN NEXT line;
-  END LOOP;
-END
-$$;
 -- so many values that one full list is cheaper: filtered here
 SELECT explain_filter($$SELECT id FROM pd
   WHERE project_id = ANY (ARRAY(SELECT 'proj_' || lpad(g::text, 4, '0') FROM generate_series(1, 40) g)::text[])$$);

@@ -5,7 +5,8 @@
  *		  the transaction callback and EXPLAIN ANALYZE's counters.
  *
  * The callbacks live by the statement they serve: scan.c (planning and
- * SELECT), modify.c (INSERT, COPY, DELETE), analyze.c (ANALYZE).
+ * SELECT), modify.c (INSERT, COPY, DELETE row by row), revoke.c (a DELETE
+ * run whole: direct modify), analyze.c (ANALYZE).
  *
  *-------------------------------------------------------------------------
  */
@@ -77,6 +78,39 @@ cp_explain_stats(const CpStats *stats, bool pages, ExplainState *es)
 	ExplainPropertyInteger("OpenAI Bytes Received", NULL, stats->bytes, es);
 }
 
+/*
+ * EXPLAIN's "OpenAI Request" lines: one line per request in text format;
+ * a list in the others, whose keys must be unique.
+ */
+void
+cp_explain_requests(List *lines, ExplainState *es)
+{
+	ListCell   *lc;
+
+	if (es->format == EXPLAIN_FORMAT_TEXT)
+	{
+		foreach(lc, lines)
+			ExplainPropertyText("OpenAI Request", lfirst(lc), es);
+	}
+	else
+		ExplainPropertyList("OpenAI Request", lines, es);
+}
+
+/*
+ * " Earlier requests of this statement already revoked N permissions; they
+ * stay applied.", to end the detail of an error mid-statement; "" before
+ * anything was applied.
+ */
+const char *
+cp_progress_note(bool revoke, int64 applied)
+{
+	if (applied == 0)
+		return "";
+	return psprintf(" Earlier requests of this statement already %s " INT64_FORMAT " %s; they stay applied.",
+					revoke ? "revoked" : "granted", applied,
+					applied == 1 ? "permission" : "permissions");
+}
+
 PG_FUNCTION_INFO_V1(checkpoint_perms_handler);
 
 Datum
@@ -86,6 +120,7 @@ checkpoint_perms_handler(PG_FUNCTION_ARGS)
 
 	cp_scan_callbacks(routine);
 	cp_modify_callbacks(routine);
+	cp_revoke_callbacks(routine);
 	cp_analyze_callbacks(routine);
 	PG_RETURN_POINTER(routine);
 }

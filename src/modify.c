@@ -264,12 +264,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 static const char *
 progress_note(const CpModifyState *st)
 {
-	if (st->applied == 0)
-		return "";
-	return psprintf(" Earlier requests of this statement already %s %lld %s; they stay applied.",
-					st->operation == CMD_DELETE ? "revoked" : "granted",
-					(long long) st->applied,
-					st->applied == 1 ? "permission" : "permissions");
+	return cp_progress_note(st->operation == CMD_DELETE, st->applied);
 }
 
 /*

@@ -105,10 +105,13 @@ typedef struct CpScanState
 	bool		stored;			/* store holds the list of values */
 } CpScanState;
 
-
-/* The role whose user mapping a scan or modify uses. */
-static Oid
-scan_userid(ForeignScanState *node)
+/*
+ * The role whose user mapping a scan uses (and a direct-modify DELETE,
+ * whose ForeignScan is on the target relation): the range-table entry's
+ * checkAsUser (a view's owner), else the current user.
+ */
+Oid
+cp_scan_userid(ForeignScanState *node)
 {
 #if PG_VERSION_NUM >= 160000
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
@@ -384,8 +387,8 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
  * a parameter as $n, an outer column as alias.column; "" for anything
  * else (a sub-select's result, an expression).
  */
-static char *
-value_label(PlannerInfo *root, Expr *value)
+char *
+cp_value_label(PlannerInfo *root, Expr *value)
 {
 	while (IsA(value, RelabelType))
 		value = ((RelabelType *) value)->arg;
@@ -464,7 +467,7 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private, makeInteger(kind));
 	fdw_private = lappend(fdw_private, makeInteger(kind == CP_FILTER_ARRAY ? info->max_lists : 0));
 	fdw_private = lappend(fdw_private,
-						  makeString(chosen && !IsA(value, Const) ? value_label(root, value) :
+						  makeString(chosen && !IsA(value, Const) ? cp_value_label(root, value) :
 									 pstrdup("")));
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							chosen ? list_make1(value) : NIL,
@@ -478,15 +481,20 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ---------------------------------------------------------------------
  */
 
-static void
-BeginForeignScan(ForeignScanState *node, int eflags)
+/*
+ * Start a scan of node's plan (a ForeignScan made by GetForeignPlan): the
+ * state of its lists.  stream makes it page through them even in a
+ * statement that writes, for a caller that reads everything before it
+ * writes anything (a direct-modify DELETE, revoke.c).
+ */
+CpScanState *
+cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
 	CpScanState *st = palloc0(sizeof(CpScanState));
 
-	node->fdw_state = st;
 	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
 	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
 	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
@@ -499,12 +507,12 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 	{
 		/* EXPLAIN shows the requests: no user mapping, no key needed */
 		cp_get_options(RelationGetRelid(rel), InvalidOid, &st->opts);
-		return;
+		return st;
 	}
 
 	if (st->filter_value)
 		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
-	cp_get_options(RelationGetRelid(rel), scan_userid(node), &st->opts);
+	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	cp_lister_init(&st->lister, &st->opts, &st->stats, estate->es_query_cxt);
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
@@ -526,10 +534,20 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 		MemoryContext oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
 
 		st->stmt = cp_statement(estate);
-		st->store = tuplestore_begin_heap(false, false, work_mem);
-		st->store_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+		if (!stream)
+		{
+			st->store = tuplestore_begin_heap(false, false, work_mem);
+			st->store_slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+		}
 		MemoryContextSwitchTo(oldcxt);
 	}
+	return st;
+}
+
+static void
+BeginForeignScan(ForeignScanState *node, int eflags)
+{
+	node->fdw_state = cp_scan_begin(node, eflags, false);
 }
 
 static int
@@ -706,10 +724,10 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 	}
 }
 
-static TupleTableSlot *
-IterateForeignScan(ForeignScanState *node)
+/* The next row of the scan in node's scan slot; an empty slot at the end. */
+TupleTableSlot *
+cp_scan_next(CpScanState *st, ForeignScanState *node)
 {
-	CpScanState *st = (CpScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	int			natts = slot->tts_tupleDescriptor->natts;
 
@@ -738,6 +756,12 @@ IterateForeignScan(ForeignScanState *node)
 	return ExecStoreVirtualTuple(slot);
 }
 
+static TupleTableSlot *
+IterateForeignScan(ForeignScanState *node)
+{
+	return cp_scan_next((CpScanState *) node->fdw_state, node);
+}
+
 static void
 ReScanForeignScan(ForeignScanState *node)
 {
@@ -747,18 +771,22 @@ ReScanForeignScan(ForeignScanState *node)
 	st->need_eval = true;
 }
 
-static void
-EndForeignScan(ForeignScanState *node)
+/* End a scan: the contexts go with the query's; the tuplestore's file now. */
+void
+cp_scan_end(CpScanState *st)
 {
-	CpScanState *st = (CpScanState *) node->fdw_state;
-
-	/* the contexts go with the query's; the tuplestore's file goes now */
 	if (st && st->store)
 	{
 		tuplestore_end(st->store);
 		st->store = NULL;
 		ExecDropSingleTupleTableSlot(st->store_slot);
 	}
+}
+
+static void
+EndForeignScan(ForeignScanState *node)
+{
+	cp_scan_end((CpScanState *) node->fdw_state);
 }
 
 /* Requests of an array filter that EXPLAIN names one by one. */
@@ -809,12 +837,12 @@ const_array_values(Const *c)
 }
 
 /*
- * The requests a scan sends, as "OpenAI Request" lines: one per list (a
- * few of them, for an array of values), a {placeholder} for a value known
- * only at run time.
+ * The requests a scan sends, as EXPLAIN's "OpenAI Request" lines: one per
+ * list (a few of them, for an array of values), a {placeholder} for a
+ * value known only at run time.
  */
-static void
-explain_list_requests(CpScanState *st, ExplainState *es)
+List *
+cp_scan_request_lines(const CpScanState *st)
 {
 	List	   *lines = NIL;
 	Const	   *c = (st->filter_value && IsA(st->filter_value, Const)) ?
@@ -861,14 +889,7 @@ explain_list_requests(CpScanState *st, ExplainState *es)
 										list_request_text(st, NULL, false), st->max_lists));
 	}
 
-	/* one line per request in text; a list elsewhere, as keys must be unique */
-	if (es->format == EXPLAIN_FORMAT_TEXT)
-	{
-		foreach(lc, lines)
-			ExplainPropertyText("OpenAI Request", lfirst(lc), es);
-	}
-	else
-		ExplainPropertyList("OpenAI Request", lines, es);
+	return lines;
 }
 
 static void
@@ -876,9 +897,16 @@ ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
-	explain_list_requests(st, es);
+	cp_explain_requests(cp_scan_request_lines(st), es);
 	if (es->analyze)
 		cp_explain_stats(&st->stats, true, es);
+}
+
+/* What the scan's requests cost so far, for EXPLAIN ANALYZE. */
+const CpStats *
+cp_scan_stats(const CpScanState *st)
+{
+	return &st->stats;
 }
 
 /* Set the callbacks of planning and scanning. */

@@ -1,0 +1,605 @@
+/*-------------------------------------------------------------------------
+ *
+ * revoke.c
+ *		  A DELETE run whole by the extension (PostgreSQL's direct-modify
+ *		  API), as postgres_fdw sends a whole DELETE to its remote server.
+ *
+ * The row-by-row DELETE (modify.c) has the executor hand over each row its
+ * scan produced.  When the DELETE is one foreign table and nothing else (no
+ * join, no row trigger, no WITH CHECK OPTION), the extension runs it as a
+ * set instead:
+ *
+ * - by id: every condition is "id = value" or "id = ANY(array)", and
+ *   RETURNING needs no more than id and object: one DELETE per distinct id,
+ *   no list at all;
+ * - otherwise, by list: the lists the scan would send (with every filter
+ *   pushed), every condition of the DELETE checked here on each listed row,
+ *   the whole list read before the first revoke; then one DELETE per row
+ *   that matched.
+ *
+ * A 404 means the permission is already gone: it is not counted, nor
+ * returned, as for a row a concurrent statement deleted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+#include "checkpoint_perms.h"
+
+/*
+ * Items appended to the scan's fdw_private by PlanDirectModify, counted
+ * from the end of the list (the scan's own items come first).
+ */
+enum FdwDirectModifyPrivateIndex
+{
+	FdwDirectModifyPrivateByIdKind,	/* Integer: CpFilterKind of the id value
+									 * (fdw_exprs' one item), or
+									 * CP_FILTER_NONE: by list */
+	FdwDirectModifyPrivateIdLabel,	/* String: EXPLAIN's name of a run-time id */
+	FdwDirectModifyPrivateSetProcessed, /* Integer: count rows in es_processed */
+	FdwDirectModifyPrivateCount
+};
+
+/* Ids of a by-id DELETE that EXPLAIN names one by one. */
+#define CP_EXPLAIN_MAX_IDS 5
+
+typedef struct CpRevokeState
+{
+	CpOptions	opts;
+	CpColumnMap columns;
+	CpFilterKind by_id;			/* CP_FILTER_NONE: by list */
+	char	   *id_label;
+	Expr	   *id_value;		/* by id: the id(s) */
+	ExprState  *id_expr;
+	bool		set_processed;
+	CpScanState *scan;			/* by list: the scan's lists */
+	ExprContext *qual_econtext; /* by list: checks the conditions per row */
+
+	/* the rows to revoke: ids alone (by id), or whole rows (by list) */
+	char	  **ids;
+	int			nids;
+	Tuplestorestate *rows;
+	TupleTableSlot *row_slot;
+	bool	   *revoked;		/* per id or row: the API revoked it now */
+
+	bool		done;			/* the revokes were sent */
+	int64		applied;		/* permissions revoked */
+	int			next;			/* RETURNING: next id or row to return */
+	CpStats		stats;			/* the DELETE requests */
+} CpRevokeState;
+
+static inline Node *
+direct_private(ForeignScan *fsplan, int item)
+{
+	int			len = list_length(fsplan->fdw_private);
+
+	return list_nth(fsplan->fdw_private, len - FdwDirectModifyPrivateCount + item);
+}
+
+/*
+ * The ForeignScan that scans the target directly below the ModifyTable
+ * (or below its Append, for one of several result relations): anything
+ * else (a join, a sub-select turned into a join) means rows come from
+ * elsewhere, and the row-by-row path serves them.
+ */
+static ForeignScan *
+target_scan(ModifyTable *plan, Index resultRelation, int subplan_index)
+{
+	Plan	   *subplan = outerPlan(plan);
+
+	if (subplan && IsA(subplan, Result) && outerPlan(subplan) && IsA(outerPlan(subplan), Append))
+		subplan = outerPlan(subplan);
+	if (subplan && IsA(subplan, Append))
+	{
+		Append	   *append = (Append *) subplan;
+
+		subplan = subplan_index < list_length(append->appendplans) ?
+			(Plan *) list_nth(append->appendplans, subplan_index) : NULL;
+	}
+	if (subplan && IsA(subplan, ForeignScan) &&
+		((ForeignScan *) subplan)->scan.scanrelid == resultRelation)
+		return (ForeignScan *) subplan;
+	return NULL;
+}
+
+/* Does RETURNING need no column but id and object (what a delete reply has)? */
+static bool
+returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *columns)
+{
+	List	   *vars = pull_var_clause((Node *) returning,
+									   PVC_RECURSE_AGGREGATES |
+									   PVC_RECURSE_WINDOWFUNCS |
+									   PVC_RECURSE_PLACEHOLDERS);
+	ListCell   *lc;
+
+	foreach(lc, vars)
+	{
+		Var		   *var = (Var *) lfirst(lc);
+
+		if (var->varno != rtindex)
+			continue;
+		if (var->varattno != columns->attno[CP_FIELD_ID] &&
+			var->varattno != columns->attno[CP_FIELD_OBJECT])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Run the DELETE directly when it is one foreign table's.  Its conditions:
+ * the scan sent what it could to the API (the one in fdw_recheck_quals)
+ * and kept the rest as its qual.  By id, the id value becomes the plan's
+ * one expression.  By list, every condition moves to fdw_recheck_quals,
+ * which IterateDirectModify checks on each listed row (EvalPlanQual, their
+ * usual reader, never runs a direct modify), and the qual is emptied: the
+ * executor would apply it to the RETURNING rows.
+ */
+static bool
+PlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
+				 int subplan_index)
+{
+	ForeignScan *fscan;
+	RangeTblEntry *rte;
+	RelOptInfo *baserel;
+	CpColumnMap columns;
+	List	   *conds;
+	List	   *returning = NIL;
+	Expr	   *id_value = NULL;
+	CpFilterKind kind = CP_FILTER_NONE;
+	char	   *label = "";
+
+	if (plan->operation != CMD_DELETE)
+		return false;
+	fscan = target_scan(plan, resultRelation, subplan_index);
+	if (fscan == NULL)
+		return false;
+
+	rte = planner_rt_fetch(resultRelation, root);
+	baserel = find_base_rel(root, resultRelation);
+	cp_load_column_map(rte->relid, &columns);
+	if (plan->returningLists)
+		returning = (List *) list_nth(plan->returningLists, subplan_index);
+
+	conds = list_concat_copy(fscan->fdw_recheck_quals, fscan->scan.plan.qual);
+	if (list_length(conds) == 1 &&
+		cp_project_filter(root, baserel, columns.attno[CP_FIELD_ID],
+						  (Expr *) linitial(conds), &id_value, &kind) &&
+		returning_needs_only_id(returning, resultRelation, &columns))
+	{
+		fscan->fdw_exprs = list_make1(id_value);
+		fscan->fdw_recheck_quals = NIL;
+		label = IsA(id_value, Const) ? "" : cp_value_label(root, id_value);
+	}
+	else
+	{
+		kind = CP_FILTER_NONE;
+		fscan->fdw_recheck_quals = conds;
+	}
+	fscan->scan.plan.qual = NIL;
+	fscan->operation = CMD_DELETE;
+	fscan->resultRelation = resultRelation;
+	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(kind));
+	fscan->fdw_private = lappend(fscan->fdw_private, makeString(pstrdup(label)));
+	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(plan->canSetTag));
+	return true;
+}
+
+static void
+BeginDirectModify(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	CpRevokeState *st = palloc0(sizeof(CpRevokeState));
+
+	node->fdw_state = st;
+	st->by_id = (CpFilterKind) intVal(direct_private(fsplan, FdwDirectModifyPrivateByIdKind));
+	st->id_label = strVal(direct_private(fsplan, FdwDirectModifyPrivateIdLabel));
+	st->set_processed = intVal(direct_private(fsplan, FdwDirectModifyPrivateSetProcessed));
+	if (st->by_id != CP_FILTER_NONE)
+		st->id_value = (Expr *) linitial(fsplan->fdw_exprs);
+	else
+		st->scan = cp_scan_begin(node, eflags, true);
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+	{
+		cp_get_options(RelationGetRelid(rel), InvalidOid, &st->opts);
+		return;
+	}
+	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
+	cp_build_column_map(rel, &st->columns);
+	if (st->id_value)
+		st->id_expr = ExecInitExpr(st->id_value, (PlanState *) node);
+	else
+		st->qual_econtext = CreateExprContext(node->ss.ps.state);
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * By id: the distinct, non-empty ids to revoke, sorted.  An empty id names
+ * no permission (and would be the list's path): it matches nothing.
+ */
+static void
+evaluate_ids(CpRevokeState *st, ExprContext *econtext)
+{
+	bool		isnull;
+	Datum		datum = ExecEvalExpr(st->id_expr, econtext, &isnull);
+	int			n = 0;
+	int			i;
+
+	st->nids = 0;
+	if (isnull)
+		return;
+	if (st->by_id == CP_FILTER_SCALAR)
+	{
+		st->ids = palloc(sizeof(char *));
+		st->ids[n++] = TextDatumGetCString(datum);
+	}
+	else
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		st->ids = palloc(sizeof(char *) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			if (!nulls[i])
+				st->ids[n++] = TextDatumGetCString(elems[i]);
+		qsort(st->ids, n, sizeof(char *), compare_strings);
+	}
+	for (i = 0; i < n; i++)
+		if (st->ids[i][0] != '\0' &&
+			(st->nids == 0 || strcmp(st->ids[i], st->ids[st->nids - 1]) != 0))
+			st->ids[st->nids++] = st->ids[i];
+}
+
+/*
+ * By list: read every list whole, keeping the rows that meet every
+ * condition of the DELETE, before anything is revoked.
+ */
+static void
+collect_rows(CpRevokeState *st, ForeignScanState *node)
+{
+	ExprContext *econtext = st->qual_econtext;
+	TupleTableSlot *slot;
+
+	st->rows = tuplestore_begin_heap(false, false, work_mem);
+	st->row_slot = MakeSingleTupleTableSlot(RelationGetDescr(node->ss.ss_currentRelation),
+											&TTSOpsMinimalTuple);
+	for (;;)
+	{
+		/* TupIsNull() evaluates its argument twice: no call inside it */
+		slot = cp_scan_next(st->scan, node);
+		if (TupIsNull(slot))
+			break;
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = slot;
+		if (ExecQual(node->fdw_recheck_quals, econtext))
+		{
+			tuplestore_puttupleslot(st->rows, slot);
+			st->nids++;
+		}
+	}
+	ResetExprContext(econtext);
+}
+
+/* The id of a collected row, checked as modify.c checks a row's. */
+static char *
+row_id(CpRevokeState *st, TupleTableSlot *slot)
+{
+	AttrNumber	attno = st->columns.attno[CP_FIELD_ID];
+	char	   *id;
+
+	slot_getallattrs(slot);
+	id = cp_text_value(&st->columns, CP_FIELD_ID, slot->tts_values[attno - 1],
+					   slot->tts_isnull[attno - 1]);
+	if (id == NULL || id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cannot revoke a permission without an id"),
+				 errdetail("A row to delete has %s id.%s", id ? "an empty" : "a NULL",
+						   cp_progress_note(true, st->applied))));
+	return id;
+}
+
+/* Revoke one permission; false when it was already gone. */
+static bool
+revoke_one(CpRevokeState *st, const char *id)
+{
+	bool		revoked;
+
+	cp_note_write();
+	revoked = cp_api_delete(&st->opts, id, cp_progress_note(true, st->applied), &st->stats);
+	if (revoked)
+		st->applied++;
+	return revoked;
+}
+
+/*
+ * Send every revoke of the statement.  It runs in the executor's per-row
+ * memory, reset between the rows this node returns: what must last until
+ * the RETURNING rows are out lives in the query's memory.
+ */
+static void
+run_revokes(CpRevokeState *st, ForeignScanState *node)
+{
+	MemoryContext querycxt = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+	MemoryContext temp = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms revoke",
+											   ALLOCSET_SMALL_SIZES);
+	int			i;
+
+	if (st->by_id != CP_FILTER_NONE)
+		evaluate_ids(st, node->ss.ps.ps_ExprContext);
+	else
+		collect_rows(st, node);
+	st->revoked = palloc0(sizeof(bool) * Max(st->nids, 1));
+
+	for (i = 0; i < st->nids; i++)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(temp);
+
+		if (st->by_id != CP_FILTER_NONE)
+			st->revoked[i] = revoke_one(st, st->ids[i]);
+		else
+		{
+			if (!tuplestore_gettupleslot(st->rows, true, false, st->row_slot))
+				elog(ERROR, "checkpoint_perms: collected row %d is missing", i);
+			st->revoked[i] = revoke_one(st, row_id(st, st->row_slot));
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(temp);
+	}
+	MemoryContextDelete(temp);
+	if (st->rows)
+		tuplestore_rescan(st->rows);
+	st->done = true;
+	MemoryContextSwitchTo(querycxt);
+}
+
+/* By id: the RETURNING row of a revoked id (id and object are known). */
+static void
+store_id_row(CpRevokeState *st, TupleTableSlot *slot, const char *id)
+{
+	const CpColumnMap *map = &st->columns;
+	int			natts = slot->tts_tupleDescriptor->natts;
+	AttrNumber	id_attno = map->attno[CP_FIELD_ID];
+	AttrNumber	object_attno = map->attno[CP_FIELD_OBJECT];
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * natts);
+	slot->tts_values[id_attno - 1] =
+		InputFunctionCall(&map->input[id_attno - 1], (char *) id,
+						  map->ioparam[id_attno - 1], map->typmod[id_attno - 1]);
+	slot->tts_isnull[id_attno - 1] = false;
+	if (object_attno != InvalidAttrNumber)
+	{
+		slot->tts_values[object_attno - 1] =
+			InputFunctionCall(&map->input[object_attno - 1], "checkpoint.permission",
+							  map->ioparam[object_attno - 1], map->typmod[object_attno - 1]);
+		slot->tts_isnull[object_attno - 1] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/* The next revoked row for RETURNING, in node's scan slot; false at the end. */
+static bool
+next_returning_row(CpRevokeState *st, TupleTableSlot *slot)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+
+	for (; st->next < st->nids; st->next++)
+	{
+		if (st->by_id != CP_FILTER_NONE)
+		{
+			if (!st->revoked[st->next])
+				continue;
+			store_id_row(st, slot, st->ids[st->next++]);
+			return true;
+		}
+		if (!tuplestore_gettupleslot(st->rows, true, false, st->row_slot))
+			return false;
+		if (!st->revoked[st->next])
+			continue;
+		slot_getallattrs(st->row_slot);
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, st->row_slot->tts_values, sizeof(Datum) * natts);
+		memcpy(slot->tts_isnull, st->row_slot->tts_isnull, sizeof(bool) * natts);
+		ExecStoreVirtualTuple(slot);
+		st->next++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The first call sends every revoke; then, without RETURNING, the count
+ * goes to es_processed at once, and with RETURNING each revoked row comes
+ * back, made available to the RETURNING projection as its scan tuple.
+ */
+static TupleTableSlot *
+IterateDirectModify(ForeignScanState *node)
+{
+	CpRevokeState *st = (CpRevokeState *) node->fdw_state;
+	EState	   *estate = node->ss.ps.state;
+	ResultRelInfo *rinfo = node->resultRelInfo;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (!st->done)
+		run_revokes(st, node);
+
+	if (rinfo->ri_projectReturning == NULL)
+	{
+		if (st->set_processed)
+			estate->es_processed += st->applied;
+		if (node->ss.ps.instrument)
+			node->ss.ps.instrument->tuplecount += st->applied;
+		st->applied = 0;		/* counted once */
+		return ExecClearTuple(slot);
+	}
+	if (!next_returning_row(st, slot))
+		return ExecClearTuple(slot);
+	rinfo->ri_projectReturning->pi_exprContext->ecxt_scantuple = slot;
+	if (st->set_processed)
+		estate->es_processed += 1;
+	return slot;
+}
+
+static void
+EndDirectModify(ForeignScanState *node)
+{
+	CpRevokeState *st = (CpRevokeState *) node->fdw_state;
+
+	if (st == NULL)
+		return;
+	if (st->scan)
+		cp_scan_end(st->scan);
+	if (st->rows)
+	{
+		tuplestore_end(st->rows);
+		ExecDropSingleTupleTableSlot(st->row_slot);
+		st->rows = NULL;
+	}
+}
+
+/* The DELETE request of a by-id revoke, for EXPLAIN. */
+static char *
+delete_request_text(const CpRevokeState *st, const char *id, bool placeholder)
+{
+	char	   *path = cp_permissions_path(st->opts.checkpoint);
+
+	if (placeholder)
+		return psprintf("DELETE %s/%s", path, id);
+	return psprintf("DELETE %s", cp_permission_path(st->opts.checkpoint, id));
+}
+
+/* The distinct, non-empty elements of a constant id array, sorted. */
+static List *
+const_ids(Const *c, CpFilterKind kind)
+{
+	List	   *result = NIL;
+	char	  **ids;
+	int			n = 0;
+	int			i;
+
+	if (c->constisnull)
+		return NIL;
+	if (kind == CP_FILTER_SCALAR)
+		return list_make1(TextDatumGetCString(c->constvalue));
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &nelems);
+		ids = palloc(sizeof(char *) * Max(nelems, 1));
+		for (i = 0; i < nelems; i++)
+			if (!nulls[i])
+				ids[n++] = TextDatumGetCString(elems[i]);
+	}
+	qsort(ids, n, sizeof(char *), compare_strings);
+	for (i = 0; i < n; i++)
+		if (ids[i][0] != '\0' && (i == 0 || strcmp(ids[i], ids[i - 1]) != 0))
+			result = lappend(result, ids[i]);
+	return result;
+}
+
+/*
+ * EXPLAIN: by id, one DELETE line per id (a few of them) or a placeholder;
+ * by list, the scan's list requests and the DELETE sent for each listed row
+ * that meets the conditions.
+ */
+static void
+ExplainDirectModify(ForeignScanState *node, ExplainState *es)
+{
+	CpRevokeState *st = (CpRevokeState *) node->fdw_state;
+	List	   *lines = NIL;
+
+	if (st->by_id == CP_FILTER_NONE)
+	{
+		lines = cp_scan_request_lines(st->scan);
+		lines = lappend(lines, psprintf("%s, for each listed row that meets the conditions",
+										delete_request_text(st, "{id}", true)));
+	}
+	else if (IsA(st->id_value, Const))
+	{
+		List	   *ids = const_ids((Const *) st->id_value, st->by_id);
+		ListCell   *lc;
+
+		foreach(lc, ids)
+		{
+			if (foreach_current_index(lc) == CP_EXPLAIN_MAX_IDS &&
+				list_length(ids) > CP_EXPLAIN_MAX_IDS + 1)
+			{
+				lines = lappend(lines, psprintf("... and %d more, one per id",
+												list_length(ids) - CP_EXPLAIN_MAX_IDS));
+				break;
+			}
+			lines = lappend(lines, delete_request_text(st, lfirst(lc), false));
+		}
+		if (ids == NIL)
+			lines = list_make1(pstrdup("none: no id to revoke"));
+	}
+	else if (st->by_id == CP_FILTER_SCALAR)
+		lines = list_make1(delete_request_text(st, st->id_label[0] ?
+											   psprintf("{%s}", st->id_label) :
+											   "{run-time id}", true));
+	else
+		lines = list_make1(delete_request_text(st, st->id_label[0] ?
+											   psprintf("{each value of %s}", st->id_label) :
+											   "{each run-time id}", true));
+	cp_explain_requests(lines, es);
+
+	if (es->analyze)
+	{
+		CpStats		total = st->stats;
+
+		if (st->scan)
+		{
+			const CpStats *listed = cp_scan_stats(st->scan);
+
+			total.requests += listed->requests;
+			total.pages += listed->pages;
+			total.retries += listed->retries;
+			total.bytes += listed->bytes;
+		}
+		cp_explain_stats(&total, st->scan != NULL, es);
+	}
+}
+
+/* Set the callbacks of a DELETE run whole. */
+void
+cp_revoke_callbacks(FdwRoutine *routine)
+{
+	routine->PlanDirectModify = PlanDirectModify;
+	routine->BeginDirectModify = BeginDirectModify;
+	routine->IterateDirectModify = IterateDirectModify;
+	routine->EndDirectModify = EndDirectModify;
+	routine->ExplainDirectModify = ExplainDirectModify;
+}
