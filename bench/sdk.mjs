@@ -37,6 +37,27 @@ const cases = {
     for (const id of ids) await perms.delete(id, { fine_tuned_model_checkpoint: checkpoint });
     return ids.length;
   },
+  // revoke ARG=project's permissions: the natural loop, one DELETE after another
+  revoke_project: async () => {
+    const ids = [];
+    for await (const p of perms.list(checkpoint, { project_id: arg, limit: 100 })) ids.push(p.id);
+    for (const id of ids) await perms.delete(id, { fine_tuned_model_checkpoint: checkpoint });
+    return ids.length;
+  },
+  // the same, hand-written with a pool of 8 DELETEs in flight
+  revoke_project_pool: async () => {
+    const ids = [];
+    for await (const p of perms.list(checkpoint, { project_id: arg, limit: 100 })) ids.push(p.id);
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        await perms.delete(id, { fine_tuned_model_checkpoint: checkpoint });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    return ids.length;
+  },
   // the permissions of ARG=p1,p2,... (a join of local rows), one filtered list each
   join: async () => {
     let rows = 0;

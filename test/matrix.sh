@@ -5,7 +5,10 @@
 # archive of HEAD: commit first), and runs the README's test command there
 # with chroot.  Ends with the suite's own "N passed, N failed" line.
 #
-#   bash test/matrix.sh [--rebuild] VERSION      VERSION: 17 (Debian 13) or 18 (testing)
+#   bash test/matrix.sh [--rebuild] VERSION      VERSION: 15 (Debian 12), 17 (Debian 13) or 18 (testing)
+#
+# With CP_MATRIX_DEMO=1 it runs the README's demo command first, in the same
+# fresh root: the whole Quick start, word for word.
 #
 # As root, on a Debian host; downloads a whole system the first time, so it
 # is not part of CI.  The roots are kept in $CP_MATRIX_DIR (default
@@ -19,6 +22,7 @@ rebuild=
 if [ "${1:-}" = --rebuild ]; then rebuild=1; shift; fi
 version=${1:-}
 case $version in
+15) suite=bookworm ;;
 17) suite=trixie ;;
 18) suite=testing ;;
 *)
@@ -152,13 +156,15 @@ git -C "$top" archive HEAD | tar -x -C "$root/build/checkpoint_perms"
 
 mount_all "$root"
 out=$matrix_dir/$suite.run.log
-log "running 'bash test/run-tests.sh' in the root (log: $out)"
+commands='bash test/run-tests.sh'
+[ -n "${CP_MATRIX_DEMO:-}" ] && commands="bash test/demo.sh && $commands"
+log "running '$commands' in the root (log: $out)"
 # in the background, so that a signal to this script runs its trap at once
 # (bash runs traps only between foreground commands) rather than after the
 # whole suite
 chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	/bin/bash -c 'cd /build/checkpoint_perms && bash test/run-tests.sh' >"$out" 2>&1 </dev/null &
+	/bin/bash -c "cd /build/checkpoint_perms && $commands" >"$out" 2>&1 </dev/null &
 run_pid=$!
 tail -n +1 -f --pid="$run_pid" "$out" &
 tail_pid=$!
