@@ -26,7 +26,7 @@ case $version in
 17) suite=trixie ;;
 18) suite=testing ;;
 *)
-	echo "usage: bash test/matrix.sh [--rebuild] 17|18" >&2
+	echo "usage: bash test/matrix.sh [--rebuild] 15|17|18" >&2
 	exit 2
 	;;
 esac
