@@ -45,6 +45,9 @@
 #define CP_MAX_PROJECT_ID_LEN 256
 #define CP_MAX_PERMISSION_ID_LEN 256
 
+/* Highest max_concurrency: requests one statement has in flight at once. */
+#define CP_MAX_CONCURRENCY 64
+
 /* Longest piece of a value that a message repeats; longer ones end "...". */
 #define CP_MESSAGE_VALUE_LEN 200
 
@@ -115,6 +118,7 @@ typedef struct CpOptions
 	int			connect_timeout_ms;
 	int			timeout_ms;
 	int			max_retries;
+	int			max_concurrency;	/* requests in flight at once, at most */
 	int			max_response_bytes;
 	double		request_cost;	/* planner cost of one request */
 	double		fdw_tuple_cost; /* planner cost of one row received */
