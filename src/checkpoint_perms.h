@@ -307,6 +307,8 @@ extern CpConnection *cp_get_connection(const CpOptions *opts);
 extern int	cp_connection_size(CpConnection *conn);
 extern void *cp_connection_curl(CpConnection *conn, int i);
 extern void *cp_connection_multi(CpConnection *conn);
+extern int	cp_connection_cap(CpConnection *conn);
+extern void cp_connection_set_cap(CpConnection *conn, int cap);
 extern void cp_connection_set_busy(CpConnection *conn, bool busy);
 
 /* http.c */
@@ -323,8 +325,9 @@ extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
  *   SDKs, POST only when it provably did nothing).  A 429, or any delay the
  *   API names (retry-after-ms, retry-after), pauses the whole batch until
  *   it passes; a 429 also halves the number in flight (grown back by one
- *   after as many successes in a row), and a 429 that came while others
- *   were in flight costs its request none of its max_retries.
+ *   after as many successes in a row; the next batch on the connection
+ *   starts where this one ended), and a 429 that came while others were
+ *   in flight costs its request none of its max_retries.
  * - on_reply(t, arg), if not NULL, runs for each transfer that ends with a
  *   usable reply (2xx, or 404 when req.missing_ok; t->resp.retries > 0
  *   says an earlier attempt was sent), in the order they end, with the

@@ -33,6 +33,7 @@ struct CpConnection
 	CURLM	   *multi;
 	CURL	   *easy[CP_MAX_CONCURRENCY];	/* made as needed; NULL until then */
 	int			size;			/* max_concurrency when the entry was made */
+	int			cap;			/* in flight at most, as the last batch left it */
 	bool		busy;			/* requests of it are in flight (http.c) */
 	uint32		server_hashvalue;	/* of the server's syscache entry */
 	uint32		mapping_hashvalue;	/* of the user mapping's */
@@ -118,6 +119,7 @@ cp_get_connection(const CpOptions *opts)
 		memset(entry->easy, 0, sizeof(entry->easy));
 		entry->multi = NULL;
 		entry->size = 0;
+		entry->cap = 0;
 		entry->busy = false;
 		entry->invalidated = false;
 	}
@@ -136,6 +138,7 @@ cp_get_connection(const CpOptions *opts)
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a curl handle")));
 		entry->size = opts->max_concurrency;
+		entry->cap = entry->size;
 
 		/*
 		 * Keep as many idle connections as requests may be in flight (curl
@@ -175,6 +178,22 @@ cp_connection_curl(CpConnection *conn, int i)
 					 errmsg("could not create a curl handle")));
 	}
 	return conn->easy[i];
+}
+
+/*
+ * How many requests a batch may have in flight at first: as many as the
+ * batch before ended with, after the API's 429s had their say (http.c).
+ */
+int
+cp_connection_cap(CpConnection *conn)
+{
+	return conn->cap;
+}
+
+void
+cp_connection_set_cap(CpConnection *conn, int cap)
+{
+	conn->cap = Max(1, Min(cap, conn->size));
 }
 
 /* Mark a connection's requests in flight, or no longer. */

@@ -720,10 +720,11 @@ typedef struct CpSlot
 } CpSlot;
 
 /*
- * One batch of transfers.  At most cap are in flight: max_concurrency at
- * first, halved by a 429 and grown back by one after cap successes in a
- * row, so that an API that limits requests in flight gets about as many as
- * it takes.  A 429, or any delay the API names, pauses the whole batch.
+ * One batch of transfers.  At most cap are in flight: max_concurrency, or
+ * what the batch before on the connection ended with; halved by a 429 and
+ * grown back by one after cap successes in a row, so that an API that
+ * limits requests in flight gets about as many as it takes.  A 429, or any
+ * delay the API names, pauses the whole batch.
  */
 typedef struct CpPool
 {
@@ -1030,7 +1031,7 @@ run_pool(CpPool *pool, CpAttempt *failure)
 	pool->conn = cp_get_connection(pool->opts);
 	pool->multi = (CURLM *) cp_connection_multi(pool->conn);
 	pool->max = Max(1, Min(pool->opts->max_concurrency, cp_connection_size(pool->conn)));
-	pool->cap = pool->max;
+	pool->cap = Min(pool->max, cp_connection_cap(pool->conn));
 	pool->nfree = pool->max;
 	for (i = 0; i < pool->max; i++)
 		pool->free_handles[i] = pool->max - 1 - i;
@@ -1097,6 +1098,7 @@ run_pool(CpPool *pool, CpAttempt *failure)
 				detach_slot(pool, &pool->slots[i]);
 				pool->slots[i].state = CP_SLOT_FAILED;
 			}
+		cp_connection_set_cap(pool->conn, pool->cap);
 		cp_connection_set_busy(pool->conn, false);
 	}
 	PG_END_TRY();
