@@ -291,6 +291,7 @@ extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *sta
 extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
 extern bool cp_lister_rewind(CpLister *lister);
 extern CpPermission *cp_lister_next(CpLister *lister);
+extern void cp_lister_fetch_first(CpLister **listers, int n);
 
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
