@@ -97,6 +97,29 @@ SELECT count(*) FILTER (WHERE project IS NOT NULL) AS lists,
 FROM conc_log('ft:conc:revoke:seed-100:proj-20:get-slow-50');
 SELECT count(*) FROM conc_revoke WHERE project_id IN ('proj_0001', 'proj_0002', 'proj_0003', 'proj_0004');
 
+-- a 429 (or a delay the API names) pauses the whole batch: the lists not
+-- yet sent wait for the retry-after-ms of another one's 429.  On a server of
+-- its own, whose first statement meets a 429: its connection then starts a
+-- batch with 4 in flight, not 8, so a batch of 8 has 4 waiting to be sent.
+CREATE SERVER mock_pause FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mock_pause OPTIONS (api_key :'mock_key');
+CREATE FOREIGN TABLE conc_pause_first (id text, project_id text)
+  SERVER mock_pause OPTIONS (checkpoint 'ft:conc:pause-first:seed-20:proj-10:fail-1-429:retry-after-ms-10');
+SELECT count(*) FROM conc_pause_first WHERE project_id IN ('proj_0001', 'proj_0002');
+CREATE FOREIGN TABLE conc_pause (id text, project_id text)
+  SERVER mock_pause OPTIONS (checkpoint 'ft:conc:pause:seed-100:proj-20:fail-1-429:retry-after-ms-300');
+SELECT count(*), count(DISTINCT project_id) FROM conc_pause
+  WHERE project_id IN ('proj_0001', 'proj_0002', 'proj_0003', 'proj_0004', 'proj_0005',
+                       'proj_0006', 'proj_0007', 'proj_0008');
+WITH l AS (SELECT *, row_number() OVER (ORDER BY seq) AS n
+           FROM conc_log('ft:conc:pause:seed-100:proj-20:fail-1-429:retry-after-ms-300'))
+SELECT count(*) AS requests,
+       (SELECT n FROM l WHERE status = 429) AS the_429_was_request,
+       (SELECT max(ts) - min(ts) FROM l WHERE n <= 4) < 0.3 AS first_4_at_once,
+       (SELECT min(ts) FROM l WHERE n > 4) - (SELECT ts FROM l WHERE status = 429) >= 0.3
+         AS the_others_waited_for_it
+FROM l;
+
 -- an API that takes 3 requests at a time and answers 429 (retry-after-ms
 -- 50) beyond: the batch slows down, and the statement succeeds (last: the
 -- connection keeps the lower number in flight for its next batch)
