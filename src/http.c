@@ -1176,16 +1176,15 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 {
 	CpTransfer	t;
 	CpAttempt	attempt;
+	int			failed;
 
 	check_base_url(opts, req->progress);
 	memset(&t, 0, sizeof(t));
 	t.req = *req;
-	if (send_transfers(opts, &t, 1, NULL, NULL, stats, false, &attempt) < 0)
-	{
-		*resp = t.resp;
-		return;
-	}
+	failed = send_transfers(opts, &t, 1, NULL, NULL, stats, false, &attempt);
 	*resp = t.resp;
+	if (failed < 0)
+		return;
 
 	if (attempt.code != CURLE_OK)
 		report_transport_error(opts, req, &attempt, resp->retries);
