@@ -54,6 +54,7 @@ CREATE FOREIGN TABLE h_batch1 (id text, project_id text) SERVER mock
 INSERT INTO h_batch1 (project_id) VALUES ('proj_q1'), (E'proj_q2\n');
 SELECT method, body FROM mock_requests('ft:hostile:batch1');
 SELECT count(*) FROM h_ids WHERE project_id = E'proj_0001\n';
+-- every value of an IN list is checked before any list is sent
 SELECT count(*) FROM h_ids WHERE project_id IN ('proj_0001', E'proj_0002\r\n');
 SELECT method, count(*) FROM mock_requests('ft:hostile:ids:seed-3') GROUP BY method;
 

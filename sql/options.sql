@@ -33,11 +33,13 @@ ALTER SERVER opts OPTIONS (ADD batch_size '1001');
 ALTER SERVER opts OPTIONS (ADD connect_timeout_ms '0');
 ALTER SERVER opts OPTIONS (ADD timeout_ms '3600001');
 ALTER SERVER opts OPTIONS (ADD max_retries '11');
+ALTER SERVER opts OPTIONS (ADD max_concurrency '0');
+ALTER SERVER opts OPTIONS (ADD max_concurrency '65');
 ALTER SERVER opts OPTIONS (ADD max_response_bytes '1023');
 ALTER SERVER opts OPTIONS (ADD page_size '10000', batch_size '1', connect_timeout_ms '1',
-  timeout_ms '3600000', max_retries '0', max_response_bytes '268435456');
+  timeout_ms '3600000', max_retries '0', max_response_bytes '268435456', max_concurrency '1');
 ALTER SERVER opts OPTIONS (SET page_size '1', SET batch_size '1000', SET max_retries '10',
-  SET max_response_bytes '1024');
+  SET max_response_bytes '1024', SET max_concurrency '64');
 
 -- base_url: http(s) only, plaintext only to loopback, no credentials
 ALTER SERVER opts OPTIONS (ADD base_url 'ftp://api.openai.com/v1');

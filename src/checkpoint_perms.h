@@ -45,6 +45,9 @@
 #define CP_MAX_PROJECT_ID_LEN 256
 #define CP_MAX_PERMISSION_ID_LEN 256
 
+/* Highest max_concurrency: requests one statement has in flight at once. */
+#define CP_MAX_CONCURRENCY 64
+
 /* Longest piece of a value that a message repeats; longer ones end "...". */
 #define CP_MESSAGE_VALUE_LEN 200
 
@@ -115,6 +118,7 @@ typedef struct CpOptions
 	int			connect_timeout_ms;
 	int			timeout_ms;
 	int			max_retries;
+	int			max_concurrency;	/* requests in flight at once, at most */
 	int			max_response_bytes;
 	double		request_cost;	/* planner cost of one request */
 	double		fdw_tuple_cost; /* planner cost of one row received */
@@ -210,6 +214,18 @@ typedef struct CpResponse
 	char		location[256];	/* for 3xx */
 } CpResponse;
 
+/*
+ * One transfer of a batch (cp_http_send_many): a request, and once done its
+ * reply.  arg is the caller's, for on_reply.
+ */
+typedef struct CpTransfer
+{
+	CpRequest	req;
+	CpResponse	resp;
+	bool		done;			/* it ended with a usable reply; on_reply ran */
+	void	   *arg;
+} CpTransfer;
+
 /* A set of strings (strset.c). */
 typedef struct CpStrSet CpStrSet;
 
@@ -289,6 +305,7 @@ extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *sta
 extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
 extern bool cp_lister_rewind(CpLister *lister);
 extern CpPermission *cp_lister_next(CpLister *lister);
+extern void cp_lister_fetch_first(CpLister **listers, int n);
 
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
@@ -302,13 +319,54 @@ extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);
-extern void *cp_connection_curl(CpConnection *conn);
+extern int	cp_connection_size(CpConnection *conn);
+extern void *cp_connection_curl(CpConnection *conn, int i);
 extern void *cp_connection_multi(CpConnection *conn);
+extern int	cp_connection_cap(CpConnection *conn);
+extern void cp_connection_set_cap(CpConnection *conn, int cap);
+extern void cp_connection_set_busy(CpConnection *conn, bool busy);
 
 /* http.c */
 extern bool cp_address_is_reserved(int family, const void *addr);
 extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
 						 CpResponse *resp, CpStats *stats);
+
+/*
+ * cp_http_send_many: send n independent transfers at once over the user
+ * mapping's connection, at most opts->max_concurrency in flight, and
+ * return when every one has its reply.
+ *
+ * - Each transfer keeps cp_http_send's retry policy (GET and DELETE as the
+ *   SDKs, POST only when it provably did nothing).  A 429, or any delay the
+ *   API names (retry-after-ms, retry-after), pauses the whole batch until
+ *   it passes; a 429 also halves the number in flight (grown back by one
+ *   after as many successes in a row; the next batch on the connection
+ *   starts where this one ended), and a 429 that came while others were
+ *   in flight costs its request none of its max_retries.
+ * - on_reply(t, arg), if not NULL, runs for each transfer that ends with a
+ *   usable reply (2xx, or 404 when req.missing_ok; t->resp.retries > 0
+ *   says an earlier attempt was sent), in the order they end, with the
+ *   request line as error context.  t->resp.body is palloc'd in the memory
+ *   context current at the call: pfree it when done, or a large batch
+ *   holds every reply until then.  on_reply may raise; then every transfer
+ *   in flight is abandoned at once, as by a cancel, and its outcome is
+ *   unknown (a DELETE or POST may have been applied).  It must not send
+ *   requests over the same user mapping.
+ * - A final failure stops sending: no new transfer starts and none is
+ *   retried, those in flight end (their on_reply still runs), and then the
+ *   failure's error is raised with its request line as context; its DETAIL
+ *   ends with progress(arg) (NULL: nothing), which is "" or sentences that
+ *   begin with a space, e.g. " Earlier requests of this statement already
+ *   revoked 37 permissions; they stay applied."  req.progress is replaced.
+ *   Transfers that did not end well have done = false.
+ * - Cancel, statement_timeout and terminate abandon every transfer in
+ *   flight at once and raise PostgreSQL's own error.
+ * cp_http_send is the same engine with one transfer.
+ */
+extern void cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
+							  void (*on_reply) (CpTransfer *t, void *arg),
+							  const char *(*progress) (void *arg), void *arg,
+							  CpStats *stats);
 
 /* reply.c */
 CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,

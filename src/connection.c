@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * connection.c
- *		  The per-backend cache of curl handles, one per user mapping.
+ *		  The per-backend cache of curl handles, one set per user mapping.
  *
- * A handle keeps its HTTP keep-alive connections and TLS sessions between
+ * An entry keeps its HTTP keep-alive connections and TLS sessions between
  * queries, so that a run of one-row queries does not pay a TCP and TLS
- * handshake each.  Each handle lives in its own multi handle, which owns
- * the connection pool, so that dropping an entry really closes its
- * connections.  An entry is dropped when its server or user mapping is
- * altered or dropped (syscache invalidation), and on request through
- * checkpoint_perms_disconnect().
+ * handshake each.  Each entry has its own multi handle, which owns the
+ * connection pool (up to max_concurrency connections, and HTTP/2 streams
+ * multiplexed on one where the API offers it), and up to max_concurrency
+ * easy handles, made as requests in flight at once need them; so dropping
+ * an entry really closes its connections.  An entry is dropped when its
+ * server or user mapping is altered or dropped (syscache invalidation),
+ * and on request through checkpoint_perms_disconnect().
  *
  *-------------------------------------------------------------------------
  */
@@ -28,8 +30,11 @@
 struct CpConnection
 {
 	Oid			umid;			/* hash key: the user mapping */
-	CURL	   *easy;
 	CURLM	   *multi;
+	CURL	   *easy[CP_MAX_CONCURRENCY];	/* made as needed; NULL until then */
+	int			size;			/* max_concurrency when the entry was made */
+	int			cap;			/* in flight at most, as the last batch left it */
+	bool		busy;			/* requests of it are in flight (http.c) */
 	uint32		server_hashvalue;	/* of the server's syscache entry */
 	uint32		mapping_hashvalue;	/* of the user mapping's */
 	bool		invalidated;	/* options changed: rebuild before next use */
@@ -40,13 +45,19 @@ static HTAB *connection_cache = NULL;
 static void
 release_connection(CpConnection *entry)
 {
-	if (entry->multi && entry->easy)
-		curl_multi_remove_handle(entry->multi, entry->easy);
-	if (entry->easy)
-		curl_easy_cleanup(entry->easy);
+	int			i;
+
+	for (i = 0; i < CP_MAX_CONCURRENCY; i++)
+	{
+		if (entry->easy[i] == NULL)
+			continue;
+		if (entry->multi)
+			curl_multi_remove_handle(entry->multi, entry->easy[i]);
+		curl_easy_cleanup(entry->easy[i]);
+		entry->easy[i] = NULL;
+	}
 	if (entry->multi)
 		curl_multi_cleanup(entry->multi);
-	entry->easy = NULL;
 	entry->multi = NULL;
 }
 
@@ -87,7 +98,12 @@ init_cache(void)
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidation_callback, (Datum) 0);
 }
 
-/* The cached connection of the options' user mapping, made if needed. */
+/*
+ * The cached connection of the options' user mapping, made if needed.  Its
+ * requests run one batch at a time (http.c): a connection whose requests
+ * are in flight is never rebuilt or lent to a second batch, which would
+ * drive the first one's transfers and read their results.
+ */
 CpConnection *
 cp_get_connection(const CpOptions *opts)
 {
@@ -100,26 +116,39 @@ cp_get_connection(const CpOptions *opts)
 	entry = hash_search(connection_cache, &opts->umid, HASH_ENTER, &found);
 	if (!found)
 	{
-		entry->easy = NULL;
+		memset(entry->easy, 0, sizeof(entry->easy));
 		entry->multi = NULL;
+		entry->size = 0;
+		entry->cap = 0;
+		entry->busy = false;
 		entry->invalidated = false;
 	}
+	if (entry->busy)
+		elog(ERROR, "checkpoint_perms: a connection was asked for while its requests are in flight");
 	if (entry->invalidated)
 	{
 		release_connection(entry);
 		entry->invalidated = false;
 	}
-	if (entry->easy == NULL)
+	if (entry->multi == NULL)
 	{
 		entry->multi = curl_multi_init();
-		entry->easy = curl_easy_init();
-		if (entry->multi == NULL || entry->easy == NULL)
-		{
-			release_connection(entry);
+		if (entry->multi == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a curl handle")));
-		}
+		entry->size = opts->max_concurrency;
+		entry->cap = entry->size;
+
+		/*
+		 * Keep as many idle connections as requests may be in flight (curl
+		 * would keep four per easy handle added at the time, which shrinks
+		 * as the handles leave), and never open more to the API.  HTTP/2
+		 * multiplexing is curl's default; said here because it matters.
+		 */
+		curl_multi_setopt(entry->multi, CURLMOPT_MAXCONNECTS, (long) entry->size);
+		curl_multi_setopt(entry->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) entry->size);
+		curl_multi_setopt(entry->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
 		entry->server_hashvalue =
 			GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(opts->serverid));
 		entry->mapping_hashvalue =
@@ -128,10 +157,50 @@ cp_get_connection(const CpOptions *opts)
 	return entry;
 }
 
-void *
-cp_connection_curl(CpConnection *conn)
+/* Easy handles a connection has: its max_concurrency. */
+int
+cp_connection_size(CpConnection *conn)
 {
-	return conn->easy;
+	return conn->size;
+}
+
+/* Easy handle i (0 <= i < size) of a connection, made on first use. */
+void *
+cp_connection_curl(CpConnection *conn, int i)
+{
+	Assert(i >= 0 && i < conn->size);
+	if (conn->easy[i] == NULL)
+	{
+		conn->easy[i] = curl_easy_init();
+		if (conn->easy[i] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a curl handle")));
+	}
+	return conn->easy[i];
+}
+
+/*
+ * How many requests a batch may have in flight at first: as many as the
+ * batch before ended with, after the API's 429s had their say (http.c).
+ */
+int
+cp_connection_cap(CpConnection *conn)
+{
+	return conn->cap;
+}
+
+void
+cp_connection_set_cap(CpConnection *conn, int cap)
+{
+	conn->cap = Max(1, Min(cap, conn->size));
+}
+
+/* Mark a connection's requests in flight, or no longer. */
+void
+cp_connection_set_busy(CpConnection *conn, bool busy)
+{
+	conn->busy = busy;
 }
 
 void *
@@ -158,7 +227,8 @@ checkpoint_perms_disconnect(PG_FUNCTION_ARGS)
 	hash_seq_init(&scan, connection_cache);
 	while ((entry = (CpConnection *) hash_seq_search(&scan)))
 	{
-		if (entry->easy)
+		/* called from SQL: no batch of requests can be running */
+		if (entry->multi)
 			any = true;
 		release_connection(entry);
 		hash_search(connection_cache, &entry->umid, HASH_REMOVE, NULL);

@@ -1,15 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  Send one request to the API over a cached curl handle: headers,
- *		  limits, cancellation, and retries with back-off.
+ *		  Send requests to the API over the cached curl handles: headers,
+ *		  limits, cancellation, retries with back-off, and batches of
+ *		  independent requests in flight at once.
  *
  * Transfers run through curl's multi interface in a loop that waits at most
  * CP_POLL_MS at a time and checks for interrupts in between, so Ctrl-C,
- * statement_timeout and pg_terminate_backend stop a request within a
- * fraction of a second, with PostgreSQL's own error.  No curl callback ever
- * raises an error: a longjmp through libcurl would leave it in an undefined
- * state.  The callbacks only record; this file decides after the transfer.
+ * statement_timeout and pg_terminate_backend stop every request in flight
+ * within a fraction of a second, with PostgreSQL's own error.  One request
+ * is a batch of one: the same loop sends a batch of many, at most
+ * max_concurrency at a time, sharing one pause when the API says to slow
+ * down.  No curl callback ever raises an error: a longjmp through libcurl
+ * would leave it in an undefined state.  The callbacks only record; this
+ * file decides after the transfer.
  *
  *-------------------------------------------------------------------------
  */
@@ -449,111 +453,6 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
 }
 
-/*
- * Run the transfer to its end, waking every CP_POLL_MS to check for
- * interrupts.  If one is pending, CHECK_FOR_INTERRUPTS throws and the
- * handle is detached on the way out; curl then closes that connection.
- */
-static CURLcode
-run_transfer(CURLM *multi, CURL *curl)
-{
-	CURLcode	result = CURLE_OK;
-	CURLMcode	mc;
-
-	mc = curl_multi_add_handle(multi, curl);
-	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-				 errmsg("could not start an HTTP request"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
-	PG_TRY();
-	{
-		for (;;)
-		{
-			int			running = 0;
-			CURLMsg    *msg;
-			int			queued;
-
-			mc = curl_multi_perform(multi, &running);
-			if (mc == CURLM_OK && running > 0)
-			{
-				pgstat_report_wait_start(wait_event(false));
-				mc = curl_multi_poll(multi, NULL, 0, CP_POLL_MS, NULL);
-				pgstat_report_wait_end();
-			}
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("HTTP transfer failed"),
-						 errdetail("curl: %s", curl_multi_strerror(mc))));
-			CHECK_FOR_INTERRUPTS();
-			if (running > 0)
-				continue;
-			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
-				if (msg->msg == CURLMSG_DONE && msg->easy_handle == curl)
-					result = msg->data.result;
-			break;
-		}
-	}
-	PG_FINALLY();
-	{
-		curl_multi_remove_handle(multi, curl);
-	}
-	PG_END_TRY();
-	return result;
-}
-
-/* One attempt: send the request once, record what came back. */
-static void
-attempt_once(CpConnection *conn, const CpOptions *opts, const CpRequest *req,
-			 CpResponse *resp, CpAttempt *attempt)
-{
-	CURL	   *curl = (CURL *) cp_connection_curl(conn);
-	struct curl_slist *headers;
-	char	   *url = psprintf("%s%s", opts->base_url, req->path);
-	long		request_size = 0;
-
-	memset(attempt, 0, sizeof(*attempt));
-	memset(resp, 0, sizeof(*resp));
-	attempt->body.limit = (size_t) opts->max_response_bytes;
-	attempt->body.cxt = CurrentMemoryContext;
-	attempt->headers.resp = resp;
-	attempt->headers.retry_after_ms = -1;
-	attempt->headers.should_retry = -1;
-	attempt->restricted = opts->restricted;
-
-	headers = build_headers(opts, req);
-	PG_TRY();
-	{
-		setup_handle(curl, opts, req, headers, url, attempt);
-		attempt->code = run_transfer((CURLM *) cp_connection_multi(conn), curl);
-	}
-	PG_FINALLY();
-	{
-		/*
-		 * The handle outlives this call in the connection cache: it must
-		 * keep no pointer to the headers freed here or to this attempt.
-		 */
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
-		curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, NULL);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
-		free_headers(headers);
-	}
-	PG_END_TRY();
-
-	/* bytes of request handed to the network: zero means it never left */
-	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
-	attempt->sent = request_size > 0;
-	if (attempt->code == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	resp->body = attempt->body.data ? attempt->body.data : pstrdup("");
-	resp->len = attempt->body.len;
-	pfree(url);
-}
-
 static bool
 is_retryable_curl_error(CURLcode code)
 {
@@ -790,57 +689,537 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
 }
 
-/*
- * Send a request, retrying as the SDKs do, and return its 2xx reply (or
- * its 404 when req->missing_ok).  Any other outcome is an error.
+/* ---------------------------------------------------------------------
+ * The engine: every transfer of a batch on the connection's multi handle
+ * ---------------------------------------------------------------------
  */
-void
-cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
-			 CpStats *stats)
-{
-	int			retry;
 
-	/* checked at every use: the owner or the list may have changed */
+/* Where a transfer of a batch is. */
+typedef enum CpSlotState
+{
+	CP_SLOT_WAITING = 0,		/* not sent yet, or waiting to be sent again */
+	CP_SLOT_RUNNING,			/* an attempt is in flight */
+	CP_SLOT_DONE,				/* it ended with a usable reply */
+	CP_SLOT_FAILED				/* it ended without one; never sent again */
+} CpSlotState;
+
+/* The engine's side of one transfer. */
+typedef struct CpSlot
+{
+	CpTransfer *t;
+	CpSlotState state;
+	CpAttempt	attempt;		/* the attempt in flight, or the last one */
+	char	   *url;
+	struct curl_slist *headers; /* of the attempt in flight, else NULL */
+	int			handle;			/* its easy handle while in flight */
+	int			attempts;		/* attempts sent */
+	int			retries;		/* retries counted against max_retries */
+	TimestampTz not_before;		/* its own back-off ends */
+	TimestampTz started;		/* the attempt in flight was sent */
+	bool		crowded;		/* another transfer was in flight beside it */
+} CpSlot;
+
+/*
+ * One batch of transfers.  At most cap are in flight: max_concurrency, or
+ * what the batch before on the connection ended with; halved by a 429 and
+ * grown back by one after cap successes in a row, so that an API that
+ * limits requests in flight gets about as many as it takes.  A 429, or any
+ * delay the API names, pauses the whole batch.
+ */
+typedef struct CpPool
+{
+	const CpOptions *opts;
+	CpConnection *conn;
+	CURLM	   *multi;
+	CpSlot	   *slots;
+	int			nslots;
+	int			next_new;		/* first slot never sent */
+	int		   *retry_queue;	/* slots waiting to be sent again, by index */
+	int			nretry;
+	int			inflight;
+	int			max;			/* max_concurrency */
+	int			cap;			/* in flight at most, now */
+	int			successes;		/* in a row since cap last changed */
+	TimestampTz paused_until;	/* nothing is sent before this */
+	TimestampTz last_cut;		/* when cap was last halved */
+	int			failed;			/* the first final failure, -1: none */
+	int			free_handles[CP_MAX_CONCURRENCY];
+	int			nfree;
+	MemoryContext body_cxt;		/* the caller's: holds the replies */
+	void		(*on_reply) (CpTransfer *t, void *arg);
+	void	   *arg;
+	bool		context;		/* errors of on_reply get the request line */
+	CpStats    *stats;
+} CpPool;
+
+/* Shows "OpenAI API request: GET /fine_tuning/..." under an error. */
+static void
+transfer_error_callback(void *arg)
+{
+	const CpRequest *req = (const CpRequest *) arg;
+
+	/* a path holds ids of up to hundreds of bytes, each encoded: cut it */
+	errcontext("OpenAI API request: %s %s", req->method, cp_shorten(req->path));
+}
+
+/*
+ * The handle outlives its transfer in the connection cache: it must keep
+ * no pointer to headers freed after it or to the engine's state.
+ */
+static void
+detach_handle(CURL *curl)
+{
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, NULL);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(curl, CURLOPT_PRIVATE, NULL);
+}
+
+/* Send one attempt of a transfer: it joins the multi handle. */
+static void
+start_slot(CpPool *pool, CpSlot *slot)
+{
+	CpTransfer *t = slot->t;
+	int			h = pool->free_handles[pool->nfree - 1];
+	CURL	   *curl;
+	struct curl_slist *headers;
+	CURLMcode	mc;
+	int			i;
+
+	/* these may raise: nothing is held yet */
+	curl = (CURL *) cp_connection_curl(pool->conn, h);
+	headers = build_headers(pool->opts, &t->req);
+
+	memset(&slot->attempt, 0, sizeof(slot->attempt));
+	memset(&t->resp, 0, sizeof(t->resp));
+	slot->attempt.body.limit = (size_t) pool->opts->max_response_bytes;
+	slot->attempt.body.cxt = pool->body_cxt;
+	slot->attempt.headers.resp = &t->resp;
+	slot->attempt.headers.retry_after_ms = -1;
+	slot->attempt.headers.should_retry = -1;
+	slot->attempt.restricted = pool->opts->restricted;
+	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
+	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
+	mc = curl_multi_add_handle(pool->multi, curl);
+	if (mc != CURLM_OK)
+	{
+		detach_handle(curl);
+		free_headers(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not start an HTTP request"),
+				 errdetail("curl: %s", curl_multi_strerror(mc))));
+	}
+	pool->nfree--;
+	slot->handle = h;
+	slot->headers = headers;
+	slot->state = CP_SLOT_RUNNING;
+	slot->attempts++;
+	slot->started = GetCurrentTimestamp();
+	slot->crowded = pool->inflight > 0;
+	if (pool->inflight > 0)
+		for (i = 0; i < pool->nslots; i++)
+			if (pool->slots[i].state == CP_SLOT_RUNNING)
+				pool->slots[i].crowded = true;
+	pool->inflight++;
+}
+
+/*
+ * Take an attempt's handle out of the multi handle: a transfer that has
+ * not ended is abandoned, and curl closes its connection.  Records whether
+ * any of the request reached the network and the status received.
+ */
+static void
+detach_slot(CpPool *pool, CpSlot *slot)
+{
+	CURL	   *curl = (CURL *) cp_connection_curl(pool->conn, slot->handle);
+	long		request_size = 0;
+
+	curl_multi_remove_handle(pool->multi, curl);
+	/* bytes of request handed to the network: zero means it never left */
+	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+	slot->attempt.sent = request_size > 0;
+	if (slot->attempt.code == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &slot->t->resp.status);
+	detach_handle(curl);
+	free_headers(slot->headers);
+	slot->headers = NULL;
+	pool->free_handles[pool->nfree++] = slot->handle;
+	pool->inflight--;
+}
+
+/* A transfer has its usable reply: hand it to on_reply. */
+static void
+deliver(CpPool *pool, CpSlot *slot)
+{
+	ErrorContextCallback errcallback;
+
+	slot->state = CP_SLOT_DONE;
+	slot->t->done = true;
+	if (pool->cap < pool->max && ++pool->successes >= pool->cap)
+	{
+		pool->cap++;
+		pool->successes = 0;
+	}
+	if (pool->on_reply == NULL)
+		return;
+	if (pool->context)
+	{
+		errcallback.callback = transfer_error_callback;
+		errcallback.arg = (void *) &slot->t->req;
+		errcallback.previous = error_context_stack;
+		error_context_stack = &errcallback;
+	}
+	pool->on_reply(slot->t, pool->arg);
+	if (pool->context)
+		error_context_stack = errcallback.previous;
+}
+
+/*
+ * An attempt has ended: deliver its reply, send it again later, or record
+ * the batch's failure.  Each transfer keeps the retry policy of a single
+ * request (should_retry), with one exception: a 429 that came while other
+ * transfers of the batch were in flight answers the batch, not this
+ * request, so it costs the request none of its max_retries.  That cannot
+ * go on for ever: every such 429 halves cap, and once a transfer runs
+ * alone its 429s count.
+ */
+static void
+finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
+{
+	CpTransfer *t = slot->t;
+	CpRequest  *req = &t->req;
+	CpResponse *resp = &t->resp;
+	CpAttempt  *attempt = &slot->attempt;
+	bool		rate_limited;
+	bool		for_free;
+
+	attempt->code = code;
+	detach_slot(pool, slot);
+	resp->body = attempt->body.data ? attempt->body.data :
+		MemoryContextStrdup(pool->body_cxt, "");
+	resp->len = attempt->body.len;
+	resp->retries = slot->attempts - 1;
+	if (pool->stats)
+	{
+		pool->stats->requests++;
+		pool->stats->bytes += resp->len;
+	}
+
+	if (code == CURLE_OK &&
+		((resp->status >= 200 && resp->status < 300) ||
+		 (resp->status == 404 && req->missing_ok)))
+	{
+		deliver(pool, slot);
+		return;
+	}
+
+	rate_limited = code == CURLE_OK && resp->status == 429;
+	if (rate_limited && slot->started >= pool->last_cut)
+	{
+		/* once per burst: the 429s of the attempts sent before count once */
+		pool->cap = Max(1, pool->cap / 2);
+		pool->successes = 0;
+		pool->last_cut = GetCurrentTimestamp();
+	}
+
+	for_free = rate_limited && slot->crowded;
+	if (pool->failed < 0 && pool->opts->max_retries > 0 &&
+		(slot->retries < pool->opts->max_retries || for_free) &&
+		should_retry(req, resp, attempt))
+	{
+		long		delay = retry_delay_ms(slot->retries, attempt);
+
+		if (!for_free)
+			slot->retries++;
+		if (pool->stats)
+			pool->stats->retries++;
+		elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", req->method, delay);
+		pfree(resp->body);
+		resp->body = NULL;
+		slot->state = CP_SLOT_WAITING;
+		slot->not_before = GetCurrentTimestamp() + (TimestampTz) delay * 1000;
+		/* a 429, or a delay the API names, holds back the whole batch */
+		if (rate_limited || attempt->headers.retry_after_ms >= 0)
+			pool->paused_until = Max(pool->paused_until, slot->not_before);
+		pool->retry_queue[pool->nretry++] = slot - pool->slots;
+		return;
+	}
+
+	slot->state = CP_SLOT_FAILED;
+	if (pool->failed < 0)
+		pool->failed = slot - pool->slots;
+	else
+	{
+		pfree(resp->body);
+		resp->body = NULL;
+	}
+}
+
+/* When a waiting transfer may be sent: its own back-off and the batch's. */
+static TimestampTz
+ready_at(const CpPool *pool, const CpSlot *slot)
+{
+	return Max(slot->not_before, pool->paused_until);
+}
+
+/*
+ * Send what may be sent now, transfers waiting for a retry first, then new
+ * ones in order.  Returns the milliseconds until a waiting transfer may be
+ * sent, or -1 when none waits for a time (none left, the batch failed, or
+ * only room in flight is missing: an ending transfer makes it).
+ */
+static long
+start_ready(CpPool *pool)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake = 0;
+	int			i;
+	int			kept;
+
+	if (pool->failed >= 0)
+		return -1;
+
+	kept = 0;
+	for (i = 0; i < pool->nretry; i++)
+	{
+		CpSlot	   *slot = &pool->slots[pool->retry_queue[i]];
+
+		if (pool->inflight < pool->cap && ready_at(pool, slot) <= now)
+		{
+			start_slot(pool, slot);
+			continue;
+		}
+		if (ready_at(pool, slot) > now && (wake == 0 || ready_at(pool, slot) < wake))
+			wake = ready_at(pool, slot);
+		pool->retry_queue[kept++] = pool->retry_queue[i];
+	}
+	pool->nretry = kept;
+
+	while (pool->next_new < pool->nslots && pool->inflight < pool->cap)
+	{
+		if (pool->paused_until > now)
+		{
+			if (wake == 0 || pool->paused_until < wake)
+				wake = pool->paused_until;
+			break;
+		}
+		start_slot(pool, &pool->slots[pool->next_new++]);
+	}
+	if (wake == 0)
+		return -1;
+	return (long) ((wake - now + 999) / 1000);
+}
+
+/*
+ * Run a batch to its end: until every transfer has its reply, or failed
+ * and those in flight beside it have ended.  The loop waits at most
+ * CP_POLL_MS at a time and checks for interrupts in between; if one is
+ * pending, CHECK_FOR_INTERRUPTS throws, and every transfer in flight is
+ * detached on the way out (curl closes their connections), as it is when
+ * on_reply raises.  Returns the first failed transfer, or -1, with its
+ * attempt in *failure.
+ */
+static int
+run_pool(CpPool *pool, CpAttempt *failure)
+{
+	int			i;
+
+	pool->conn = cp_get_connection(pool->opts);
+	pool->multi = (CURLM *) cp_connection_multi(pool->conn);
+	pool->max = Max(1, Min(pool->opts->max_concurrency, cp_connection_size(pool->conn)));
+	pool->cap = Min(pool->max, cp_connection_cap(pool->conn));
+	pool->nfree = pool->max;
+	for (i = 0; i < pool->max; i++)
+		pool->free_handles[i] = pool->max - 1 - i;
+	pool->failed = -1;
+
+	cp_connection_set_busy(pool->conn, true);
+	PG_TRY();
+	{
+		for (;;)
+		{
+			long		wait = start_ready(pool);
+			int			running = 0;
+			bool		ended = false;
+			CURLMcode	mc;
+			CURLMsg    *msg;
+			int			queued;
+
+			if (pool->inflight == 0)
+			{
+				if (wait < 0)
+					break;
+				/* everything waits for a back-off or the batch's pause */
+				interruptible_sleep(wait);
+				continue;
+			}
+
+			mc = curl_multi_perform(pool->multi, &running);
+			while (mc == CURLM_OK && (msg = curl_multi_info_read(pool->multi, &queued)) != NULL)
+			{
+				CpSlot	   *slot = NULL;
+
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+				if (slot == NULL || slot->state != CP_SLOT_RUNNING)
+					continue;
+				finish_slot(pool, slot, msg->data.result);
+				ended = true;
+			}
+			/* an ended transfer may make room: start the next at once */
+			if (mc == CURLM_OK && pool->inflight > 0 && !ended)
+			{
+				pgstat_report_wait_start(wait_event(false));
+				mc = curl_multi_poll(pool->multi, NULL, 0,
+									 wait >= 0 && wait < CP_POLL_MS ? (int) wait : CP_POLL_MS,
+									 NULL);
+				pgstat_report_wait_end();
+			}
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("HTTP transfer failed"),
+						 errdetail("curl: %s", curl_multi_strerror(mc))));
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (pool->failed >= 0)
+			*failure = pool->slots[pool->failed].attempt;
+	}
+	PG_FINALLY();
+	{
+		for (i = 0; i < pool->nslots; i++)
+			if (pool->slots[i].state == CP_SLOT_RUNNING)
+			{
+				detach_slot(pool, &pool->slots[i]);
+				pool->slots[i].state = CP_SLOT_FAILED;
+			}
+		cp_connection_set_cap(pool->conn, pool->cap);
+		cp_connection_set_busy(pool->conn, false);
+	}
+	PG_END_TRY();
+	return pool->failed;
+}
+
+/*
+ * Send n transfers as a batch (see cp_http_send_many).  Replies are
+ * allocated in the caller's memory context; the engine's own state lives
+ * in a context of its own, gone when this returns or raises.
+ */
+static int
+send_transfers(const CpOptions *opts, CpTransfer *t, int n,
+			   void (*on_reply) (CpTransfer *t, void *arg), void *arg,
+			   CpStats *stats, bool context, CpAttempt *failure)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "checkpoint_perms transfers",
+											  ALLOCSET_SMALL_SIZES);
+	CpPool		pool;
+	int			failed;
+	int			i;
+
+	memset(&pool, 0, sizeof(pool));
+	pool.opts = opts;
+	pool.nslots = n;
+	pool.slots = MemoryContextAllocZero(cxt, sizeof(CpSlot) * n);
+	pool.retry_queue = MemoryContextAlloc(cxt, sizeof(int) * n);
+	pool.body_cxt = CurrentMemoryContext;
+	pool.on_reply = on_reply;
+	pool.arg = arg;
+	pool.context = context;
+	pool.stats = stats;
+	for (i = 0; i < n; i++)
+	{
+		pool.slots[i].t = &t[i];
+		pool.slots[i].url = MemoryContextStrdup(cxt, psprintf("%s%s", opts->base_url,
+																t[i].req.path));
+		t[i].done = false;
+	}
+	PG_TRY();
+	{
+		failed = run_pool(&pool, failure);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextDelete(cxt);
+	}
+	PG_END_TRY();
+	return failed;
+}
+
+/* Checked at every use: the server's owner or the list may have changed. */
+static void
+check_base_url(const CpOptions *opts, const char *progress)
+{
 	if (opts->restricted && !cp_base_url_allowed(opts->base_url))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("server \"%s\" may not use its option \"base_url\"", opts->servername),
 				 errdetail("The server's owner is not a superuser, and the URL is neither the default nor listed in checkpoint_perms.allowed_base_urls. Nothing was sent.%s",
-						   req->progress),
+						   progress),
 				 errhint("Ask a superuser to list the URL in checkpoint_perms.allowed_base_urls, or to own the server.")));
+}
 
-	for (retry = 0;; retry++)
-	{
-		CpConnection *conn = cp_get_connection(opts);
-		CpAttempt	attempt;
+/*
+ * Send a request, retrying as the SDKs do, and return its 2xx reply (or
+ * its 404 when req->missing_ok).  Any other outcome is an error.  The
+ * caller sets the error context (api.c), which covers its reading of the
+ * reply as well.
+ */
+void
+cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
+			 CpStats *stats)
+{
+	CpTransfer	t;
+	CpAttempt	attempt;
+	int			failed;
 
-		attempt_once(conn, opts, req, resp, &attempt);
-		resp->retries = retry;
-		if (stats)
-		{
-			stats->requests++;
-			stats->bytes += resp->len;
-		}
+	check_base_url(opts, req->progress);
+	memset(&t, 0, sizeof(t));
+	t.req = *req;
+	failed = send_transfers(opts, &t, 1, NULL, NULL, stats, false, &attempt);
+	*resp = t.resp;
+	if (failed < 0)
+		return;
 
-		if (attempt.code == CURLE_OK &&
-			((resp->status >= 200 && resp->status < 300) ||
-			 (resp->status == 404 && req->missing_ok)))
-			return;
+	if (attempt.code != CURLE_OK)
+		report_transport_error(opts, req, &attempt, resp->retries);
+	cp_report_http_error(opts, req, resp, resp->retries);
+}
 
-		if (retry < opts->max_retries && should_retry(req, resp, &attempt))
-		{
-			long		delay = retry_delay_ms(retry, &attempt);
+/*
+ * Send n independent transfers as one batch: see checkpoint_perms.h.  The
+ * failure raised is the first one, with the request line as its context
+ * and progress(arg) at the end of its detail.
+ */
+void
+cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
+				  void (*on_reply) (CpTransfer *t, void *arg),
+				  const char *(*progress) (void *arg), void *arg, CpStats *stats)
+{
+	CpAttempt	attempt;
+	CpTransfer *f;
+	ErrorContextCallback errcallback;
+	int			failed;
 
-			if (stats)
-				stats->retries++;
-			elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", req->method, delay);
-			pfree(resp->body);
-			interruptible_sleep(delay);
-			continue;
-		}
+	if (n <= 0)
+		return;
+	check_base_url(opts, progress ? progress(arg) : "");
+	failed = send_transfers(opts, t, n, on_reply, arg, stats, true, &attempt);
+	if (failed < 0)
+		return;
 
-		if (attempt.code != CURLE_OK)
-			report_transport_error(opts, req, &attempt, retry);
-		cp_report_http_error(opts, req, resp, retry);
-	}
+	f = &t[failed];
+	f->req.progress = progress ? progress(arg) : "";
+	errcallback.callback = transfer_error_callback;
+	errcallback.arg = (void *) &f->req;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	if (attempt.code != CURLE_OK)
+		report_transport_error(opts, &f->req, &attempt, f->resp.retries);
+	cp_report_http_error(opts, &f->req, &f->resp, f->resp.retries);
 }

@@ -10,6 +10,11 @@
  * refuses a cursor that does not advance, and stops a list that goes on
  * past max_pages pages (an API whose has_more never ends).  Scans and ANALYZE use it.
  *
+ * The first pages of several lists can be fetched at once
+ * (cp_lister_fetch_first), each into its own lister: a scan with one list
+ * per project_id value costs about one round trip per max_concurrency
+ * values, not one per value.  Later pages follow one at a time.
+ *
  * A page must keep the contract: no more items than the limit asked for,
  * and no id twice.  Duplicates are looked for within a page and against
  * the page before, whose ids are kept as 64-bit hashes (8 bytes each, at
@@ -160,15 +165,19 @@ check_page(CpLister *lister, const char *path, int limit)
 	lister->nprev = page->nitems;
 }
 
-static void
-fetch_next_page(CpLister *lister)
+/*
+ * The path of the next page, allocated in the page's context, which is
+ * reset: the page before is gone.  Sets *limit to the page's limit.
+ */
+static char *
+next_page_path(CpLister *lister, int *limit)
 {
 	MemoryContext oldcxt;
-	int			limit = lister->opts->page_size;
 	char	   *path;
 
+	*limit = lister->opts->page_size;
 	if (lister->max_rows > 0)
-		limit = (int) Min((int64) limit, lister->max_rows - lister->rows);
+		*limit = (int) Min((int64) *limit, lister->max_rows - lister->rows);
 	if (lister->pages >= lister->opts->max_pages)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -181,9 +190,17 @@ fetch_next_page(CpLister *lister)
 
 	MemoryContextReset(lister->page_cxt);
 	oldcxt = MemoryContextSwitchTo(lister->page_cxt);
-	path = cp_list_page_path(lister->base_path, limit, lister->after);
-	cp_api_list(lister->opts, path, &lister->page, lister->stats);
+	path = cp_list_page_path(lister->base_path, *limit, lister->after);
 	MemoryContextSwitchTo(oldcxt);
+	return path;
+}
+
+/* Check a page just read into lister->page, and find where the list goes on. */
+static void
+page_read(CpLister *lister, const char *path, int limit)
+{
+	MemoryContext oldcxt;
+
 	lister->next = 0;
 	lister->pages++;
 
@@ -209,6 +226,66 @@ fetch_next_page(CpLister *lister)
 	if (lister->after)
 		pfree(lister->after);
 	lister->after = MemoryContextStrdup(lister->cxt, lister->page.last_id);
+}
+
+static void
+fetch_next_page(CpLister *lister)
+{
+	MemoryContext oldcxt;
+	int			limit;
+	char	   *path = next_page_path(lister, &limit);
+
+	oldcxt = MemoryContextSwitchTo(lister->page_cxt);
+	cp_api_list(lister->opts, path, &lister->page, lister->stats);
+	MemoryContextSwitchTo(oldcxt);
+	page_read(lister, path, limit);
+}
+
+/* A first page fetched by cp_lister_fetch_first: parse it into its lister. */
+static void
+first_page_reply(CpTransfer *t, void *arg)
+{
+	CpLister   *lister = (CpLister *) t->arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(lister->page_cxt);
+
+	cp_parse_page(lister->opts, &t->resp, &lister->page);
+	MemoryContextSwitchTo(oldcxt);
+	if (lister->stats)
+		lister->stats->pages++;
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+}
+
+/*
+ * Fetch the first page of n listers, just started over the same user
+ * mapping, at once (http.c: at most max_concurrency in flight), as
+ * cp_lister_next would fetch them one after the other.  Each page lives in
+ * its lister's page context: n pages are held until they are read.
+ */
+void
+cp_lister_fetch_first(CpLister **listers, int n)
+{
+	CpTransfer *t;
+	int		   *limits;
+	int			i;
+
+	if (n <= 1)
+		return;					/* cp_lister_next fetches it */
+	t = palloc0(sizeof(CpTransfer) * n);
+	limits = palloc(sizeof(int) * n);
+	for (i = 0; i < n; i++)
+	{
+		Assert(listers[i]->pages == 0 && !listers[i]->exhausted);
+		t[i].req.method = "GET";
+		t[i].req.path = next_page_path(listers[i], &limits[i]);
+		t[i].req.progress = "";
+		t[i].arg = listers[i];
+	}
+	cp_http_send_many(listers[0]->opts, t, n, first_page_reply, NULL, NULL, listers[0]->stats);
+	for (i = 0; i < n; i++)
+		page_read(listers[i], t[i].req.path, limits[i]);
+	pfree(limits);
+	pfree(t);
 }
 
 /* The next permission of the list, or NULL at its end. */

@@ -75,6 +75,7 @@ static const CpOptionDef cp_option_defs[] = {
 	{"connect_timeout_ms", ForeignServerRelationId, CP_OPT_INT, 1, 600000},
 	{"timeout_ms", ForeignServerRelationId, CP_OPT_INT, 1, 3600000},
 	{"max_retries", ForeignServerRelationId, CP_OPT_INT, 0, 10},
+	{"max_concurrency", ForeignServerRelationId, CP_OPT_INT, 1, CP_MAX_CONCURRENCY},
 	{"max_response_bytes", ForeignServerRelationId, CP_OPT_INT, 1024, 268435456},
 	{"request_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
 	{"fdw_tuple_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
@@ -600,6 +601,8 @@ apply_options(CpOptions *opts, List *options)
 			opts->timeout_ms = atoi(value);
 		else if (strcmp(name, "max_retries") == 0)
 			opts->max_retries = atoi(value);
+		else if (strcmp(name, "max_concurrency") == 0)
+			opts->max_concurrency = atoi(value);
 		else if (strcmp(name, "max_response_bytes") == 0)
 			opts->max_response_bytes = atoi(value);
 		else if (strcmp(name, "request_cost") == 0)
@@ -631,6 +634,7 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 	opts->connect_timeout_ms = 10000;
 	opts->timeout_ms = 30000;
 	opts->max_retries = 2;
+	opts->max_concurrency = 8;
 	opts->max_response_bytes = 8 * 1024 * 1024;
 	opts->request_cost = 100.0;
 	opts->fdw_tuple_cost = 0.01;

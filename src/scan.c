@@ -7,7 +7,9 @@
  *
  * A scan holds one page of the list in memory (list.c) and fetches the
  * next one only when the executor asks for a row beyond it; in a statement
- * that writes it reads its whole list first (statement.c).  The planner
+ * that writes it reads its whole list first (statement.c).  A scan with one
+ * list per project_id value fetches the first pages of up to
+ * max_concurrency of them at once, and holds those pages meanwhile.  The planner
  * sends the API what it can filter and order by (pushdown.c) and offers
  * parameterized paths for joins on project_id.
  *
@@ -89,11 +91,18 @@ typedef struct CpScanState
 	bool		per_value;
 	int			nsegments;
 	int			segment;		/* segment being listed, -1 before the first */
+	int			started;		/* segments whose list was started */
 	bool		need_eval;		/* (re)start: evaluate the filter first */
 	MemoryContext values_cxt;	/* holds values */
 	MemoryContext eval_cxt;		/* holds newly evaluated values */
 
-	CpLister	lister;			/* the current segment's pages */
+	/*
+	 * The segments' listers: segment s uses listers[s % nlisters], so that
+	 * the first pages of nlisters segments can be fetched at once.
+	 */
+	CpLister   *listers;
+	int			nlisters;		/* max_concurrency, or 1 */
+	int			nready;			/* listers initialized */
 	int64		rows;			/* rows returned since the (re)start */
 	MemoryContext row_cxt;		/* the current row's values; reset per row */
 	CpStats		stats;
@@ -514,7 +523,12 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
-	cp_lister_init(&st->lister, &st->opts, &st->stats, estate->es_query_cxt);
+	/* a pushed LIMIT may stop after the first list: those go one by one */
+	st->nlisters = st->filter_kind == CP_FILTER_ARRAY && st->limit == 0 ?
+		st->opts.max_concurrency : 1;
+	st->listers = palloc0(sizeof(CpLister) * st->nlisters);
+	cp_lister_init(&st->listers[0], &st->opts, &st->stats, estate->es_query_cxt);
+	st->nready = 1;
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
 										   ALLOCSET_SMALL_SIZES);
 	st->eval_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
@@ -628,7 +642,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 		tuplestore_rescan(st->store);
 		return;
 	}
-	if (same && !st->store && st->nsegments == 1 && cp_lister_rewind(&st->lister))
+	if (same && !st->store && st->nsegments == 1 && cp_lister_rewind(&st->listers[0]))
 	{
 		st->segment = 0;
 		return;
@@ -659,7 +673,12 @@ start_scan(CpScanState *st, ExprContext *econtext)
 		st->per_value = false;
 		st->nsegments = nvalues > 0 ? 1 : 0;
 	}
+	/* every value is refused before any list is sent, not when its turn comes */
+	if (st->per_value)
+		for (i = 0; i < nvalues; i++)
+			cp_check_sql_id(CP_ID_PROJECT, values[i], "");
 	st->segment = -1;
+	st->started = 0;
 	if (st->store)
 	{
 		tuplestore_clear(st->store);
@@ -684,6 +703,46 @@ wanted_row(CpScanState *st, const CpPermission *perm)
 	return true;
 }
 
+/*
+ * Start the lists of the segments from st->segment on: one, or as many as
+ * there are listers, whose first pages are then fetched at once.  Each of
+ * those lists' pages replaces, in its lister, the last page of a segment
+ * already read, so no more than nlisters pages are held.
+ */
+static void
+start_segments(CpScanState *st)
+{
+	CpLister   *batch[CP_MAX_CONCURRENCY];
+	int			n = Min(st->nlisters, st->nsegments - st->segment);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			seg = st->segment + i;
+		CpLister   *lister = &st->listers[seg % st->nlisters];
+
+		if (seg % st->nlisters >= st->nready)
+		{
+			cp_lister_init(lister, &st->opts, &st->stats, st->listers[0].cxt);
+			st->nready++;
+		}
+
+		/*
+		 * Cap the rows fetched by the LIMIT, unless rows are dropped here
+		 * (a full list for an array filter): then only rows returned count.
+		 */
+		cp_lister_start(lister,
+						cp_list_base_path(st->opts.checkpoint,
+										  st->per_value ? st->values[seg] : NULL,
+										  false, st->order),
+						st->limit > 0 && (st->per_value || !st->filter_expr) ?
+						st->limit - st->rows : 0);
+		batch[i] = lister;
+	}
+	st->started = st->segment + n;
+	cp_lister_fetch_first(batch, n);
+}
+
 /* The next row from the API into slot, or false at the end of the lists. */
 static bool
 next_api_row(CpScanState *st, TupleTableSlot *slot)
@@ -693,7 +752,8 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		CpPermission *perm;
 		MemoryContext oldcxt;
 
-		while (st->segment >= 0 && (perm = cp_lister_next(&st->lister)) != NULL)
+		while (st->segment >= 0 &&
+			   (perm = cp_lister_next(&st->listers[st->segment % st->nlisters])) != NULL)
 		{
 			if (!wanted_row(st, perm))
 				continue;
@@ -710,17 +770,8 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		if ((st->limit > 0 && st->rows >= st->limit) || st->segment + 1 >= st->nsegments)
 			return false;
 		st->segment++;
-
-		/*
-		 * Cap the rows fetched by the LIMIT, unless rows are dropped here
-		 * (a full list for an array filter): then only rows returned count.
-		 */
-		cp_lister_start(&st->lister,
-						cp_list_base_path(st->opts.checkpoint,
-										  st->per_value ? st->values[st->segment] : NULL,
-										  false, st->order),
-						st->limit > 0 && (st->per_value || !st->filter_expr) ?
-						st->limit - st->rows : 0);
+		if (st->segment >= st->started)
+			start_segments(st);
 	}
 }
 

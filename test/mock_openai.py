@@ -33,6 +33,13 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     no-retry         add "x-should-retry: false" to status/fail replies
     should-retry     add "x-should-retry: true" to status/fail replies
     slow-MS          sleep MS ms before replying (on top of --latency-ms)
+    inflight-N       at most N requests of this checkpoint (of the scoped method) are handled at once:
+                     one that arrives while N are, counted from their arrival until their reply is
+                     written, gets 429 with "retry-after-ms: 50" and the rate-limit envelope at once
+                     (after --latency-ms, without slow-MS) and is not counted; as a real API may
+    project-P-NNN    requests about project P answer NNN (400..599) with an error envelope, every time;
+                     nothing is done.  About P: a GET with ?project_id=P, a DELETE of a permission of
+                     P, a POST whose project_ids hold P
     hangup           close the connection without any reply; nothing is done
     cut              do the work, send the headers with Content-Length 1000 and 20 bytes, then close
     garbage          do the work, answer 200 text/html "<html>upstream error</html>"
@@ -158,6 +165,9 @@ _FAULT_RES = [
     (re.compile(r"retry-after-date-(\d+)"), lambda m: ("retry_after_date", int(m[1]))),
     (re.compile(r"retry-after-(\d+(?:\.\d+)?)"), lambda m: ("retry_after", m[1])),
     (re.compile(r"slow-(\d+)"), lambda m: ("slow", int(m[1]))),
+    (re.compile(r"inflight-(\d+)"), lambda m: ("inflight", int(m[1]))),
+    (re.compile(r"project-(proj_[A-Za-z0-9_]+)-(\d{3})"),
+     lambda m: ("project", (m[1], int(m[2]))) if 400 <= int(m[2]) <= 599 else None),
     (re.compile(r"oversized(?:-(\d+))?"), lambda m: ("oversized", int(m[1]) if m[1] else OVERSIZED_DEFAULT)),
     (re.compile(r"no-retry"), lambda m: ("should_retry", "false")),
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
@@ -244,6 +254,7 @@ class Checkpoint:
         self.created_projects = []        # project of serial seed_n + j
         self.created_by_project = {}      # project -> ascending serials (created ones only)
         self.fail_counts = {}             # token index -> requests seen
+        self.inflight = 0                 # requests being handled, with the token inflight-N
         for serial in range(self.seed_n):
             self._add_id(serial)
 
@@ -312,7 +323,7 @@ class Checkpoint:
 
 
 class Reply:
-    __slots__ = ("status", "headers", "body", "ctype", "mode", "fault", "pad_to")
+    __slots__ = ("status", "headers", "body", "ctype", "mode", "fault", "pad_to", "admitted")
 
     def __init__(self, status, body=b"", ctype="application/json", headers=None, mode="normal", fault=None):
         self.status = status
@@ -322,6 +333,7 @@ class Reply:
         self.mode = mode            # normal | hangup | cut | oversized
         self.fault = fault
         self.pad_to = 0
+        self.admitted = None        # the Checkpoint whose inflight count this request holds
 
 
 def json_reply(status, obj, **kw):
@@ -556,10 +568,43 @@ def handle(mock, req):
                                           "fine_tuned_model_checkpoint", "model_not_found")), slow
     st = mock.state(ckpt, tokens)
 
+    limits = [f[3] for f in faults if f[2] == "inflight"]
+    if limits:
+        if st.inflight >= min(limits):
+            return json_reply(429, status_fault_body(429), headers=[("retry-after-ms", "50")],
+                              fault="inflight-%d" % min(limits)), 0.0
+        st.inflight += 1
+        r, slow = handle_admitted(mock, req, st, faults, slow, kinds)
+        r.admitted = st
+        return r, slow
+    return handle_admitted(mock, req, st, faults, slow, kinds)
+
+
+def project_of_request(st, req):
+    """The projects a request is about: its ?project_id=, the project of the permission it
+    deletes, or the project_ids of its body."""
+    if req["method"] == "GET":
+        return {req["query"].get("project_id")}
+    if req["method"] == "DELETE":
+        serial = st.pos.get(req["pid"])
+        return {st.project_of(serial)} if serial is not None else set()
+    try:
+        pids = json.loads((req["body"] or b"").decode("utf-8")).get("project_ids")
+        return set(p for p in pids if isinstance(p, str))
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError):
+        return set()
+
+
+def handle_admitted(mock, req, st, faults, slow, kinds):
+    """handle() for a request that passed authentication and the inflight-N limit."""
+    method = req["method"]
     # The first reply-replacing fault wins; every applicable fail counter advances.
     chosen = None
     for idx, _, kind, arg in faults:
-        if kind in ("fail", "after"):
+        if kind == "project":
+            if chosen is None and arg[0] in project_of_request(st, req):
+                chosen = ("status", arg[1], "project-%s-%d" % arg)
+        elif kind in ("fail", "after"):
             n = st.fail_counts[idx] = st.fail_counts.get(idx, 0) + 1
             if (n <= arg[0] if kind == "fail" else n > arg[0]) and chosen is None:
                 what = arg[1]
@@ -804,6 +849,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         delay = self.mock.latency + slow
         if delay > 0:
             time.sleep(delay)
+        if r.admitted is not None:
+            # released before the reply is written: a client that has the reply may
+            # send its next request at once and must not find this one still counted
+            with self.mock.lock:
+                r.admitted.inflight -= 1
         if r.mode == "hangup":
             self.close_connection = True
             return

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
 import urllib.parse
 
@@ -303,6 +305,77 @@ class MockTest(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertIn(b"\xff\xfe", raw)
         self.assertIn(KEY.encode(), raw)
+
+    def concurrently(self, paths):
+        """GET every path at once, each on its own connection; returns [(status, body, headers)]."""
+        results = [None] * len(paths)
+
+        def get(i):
+            status, body, r = self.request("GET", paths[i])
+            results[i] = (status, body, r)
+        threads = [threading.Thread(target=get, args=(i,)) for i in range(len(paths))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    def test_slow_replies_overlap(self):
+        # ThreadingHTTPServer: a slow reply does not hold up the others
+        ckpt = "ft:m:org:overlap:seed-3:slow-300"
+        t0 = time.monotonic()
+        results = self.concurrently([perms_path(ckpt, project_id="proj_%04d" % i) for i in (1, 2, 3)])
+        elapsed = time.monotonic() - t0
+        self.assertEqual([r[0] for r in results], [200, 200, 200])
+        self.assertLess(elapsed, 0.85)
+        entries = [e for e in self.log_entries() if e.get("checkpoint") == ckpt]
+        self.assertEqual(len({e["conn"] for e in entries}), 3)
+        self.assertLess(max(e["ts"] for e in entries) - min(e["ts"] for e in entries), 0.3)
+
+    def test_inflight_limit(self):
+        ckpt = "ft:m:org:inflight-2:slow-300:seed-3"
+        results = self.concurrently([perms_path(ckpt)] * 4)
+        self.assertEqual(sorted(r[0] for r in results), [200, 200, 429, 429])
+        for status, body, r in results:
+            if status == 429:
+                self.assertEqual(body["error"]["code"], "rate_limit_exceeded")
+                self.assertEqual(set(body["error"]), {"message", "type", "param", "code"})
+                self.assertEqual(r.getheader("retry-after-ms"), "50")
+        # the refused ones held nothing: once the two are done, two more get in
+        results = self.concurrently([perms_path(ckpt)] * 2)
+        self.assertEqual([r[0] for r in results], [200, 200])
+        # one after the other never meets the limit, on one keep-alive connection or many
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            for _ in range(3):
+                self.assertEqual(self.request("GET", perms_path("ft:m:org:inflight-1:seed-1"), conn=conn)[0], 200)
+        finally:
+            conn.close()
+        for _ in range(3):
+            self.assertEqual(self.request("GET", perms_path("ft:m:org:inflight-1:seed-1"))[0], 200)
+        # scoped to a method, it leaves the others alone
+        ckpt = "ft:m:org:delete-inflight-1:slow-300:seed-3"
+        self.assertEqual([r[0] for r in self.concurrently([perms_path(ckpt)] * 2)], [200, 200])
+        entries = [e for e in self.log_entries() if e.get("checkpoint") == "ft:m:org:inflight-2:slow-300:seed-3"]
+        self.assertEqual(sorted(e["fault"] or "" for e in entries)[-2:], ["inflight-2", "inflight-2"])
+
+    def test_project_fault(self):
+        ckpt = "ft:m:org:seed-6:proj-3:project-proj_0002-400"
+        status, body, _ = self.request("GET", perms_path(ckpt, project_id="proj_0002"))
+        self.assertEqual((status, body["error"]["message"]), (400, "Mock fault: HTTP 400."))
+        status, body, _ = self.request("GET", perms_path(ckpt, project_id="proj_0002"))
+        self.assertEqual(status, 400)
+        status, body, _ = self.request("GET", perms_path(ckpt, project_id="proj_0001"))
+        self.assertEqual((status, len(body["data"])), (200, 2))
+        status, body, _ = self.request("GET", perms_path(ckpt))
+        self.assertEqual((status, len(body["data"])), (200, 6))
+        by_project = {p["project_id"]: p["id"] for p in body["data"]}
+        self.assertEqual(self.request("DELETE", perms_path(ckpt, by_project["proj_0002"]))[0], 400)
+        self.assertEqual(self.request("DELETE", perms_path(ckpt, by_project["proj_0003"]))[0], 200)
+        self.assertEqual(self.request("POST", perms_path(ckpt), {"project_ids": ["proj_9", "proj_0002"]})[0], 400)
+        self.assertEqual(self.request("POST", perms_path(ckpt), {"project_ids": ["proj_9"]})[0], 200)
+        _, items = self.list_all(ckpt)
+        self.assertEqual(len(items), 6)     # one revoked, one granted; the refused did nothing
 
 
 if __name__ == "__main__":
