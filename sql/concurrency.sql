@@ -5,31 +5,6 @@
 \getenv mock_url MOCK_URL
 \getenv mock_key MOCK_KEY
 
--- Requests of one checkpoint as the mock logged them.
-CREATE FUNCTION conc_log(ckpt text)
-RETURNS TABLE (seq int, ts float8, conn int, project text, status int, fault text)
-LANGUAGE sql AS $$
-  SELECT (l->>'seq')::int, (l->>'ts')::float8, (l->>'conn')::int, l->'query'->>'project_id',
-         (l->>'status')::int, l->>'fault'
-  FROM (SELECT line::jsonb AS l
-        FROM regexp_split_to_table(pg_read_file((SELECT log_path FROM mock_config)), E'\n') AS line
-        WHERE line <> '') s
-  WHERE l->>'checkpoint' = ckpt
-$$;
-
--- The most requests that were in flight at once, for a mock that takes at
--- least `slow` seconds to answer each: a request that arrived less than
--- `slow` before another had not been answered when the other arrived.
-CREATE FUNCTION conc_overlap(ckpt text, slow float8, only_status int DEFAULT NULL)
-RETURNS bigint LANGUAGE sql AS $$
-  SELECT max(n) FROM (
-    SELECT (SELECT count(*) FROM conc_log(ckpt) b
-            WHERE b.ts <= a.ts AND a.ts < b.ts + slow
-              AND (only_status IS NULL OR b.status = only_status)) AS n
-    FROM conc_log(ckpt) a
-    WHERE only_status IS NULL OR a.status = only_status) s
-$$;
-
 CREATE SERVER mock_serial FOREIGN DATA WRAPPER checkpoint_perms
   OPTIONS (base_url :'mock_url', max_concurrency '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER mock_serial OPTIONS (api_key :'mock_key');

@@ -37,9 +37,10 @@ UPDATE revoke_perms SET project_id = 'proj_x';
 TRUNCATE revoke_perms;
 INSERT INTO revoke_perms (project_id) VALUES ('proj_x') ON CONFLICT DO NOTHING;
 
--- when the k-th DELETE fails, the detail says how many were revoked
+-- when the k-th DELETE fails, the detail says how many were revoked (one
+-- request at a time here, so that which one fails is always the same)
 CREATE SERVER noretry_delete FOREIGN DATA WRAPPER checkpoint_perms
-  OPTIONS (base_url :'mock_url', max_retries '0');
+  OPTIONS (base_url :'mock_url', max_retries '0', max_concurrency '1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER noretry_delete OPTIONS (api_key :'mock_key');
 CREATE FOREIGN TABLE partial_revoke (id text) SERVER noretry_delete
   OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:partial-revoke:seed-4:delete-after-2-503');

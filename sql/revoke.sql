@@ -76,6 +76,29 @@ SELECT project_id, count(*) FROM by_list GROUP BY 1 ORDER BY 1;
 SELECT explain_filter($$DELETE FROM by_list WHERE project_id = 'proj_0003' AND created_at % 2 = 1$$,
                       'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
 
+-- the revokes of a statement go out at once, at most max_concurrency (8)
+CREATE FOREIGN TABLE at_once (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:revoke:atonce:seed-40:delete-slow-100');
+\set QUIET off
+DELETE FROM at_once;
+\set QUIET on
+SELECT max(n) AS most_in_flight FROM (
+  SELECT (SELECT count(*) FROM conc_log('ft:revoke:atonce:seed-40:delete-slow-100') b
+          WHERE b.method = 'DELETE' AND b.ts <= a.ts AND a.ts < b.ts + 0.1) AS n
+  FROM conc_log('ft:revoke:atonce:seed-40:delete-slow-100') a WHERE a.method = 'DELETE') s;
+-- a rate limit (the mock answers 429 past 3 revokes in flight) slows them
+-- down; nothing fails and each is sent until it lands
+CREATE FOREIGN TABLE rate_limited (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:revoke:limited:seed-100:delete-inflight-3:delete-slow-20');
+\set QUIET off
+DELETE FROM rate_limited;
+\set QUIET on
+SELECT count(*) FILTER (WHERE status = 429) > 0 AS slowed_down,
+       count(*) FILTER (WHERE method = 'DELETE' AND status = 200) AS revoked,
+       count(*) FILTER (WHERE status NOT IN (200, 429)) AS failed
+  FROM mock_requests('ft:revoke:limited:seed-100:delete-inflight-3:delete-slow-20');
+SELECT count(*) AS left FROM rate_limited;
+
 -- with a join the rows come from elsewhere: row by row, as before
 CREATE TABLE gone_projects (project text);
 INSERT INTO gone_projects VALUES ('proj_0003');

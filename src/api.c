@@ -142,3 +142,72 @@ cp_api_delete(const CpOptions *opts, const char *permission_id,
 	pop_request_context(&errcallback);
 	return deleted;
 }
+
+/* What cp_api_delete_many's callbacks share. */
+typedef struct CpDeleteBatch
+{
+	const CpOptions *opts;
+	char	  **permission_ids;
+	bool	   *revoked;
+	int64	   *applied;
+	bool		revoke;			/* for the progress note */
+} CpDeleteBatch;
+
+/* One DELETE's reply: as cp_api_delete reads it. */
+static void
+delete_reply(CpTransfer *t, void *arg)
+{
+	CpDeleteBatch *batch = (CpDeleteBatch *) arg;
+	int			i = (int) (intptr_t) t->arg;
+
+	if (t->resp.status == 404)
+		batch->revoked[i] = t->resp.retries > 0;
+	else
+		batch->revoked[i] = cp_parse_deleted(batch->opts, &t->resp, batch->permission_ids[i]);
+	if (batch->revoked[i])
+		(*batch->applied)++;
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+}
+
+static const char *
+delete_progress(void *arg)
+{
+	CpDeleteBatch *batch = (CpDeleteBatch *) arg;
+
+	return cp_progress_note(batch->revoke, *batch->applied);
+}
+
+/*
+ * DELETE n permissions at once, at most max_concurrency in flight
+ * (cp_http_send_many).  revoked[i] tells whether permission_ids[i] was
+ * revoked now (false: it was already gone); *applied counts the revokes
+ * of the statement, for the detail of an error mid-way.  Sent in slices,
+ * so that a long list of revokes holds a bounded number of transfers.
+ */
+void
+cp_api_delete_many(const CpOptions *opts, char **permission_ids, int n, bool *revoked,
+				   int64 *applied, CpStats *stats)
+{
+	CpDeleteBatch batch = {opts, permission_ids, revoked, applied, true};
+	int			start;
+
+	for (start = 0; start < n; start += CP_DELETE_SLICE)
+	{
+		int			count = Min(CP_DELETE_SLICE, n - start);
+		CpTransfer *t = palloc0(sizeof(CpTransfer) * count);
+		int			i;
+
+		for (i = 0; i < count; i++)
+		{
+			t[i].req.method = "DELETE";
+			t[i].req.missing_ok = true;
+			t[i].req.path = cp_permission_path(opts->checkpoint, permission_ids[start + i]);
+			t[i].arg = (void *) (intptr_t) (start + i);
+		}
+		cp_http_send_many(opts, t, count, delete_reply, delete_progress, &batch, stats);
+		for (i = 0; i < count; i++)
+			pfree(t[i].req.path);
+		pfree(t);
+	}
+}

@@ -382,4 +382,9 @@ extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, in
 extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
 						  const char *progress, CpStats *stats);
 
+/* Revokes sent by one cp_http_send_many call: bounds the transfers held. */
+#define CP_DELETE_SLICE 256
+extern void cp_api_delete_many(const CpOptions *opts, char **permission_ids, int n,
+							   bool *revoked, int64 *applied, CpStats *stats);
+
 #endif							/* CHECKPOINT_PERMS_H */

@@ -328,58 +328,41 @@ row_id(CpRevokeState *st, TupleTableSlot *slot)
 	return id;
 }
 
-/* Revoke one permission; false when it was already gone. */
-static bool
-revoke_one(CpRevokeState *st, const char *id)
-{
-	bool		revoked;
-
-	cp_note_write();
-	revoked = cp_api_delete(&st->opts, id, cp_progress_note(true, st->applied), &st->stats);
-	if (revoked)
-		st->applied++;
-	return revoked;
-}
-
 /*
- * Send every revoke of the statement.  It runs in the executor's per-row
- * memory, reset between the rows this node returns: what must last until
- * the RETURNING rows are out lives in the query's memory.
+ * Send every revoke of the statement, at most max_concurrency at once.  It
+ * runs in the executor's per-row memory, reset between the rows this node
+ * returns: what must last until the RETURNING rows are out lives in the
+ * query's memory.
  */
 static void
 run_revokes(CpRevokeState *st, ForeignScanState *node)
 {
-	MemoryContext querycxt = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
-	MemoryContext temp = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms revoke",
-											   ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
 	int			i;
 
 	if (st->by_id != CP_FILTER_NONE)
 		evaluate_ids(st, node->ss.ps.ps_ExprContext);
 	else
-		collect_rows(st, node);
-	st->revoked = palloc0(sizeof(bool) * Max(st->nids, 1));
-
-	for (i = 0; i < st->nids; i++)
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(temp);
-
-		if (st->by_id != CP_FILTER_NONE)
-			st->revoked[i] = revoke_one(st, st->ids[i]);
-		else
+		collect_rows(st, node);
+		st->ids = palloc(sizeof(char *) * Max(st->nids, 1));
+		for (i = 0; i < st->nids; i++)
 		{
 			if (!tuplestore_gettupleslot(st->rows, true, false, st->row_slot))
 				elog(ERROR, "checkpoint_perms: collected row %d is missing", i);
-			st->revoked[i] = revoke_one(st, row_id(st, st->row_slot));
+			st->ids[i] = row_id(st, st->row_slot);
 		}
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(temp);
-	}
-	MemoryContextDelete(temp);
-	if (st->rows)
 		tuplestore_rescan(st->rows);
+	}
+	st->revoked = palloc0(sizeof(bool) * Max(st->nids, 1));
+	if (st->nids > 0)
+	{
+		cp_note_write();
+		cp_api_delete_many(&st->opts, st->ids, st->nids, st->revoked, &st->applied,
+						   &st->stats);
+	}
 	st->done = true;
-	MemoryContextSwitchTo(querycxt);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /* By id: the RETURNING row of a revoked id (id and object are known). */
