@@ -49,6 +49,12 @@ CREATE FOREIGN TABLE grant_ext1000 (id text, project_id text) SERVER m
   OPTIONS (checkpoint 'ft:bench:grant-ext1000', batch_size '1000');
 CREATE FOREIGN TABLE revoke_ext (id text, project_id text) SERVER m
   OPTIONS (checkpoint 'ft:bench:revoke-ext:seed-100');
+CREATE FOREIGN TABLE revoke_proj (id text, project_id text) SERVER m
+  OPTIONS (checkpoint 'ft:bench:revoke-proj-ext:seed-200:proj-2');
+CREATE FOREIGN TABLE revoke_id (id text, project_id text) SERVER m
+  OPTIONS (checkpoint 'ft:bench:revoke-id-ext:seed-2000:proj-20');
+CREATE FOREIGN TABLE revoke_limited (id text, project_id text) SERVER m
+  OPTIONS (checkpoint 'ft:bench:revoke-limited:seed-100:delete-inflight-3');
 CREATE TABLE teams AS SELECT 'proj_' || lpad(g::text, 4, '0') AS project FROM generate_series(1, 50) g;
 ANALYZE teams;
 CREATE FOREIGN TABLE cpu10k (id text, created_at timestamptz, project_id text, object text)
@@ -63,22 +69,23 @@ psql_ -c "ANALYZE scan"
 sdk revoke "$URL" "$MOCK_KEY" ft:bench:warmup:seed-1 >/dev/null
 
 ROWS=()
-# row: case, client, ms, requests
+# row: case, client, ms, requests[, rounds of requests that the client has
+# to wait for one after another: the floor; default one per request]
 row() {
-	local floor=$(($4 * LATENCY))
+	local floor=$((${5:-$4} * LATENCY))
 	ROWS+=("| $1 | $2 | $(printf %.0f "$3") | $4 | $floor | $("$PYTHON" -c "print('%.2f' % ($3 / max($floor, 1)))") |")
 }
-ext_case() { # case, client label, sql
+ext_case() { # case, client label, sql[, rounds]
 	local before ms
 	before=$(lines "$LOG")
 	ms=$(timed "$3")
-	row "$1" "$2" "$ms" $(($(lines "$LOG") - before))
+	row "$1" "$2" "$ms" $(($(lines "$LOG") - before)) ${4:-}
 }
 sdk_case() { # case, client label, sdk args...
 	local before out
 	before=$(lines "$LOG")
 	out=$(sdk "${@:3}")
-	row "$1" "$2" "$(field "$out" ms)" $(($(lines "$LOG") - before))
+	row "$1" "$2" "$(field "$out" ms)" $(($(lines "$LOG") - before)) ${ROUNDS:-}
 }
 
 projects=$(seq -f 'proj_%04g' 1 50 | paste -sd,)
@@ -93,8 +100,23 @@ ext_case "grant 1,000" "extension (batch_size 1000)" \
 	"INSERT INTO grant_ext1000 (project_id) SELECT 'proj_' || g FROM generate_series(1, 1000) g"
 sdk_case "grant 1,000" "SDK, 100 ids per call" grant "$URL" "$MOCK_KEY" ft:bench:grant-sdk100 1000:100
 sdk_case "grant 1,000" "SDK, 1,000 ids in one call" grant "$URL" "$MOCK_KEY" ft:bench:grant-sdk1000 1000:1000
-ext_case "revoke 100" "extension" "DELETE FROM revoke_ext"
+ext_case "revoke 100" "extension (max_concurrency 8)" "DELETE FROM revoke_ext" 14
 sdk_case "revoke 100" "SDK (list, then one delete each)" revoke "$URL" "$MOCK_KEY" ft:bench:revoke-sdk:seed-100
+# one project's 100 of 200: one filtered list, then 100 DELETEs; the
+# extension and the pooled script send 8 at a time (floor: 1 + 13 rounds)
+ext_case "revoke one project's 100" "extension (max_concurrency 8)" \
+	"DELETE FROM revoke_proj WHERE project_id = 'proj_0001'" 14
+sdk_case "revoke one project's 100" "SDK, natural loop (one delete after another)" \
+	revoke_project "$URL" "$MOCK_KEY" ft:bench:revoke-proj-sdk:seed-200:proj-2 proj_0001
+ROUNDS=14 sdk_case "revoke one project's 100" "SDK, hand-written pool of 8 deletes" \
+	revoke_project_pool "$URL" "$MOCK_KEY" ft:bench:revoke-proj-pool:seed-200:proj-2 proj_0001
+id=$(psql_ -c "SELECT id FROM revoke_id WHERE project_id = 'proj_0007' LIMIT 1")
+ext_case "revoke by id (2,000 permissions)" "extension" "DELETE FROM revoke_id WHERE id = '$id'"
+# the mock answers 429 (retry-after-ms 50) past 3 DELETEs in flight
+ext_case "revoke 100, at most 3 in flight" "extension (max_concurrency 8)" \
+	"DELETE FROM revoke_limited" 35
+limited_requests=$(grep -c '"ft:bench:revoke-limited:seed-100:delete-inflight-3"' "$LOG" || true)
+limited_429=$(grep '"ft:bench:revoke-limited:seed-100:delete-inflight-3"' "$LOG" | grep -c '"status":429' || true)
 ext_case "join 50 local rows" "extension" "SELECT count(*) FROM teams t JOIN scan p ON p.project_id = t.project"
 sdk_case "join 50 local rows" "SDK (one filtered list per row)" join "$URL" "$MOCK_KEY" "$S" "$projects"
 
@@ -135,13 +157,18 @@ capl=$("$PYTHON" bench/mock_capacity.py "$URL" "$MOCK_KEY" "$S" 100)
 	echo
 	echo "## Wall time and requests, mock latency $LATENCY ms per request"
 	echo
-	echo "Floor: requests × $LATENCY ms, the time the requests alone take one after another."
+	echo "Floor: requests × $LATENCY ms, the time the requests alone take one after another; for"
+	echo "the concurrent cases, the rounds of requests a client must wait for in turn × $LATENCY ms"
+	echo "(one list, then 100 DELETEs 8 at a time: 14 rounds; 3 at a time: 35)."
 	echo 'The foreign table was analyzed first (`ANALYZE scan`, not timed). Each SDK case is one'
 	echo "node process; its time excludes Node's start but includes its first connection."
 	echo
 	echo "| case | client | wall ms | requests | floor ms | wall / floor |"
 	echo "|---|---|---|---|---|---|"
 	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "Under the limit of 3 in flight the extension's statement succeeded: $limited_429 of its"
+	echo "$limited_requests requests were answered 429 and sent again after the delay the API named."
 	echo
 	echo "## CPU and memory, no latency"
 	echo
