@@ -791,8 +791,26 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 }
 
 /*
+ * A request that failed after it was sent, below HTTP: the API may have
+ * acted on it (the connection died, the reply was cut or too large, the
+ * time-out passed).  Returns why, or NULL when it provably did nothing or
+ * when the failure is ours (no memory).
+ */
+static const char *
+unknown_outcome_reason(const CpAttempt *attempt)
+{
+	if (!attempt->sent || attempt->refused || attempt->body.nomem)
+		return NULL;
+	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
+		return "The reply was larger than \"max_response_bytes\"";
+	return transport_reason(attempt);
+}
+
+/*
  * Send a request, retrying as the SDKs do, and return its 2xx reply (or
- * its 404 when req->missing_ok).  Any other outcome is an error.
+ * its 404 when req->missing_ok).  Any other outcome is an error, except,
+ * with req->unknown_ok, a failure after the request was sent: then
+ * resp->outcome_unknown is set and the caller learns what happened.
  */
 void
 cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
@@ -840,7 +858,17 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 		}
 
 		if (attempt.code != CURLE_OK)
+		{
+			const char *reason = req->unknown_ok ? unknown_outcome_reason(&attempt) : NULL;
+
+			if (reason)
+			{
+				resp->outcome_unknown = true;
+				resp->unknown_reason = reason;
+				return;
+			}
 			report_transport_error(opts, req, &attempt, retry);
+		}
 		cp_report_http_error(opts, req, resp, retry);
 	}
 }

@@ -41,6 +41,8 @@ enum FdwModifyPrivateIndex
 #define CP_ROWID_NAME "cp_permission_id"
 /* ...and of the whole row that DELETE ... RETURNING returns. */
 #define CP_WHOLEROW_NAME "cp_wholerow"
+/* ...and of the project id, for the journal of revokes. */
+#define CP_PROJECT_NAME "cp_project_id"
 
 typedef struct CpModifyState
 {
@@ -49,7 +51,9 @@ typedef struct CpModifyState
 	CmdType		operation;
 	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
 	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
+	AttrNumber	project_attno;	/* DELETE: junk column with the project id */
 	int			batch_size;
+	double		est_rows;		/* permissions thought to be there; < 0: unknown */
 	CpStrSet   *granted;		/* the project ids granted to */
 	CpStatement *stmt;			/* remembers the permissions made */
 	int64		applied;		/* grants or revokes done by this statement */
@@ -145,6 +149,16 @@ AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 						 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
 								 attr->attcollation, 0),
 						 rtindex, CP_ROWID_NAME);
+	/* the journal names the project of a revoke (journal.c) */
+	attno = columns.attno[CP_FIELD_PROJECT_ID];
+	if (attno != InvalidAttrNumber)
+	{
+		attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
+		add_row_identity_var(root,
+							 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
+									 attr->attcollation, 0),
+							 rtindex, CP_PROJECT_NAME);
+	}
 	/* the API's delete reply holds only the id: RETURNING needs the row */
 	if (root->parse->returningList != NIL)
 		add_row_identity_var(root,
@@ -210,6 +224,7 @@ create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
 	cp_get_options(RelationGetRelid(rel), modify_userid(rinfo, estate), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	st->batch_size = st->opts.batch_size;
+	st->est_rows = rel->rd_rel->reltuples;	/* -1 until ANALYZE */
 	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "checkpoint_perms modify",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -253,6 +268,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		if (!AttributeNumberIsValid(st->rowid_attno))
 			elog(ERROR, "could not find junk column \"%s\"", CP_ROWID_NAME);
 		st->wholerow_attno = ExecFindJunkAttributeInTlist(tlist, CP_WHOLEROW_NAME);
+		st->project_attno = ExecFindJunkAttributeInTlist(tlist, CP_PROJECT_NAME);
 	}
 	rinfo->ri_FdwState = st;
 }
@@ -320,8 +336,9 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 }
 
 /*
- * POST one batch of project ids; the permissions come back in their order.
- * The statement remembers them, so that its later scans skip them.
+ * Grant one batch of project ids, each exactly once (grant.c); the
+ * permissions come back in their order.  The statement remembers them, so
+ * that its later scans skip them.
  */
 static CpPermission *
 send_grants(CpModifyState *st, char **project_ids, int n)
@@ -330,7 +347,8 @@ send_grants(CpModifyState *st, char **project_ids, int n)
 	int			i;
 
 	cp_note_write();
-	made = cp_api_create(&st->opts, project_ids, n, progress_note(st), &st->stats);
+	made = cp_grant_once(&st->opts, project_ids, n, st->est_rows, progress_note(st),
+						 &st->stats);
 	st->applied += n;
 	for (i = 0; i < n; i++)
 		cp_statement_granted(st->stmt, st->opts.checkpoint, made[i].id);
@@ -458,6 +476,46 @@ store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planS
 	ExecStoreVirtualTuple(slot);
 }
 
+/*
+ * DELETE one permission, recorded in the journal from before it is sent:
+ * a cancel or a lost reply leaves it there as "unknown".
+ */
+static bool
+send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *project_id = NULL;
+	CpJournalRef ref;
+	bool		deleted = false;
+
+	if (st->project_attno != InvalidAttrNumber)
+	{
+		bool		isnull;
+		Datum		datum = ExecGetJunkAttribute(planSlot, st->project_attno, &isnull);
+
+		project_id = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID, datum, isnull);
+	}
+	ref = cp_journal_record(CP_JOURNAL_REVOKE, st->opts.checkpoint, project_id, id,
+							CP_OUTCOME_UNKNOWN);
+	PG_TRY();
+	{
+		deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (cp_error_proves_nothing_applied(edata->sqlerrcode))
+			cp_journal_discard(ref);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	cp_journal_set_outcome(ref, deleted ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
+	return deleted;
+}
+
 static TupleTableSlot *
 ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				  TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -480,7 +538,7 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
 						   progress_note(st))));
 	cp_note_write();
-	deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
+	deleted = send_revoke(st, planSlot, id);
 	MemoryContextSwitchTo(oldcxt);
 
 	/* gone already: not counted, as for a row deleted concurrently */
