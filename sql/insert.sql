@@ -48,7 +48,8 @@ INSERT INTO refusals (object, project_id) VALUES ('checkpoint.permission', 'proj
 INSERT INTO refusals (project_id) VALUES ('proj_x'), (NULL);
 INSERT INTO refusals (project_id) VALUES ('proj_x'), ('');
 INSERT INTO refusals (project_id) VALUES ('proj_x'), ('proj_y'), ('proj_x');
-INSERT INTO refusals (project_id) VALUES ('proj_x') ON CONFLICT DO NOTHING;
+-- (ON CONFLICT DO NOTHING without a target skips granted projects: sql/on_conflict.sql)
+INSERT INTO refusals (project_id) VALUES ('proj_x') ON CONFLICT (project_id) DO NOTHING;
 -- a NULL for a generated column is no value
 INSERT INTO refusals (id, project_id) VALUES (NULL, 'proj_ok') RETURNING project_id, object;
 SELECT method, body FROM mock_requests('ft:gpt-4o-mini:acme:refusals') WHERE method = 'POST';
