@@ -35,7 +35,8 @@
 enum FdwModifyPrivateIndex
 {
 	FdwModifyPrivateOperation,	/* Integer: CmdType */
-	FdwModifyPrivateDoNothing	/* Boolean: ON CONFLICT DO NOTHING */
+	FdwModifyPrivateDoNothing	/* Integer: ON CONFLICT DO NOTHING (0 or 1); no
+								 * Boolean node before PostgreSQL 15 */
 };
 
 /* Name of the row identity column that carries the permission id. */
@@ -230,7 +231,7 @@ PlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 					 errhint("Insert only project_id; RETURNING shows what the API made.")));
 		}
 	}
-	return list_make2(makeInteger(operation), makeBoolean(do_nothing));
+	return list_make2(makeInteger(operation), makeInteger(do_nothing));
 }
 
 static CpModifyState *
@@ -267,7 +268,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 				   List *fdw_private, int subplan_index, int eflags)
 {
 	CmdType		operation = (CmdType) intVal(list_nth(fdw_private, FdwModifyPrivateOperation));
-	bool		do_nothing = boolVal(list_nth(fdw_private, FdwModifyPrivateDoNothing));
+	bool		do_nothing = intVal(list_nth(fdw_private, FdwModifyPrivateDoNothing)) != 0;
 	CpModifyState *st;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
