@@ -56,10 +56,11 @@ cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 
 /*
  * Match the permissions of a create reply to the project ids sent: exactly
- * one each, whatever their order.  Returns them in the order of ids.
+ * one each, whatever their order.  Returns them in the order of ids, or
+ * NULL with *problem saying what does not match.
  */
 static CpPermission *
-match_created(const CpPage *page, char **project_ids, int n, const char *progress)
+match_created(const CpPage *page, char **project_ids, int n, char **problem)
 {
 	CpPermission *result = palloc0(sizeof(CpPermission) * n);
 	bool	   *used = palloc0(sizeof(bool) * Max(page->nitems, 1));
@@ -72,45 +73,106 @@ match_created(const CpPage *page, char **project_ids, int n, const char *progres
 			if (!used[j] && strcmp(page->items[j].project_id, project_ids[i]) == 0)
 				break;
 		if (j == page->nitems)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("reply to a grant does not match the request"),
-					 errdetail("Project ids sent: %d; permissions returned: %d, none for project \"%s\". The grants of this request may have been applied.%s",
-							   n, page->nitems, cp_shorten(project_ids[i]), progress),
-					 errhint("Check with SELECT which grants exist.")));
+		{
+			*problem = psprintf("Project ids sent: %d; permissions returned: %d, none for project \"%s\".",
+								n, page->nitems, cp_shorten(project_ids[i]));
+			return NULL;
+		}
 		used[j] = true;
 		result[i] = page->items[j];
 	}
 	if (page->nitems != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("reply to a grant does not match the request"),
-				 errdetail("Project ids sent: %d; permissions returned: %d. The grants of this request may have been applied.%s",
-						   n, page->nitems, progress),
-				 errhint("Check with SELECT which grants exist.")));
+	{
+		*problem = psprintf("Project ids sent: %d; permissions returned: %d.", n, page->nitems);
+		return NULL;
+	}
 	return result;
+}
+
+/*
+ * Parse a 2xx reply to a create.  A reply that is malformed is returned as
+ * a problem (*problem set, NULL returned), not raised, for the caller to
+ * learn from a list what the request did.  Only cp_parse_page's own
+ * protocol errors are caught: it holds no resource but palloc'd memory
+ * (cJSON trees are freed in its PG_FINALLY), so nothing is left to clean
+ * up; any other error (out of memory, an encoding error) goes on.
+ */
+static bool
+parse_created_page(const CpOptions *opts, const CpResponse *resp, CpPage *page, char **problem)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		ok = true;
+
+	PG_TRY();
+	{
+		cp_parse_page(opts, resp, page);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_PROTOCOL_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		*problem = edata->detail ? edata->detail : edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
 }
 
 /*
  * POST {"project_ids": [...]}: the reply lists the permissions created,
  * returned here in the order of project_ids.
+ *
+ * With unknown_reason NULL, any failure is an error.  Otherwise a POST
+ * whose outcome is unknown (sent, and then no whole reply, or a 2xx reply
+ * that is malformed or does not match the ids sent) returns NULL with
+ * *unknown_reason saying why: the API may have made some or all of the
+ * grants, and only a list can tell which (grant.c).
  */
 CpPermission *
 cp_api_create(const CpOptions *opts, char **project_ids, int n,
-			  const char *progress, CpStats *stats)
+			  const char *progress, CpStats *stats, const char **unknown_reason)
 {
 	CpRequest	req = {.method = "POST",.progress = progress};
 	CpResponse	resp;
 	ErrorContextCallback errcallback;
 	CpPage		page;
-	CpPermission *made;
+	CpPermission *made = NULL;
+	char	   *problem = NULL;
 
 	req.path = cp_permissions_path(opts->checkpoint);
 	req.body = cp_create_body(project_ids, n);
+	req.unknown_ok = unknown_reason != NULL;
 	push_request_context(&errcallback, &req);
 	cp_http_send(opts, &req, &resp, stats);
-	cp_parse_page(opts, &resp, &page);
-	made = match_created(&page, project_ids, n, progress);
+	if (resp.outcome_unknown)
+	{
+		*unknown_reason = resp.unknown_reason;
+		pfree(resp.body);
+		pop_request_context(&errcallback);
+		return NULL;
+	}
+	if (unknown_reason == NULL)
+		cp_parse_page(opts, &resp, &page);
+	else if (!parse_created_page(opts, &resp, &page, &problem))
+		*unknown_reason = psprintf("The reply was malformed: %s", problem);
+	if (problem == NULL)
+	{
+		made = match_created(&page, project_ids, n, &problem);
+		if (made == NULL && unknown_reason == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("reply to a grant does not match the request"),
+					 errdetail("%s The grants of this request may have been applied.%s",
+							   problem, progress),
+					 errhint("Check with SELECT which grants exist.")));
+		if (made == NULL)
+			*unknown_reason = psprintf("The reply does not match the request: %s", problem);
+	}
 	pfree(resp.body);
 	pop_request_context(&errcallback);
 	return made;
@@ -150,7 +212,8 @@ typedef struct CpDeleteBatch
 	char	  **permission_ids;
 	bool	   *revoked;
 	int64	   *applied;
-	bool		revoke;			/* for the progress note */
+	CpJournalRef *refs;			/* the journal's entries of the slice sent */
+	int			start;			/* index of the slice's first id */
 } CpDeleteBatch;
 
 /* One DELETE's reply: as cp_api_delete reads it. */
@@ -164,6 +227,8 @@ delete_reply(CpTransfer *t, void *arg)
 		batch->revoked[i] = t->resp.retries > 0;
 	else
 		batch->revoked[i] = cp_parse_deleted(batch->opts, &t->resp, batch->permission_ids[i]);
+	cp_journal_set_outcome(batch->refs[i - batch->start],
+						   batch->revoked[i] ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
 	if (batch->revoked[i])
 		(*batch->applied)++;
 	pfree(t->resp.body);
@@ -175,27 +240,57 @@ delete_progress(void *arg)
 {
 	CpDeleteBatch *batch = (CpDeleteBatch *) arg;
 
-	return cp_progress_note(batch->revoke, *batch->applied);
+	return cp_progress_note(true, *batch->applied);
+}
+
+/*
+ * The journal after a slice of revokes failed: a revoke never sent did
+ * nothing; one sent and not answered may have been applied, unless it is
+ * the only one and the error proves it was not.
+ */
+static void
+settle_journal(CpTransfer *t, int count, CpJournalRef *refs, int sqlerrcode)
+{
+	int			unanswered = 0;
+	int			last = -1;
+	int			i;
+
+	for (i = 0; i < count; i++)
+	{
+		if (!t[i].started)
+			cp_journal_discard(refs[i]);
+		else if (!t[i].done)
+		{
+			unanswered++;
+			last = i;
+		}
+	}
+	if (unanswered == 1 && cp_error_proves_nothing_applied(sqlerrcode))
+		cp_journal_discard(refs[last]);
 }
 
 /*
  * DELETE n permissions at once, at most max_concurrency in flight
  * (cp_http_send_many).  revoked[i] tells whether permission_ids[i] was
  * revoked now (false: it was already gone); *applied counts the revokes
- * of the statement, for the detail of an error mid-way.  Sent in slices,
- * so that a long list of revokes holds a bounded number of transfers.
+ * of the statement, for the detail of an error mid-way.  Each revoke is in
+ * the journal before it is sent (project_ids, or NULL when unknown, name
+ * their projects there).  Sent in slices, so that a long list of revokes
+ * holds a bounded number of transfers.
  */
 void
-cp_api_delete_many(const CpOptions *opts, char **permission_ids, int n, bool *revoked,
-				   int64 *applied, CpStats *stats)
+cp_api_delete_many(const CpOptions *opts, char **permission_ids, char **project_ids, int n,
+				   bool *revoked, int64 *applied, CpStats *stats)
 {
-	CpDeleteBatch batch = {opts, permission_ids, revoked, applied, true};
+	CpDeleteBatch batch = {opts, permission_ids, revoked, applied, NULL, 0};
+	MemoryContext cxt = CurrentMemoryContext;
 	int			start;
 
 	for (start = 0; start < n; start += CP_DELETE_SLICE)
 	{
 		int			count = Min(CP_DELETE_SLICE, n - start);
 		CpTransfer *t = palloc0(sizeof(CpTransfer) * count);
+		CpJournalRef *refs = palloc(sizeof(CpJournalRef) * count);
 		int			i;
 
 		for (i = 0; i < count; i++)
@@ -204,10 +299,30 @@ cp_api_delete_many(const CpOptions *opts, char **permission_ids, int n, bool *re
 			t[i].req.missing_ok = true;
 			t[i].req.path = cp_permission_path(opts->checkpoint, permission_ids[start + i]);
 			t[i].arg = (void *) (intptr_t) (start + i);
+			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE, opts->checkpoint,
+										project_ids ? project_ids[start + i] : NULL,
+										permission_ids[start + i], CP_OUTCOME_UNKNOWN);
 		}
-		cp_http_send_many(opts, t, count, delete_reply, delete_progress, &batch, stats);
+		batch.refs = refs;
+		batch.start = start;
+		PG_TRY();
+		{
+			cp_http_send_many(opts, t, count, delete_reply, delete_progress, &batch, stats);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			settle_journal(t, count, refs, edata->sqlerrcode);
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		for (i = 0; i < count; i++)
 			pfree(t[i].req.path);
 		pfree(t);
+		pfree(refs);
 	}
 }

@@ -40,3 +40,15 @@ CREATE FUNCTION checkpoint_perms_version()
 RETURNS text
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- The grants and revokes this session sent, in its current transaction and
+-- in the last one before it that sent any (README, "Rollbacks"): when each
+-- was sent, on which checkpoint, for which project, the permission's id,
+-- and what came of it ("applied", "not found", "unknown").
+CREATE FUNCTION checkpoint_perms_journal(
+    OUT transaction text, OUT sent_at timestamptz, OUT checkpoint text,
+    OUT action text, OUT project_id text, OUT permission_id text,
+    OUT outcome text, OUT rolled_back boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

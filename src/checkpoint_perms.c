@@ -64,6 +64,7 @@ void
 _PG_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
+	cp_journal_init();
 	cp_define_settings();
 }
 

@@ -48,6 +48,9 @@
 /* Highest max_concurrency: requests one statement has in flight at once. */
 #define CP_MAX_CONCURRENCY 64
 
+/* Permissions a checkpoint is thought to have until ANALYZE says. */
+#define CP_DEFAULT_PERMISSIONS 1000.0
+
 /* Longest piece of a value that a message repeats; longer ones end "...". */
 #define CP_MESSAGE_VALUE_LEN 200
 
@@ -200,6 +203,8 @@ typedef struct CpRequest
 	bool		missing_ok;		/* a 404 is an answer, not an error */
 	const char *progress;		/* ends an errdetail: what the statement already
 								 * did, or "" */
+	bool		unknown_ok;		/* POST: a failure after it was sent is returned
+								 * (resp->outcome_unknown), not raised */
 } CpRequest;
 
 /* A reply: the status line, the headers we use and the body. */
@@ -212,6 +217,8 @@ typedef struct CpResponse
 	char		request_id[128];	/* x-request-id, "" when absent */
 	char		content_type[128];
 	char		location[256];	/* for 3xx */
+	bool		outcome_unknown;	/* req->unknown_ok: sent, no whole reply */
+	const char *unknown_reason; /* ...and why, as a sentence without period */
 } CpResponse;
 
 /*
@@ -222,6 +229,7 @@ typedef struct CpTransfer
 {
 	CpRequest	req;
 	CpResponse	resp;
+	bool		started;		/* its first attempt was handed to curl */
 	bool		done;			/* it ended with a usable reply; on_reply ran */
 	void	   *arg;
 } CpTransfer;
@@ -231,6 +239,23 @@ typedef struct CpStrSet CpStrSet;
 
 /* What one statement has written (statement.c). */
 typedef struct CpStatement CpStatement;
+
+/* What the journal records of a grant or revoke (journal.c). */
+typedef enum CpJournalAction
+{
+	CP_JOURNAL_GRANT = 0,
+	CP_JOURNAL_REVOKE = 1
+} CpJournalAction;
+
+typedef enum CpJournalOutcome
+{
+	CP_OUTCOME_APPLIED,			/* the API confirmed it */
+	CP_OUTCOME_NOT_FOUND,		/* a revoke of a permission already gone */
+	CP_OUTCOME_UNKNOWN			/* sent; no reply says what happened */
+} CpJournalOutcome;
+
+/* An entry of the current transaction's journal; -1: not kept. */
+typedef int64 CpJournalRef;
 
 /* option.c */
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
@@ -298,6 +323,30 @@ extern void cp_statement_granted(CpStatement *stmt, const char *checkpoint,
 								 const char *permission_id);
 extern bool cp_statement_is_own_grant(const CpStatement *stmt, const char *checkpoint,
 									  const char *permission_id);
+
+/*
+ * journal.c: record every grant and revoke where it is sent.  Record it
+ * before sending, as CP_OUTCOME_UNKNOWN, then set its outcome from the
+ * reply; in a PG_CATCH, discard it only when
+ * cp_error_proves_nothing_applied(the error's sqlerrcode).  A rollback then
+ * warns about it, and checkpoint_perms_journal() lists it.
+ */
+extern void cp_journal_init(void);
+extern CpJournalRef cp_journal_record(CpJournalAction action, const char *checkpoint,
+									  const char *project_id, const char *permission_id,
+									  CpJournalOutcome outcome);
+extern void cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome,
+								   const char *permission_id);
+extern void cp_journal_discard(CpJournalRef ref);
+extern bool cp_error_proves_nothing_applied(int sqlerrcode);
+
+/* grant.c */
+extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);
+extern void cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
+							 bool *found, CpPermission *newest, CpStrSet *seen,
+							 CpStats *stats);
+extern CpPermission *cp_grant_once(const CpOptions *opts, char **project_ids, int n,
+								   double est_rows, const char *progress, CpStats *stats);
 
 /* list.c */
 extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
@@ -378,13 +427,15 @@ extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 /* api.c */
 extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
 extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, int n,
-								   const char *progress, CpStats *stats);
+								   const char *progress, CpStats *stats,
+								   const char **unknown_reason);
 extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
 						  const char *progress, CpStats *stats);
 
 /* Revokes sent by one cp_http_send_many call: bounds the transfers held. */
 #define CP_DELETE_SLICE 256
-extern void cp_api_delete_many(const CpOptions *opts, char **permission_ids, int n,
-							   bool *revoked, int64 *applied, CpStats *stats);
+extern void cp_api_delete_many(const CpOptions *opts, char **permission_ids,
+							   char **project_ids, int n, bool *revoked, int64 *applied,
+							   CpStats *stats);
 
 #endif							/* CHECKPOINT_PERMS_H */

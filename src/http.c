@@ -689,6 +689,22 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
 }
 
+/*
+ * A request that failed after it was sent, below HTTP: the API may have
+ * acted on it (the connection died, the reply was cut or too large, the
+ * time-out passed).  Returns why, or NULL when it provably did nothing or
+ * when the failure is ours (no memory).
+ */
+static const char *
+unknown_outcome_reason(const CpAttempt *attempt)
+{
+	if (!attempt->sent || attempt->refused || attempt->body.nomem)
+		return NULL;
+	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
+		return "The reply was larger than \"max_response_bytes\"";
+	return transport_reason(attempt);
+}
+
 /* ---------------------------------------------------------------------
  * The engine: every transfer of a batch on the connection's multi handle
  * ---------------------------------------------------------------------
@@ -803,6 +819,7 @@ start_slot(CpPool *pool, CpSlot *slot)
 	slot->attempt.restricted = pool->opts->restricted;
 	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
 	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
+	t->started = true;
 	mc = curl_multi_add_handle(pool->multi, curl);
 	if (mc != CURLM_OK)
 	{
@@ -1166,7 +1183,9 @@ check_base_url(const CpOptions *opts, const char *progress)
 
 /*
  * Send a request, retrying as the SDKs do, and return its 2xx reply (or
- * its 404 when req->missing_ok).  Any other outcome is an error.  The
+ * its 404 when req->missing_ok).  Any other outcome is an error, except,
+ * with req->unknown_ok, a failure after the request was sent: then
+ * resp->outcome_unknown is set and the caller learns what happened.  The
  * caller sets the error context (api.c), which covers its reading of the
  * reply as well.
  */
@@ -1187,7 +1206,18 @@ cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
 		return;
 
 	if (attempt.code != CURLE_OK)
+	{
+		/* a POST that may have been applied: the caller finds out (grant.c) */
+		const char *reason = req->unknown_ok ? unknown_outcome_reason(&attempt) : NULL;
+
+		if (reason)
+		{
+			resp->outcome_unknown = true;
+			resp->unknown_reason = reason;
+			return;
+		}
 		report_transport_error(opts, req, &attempt, resp->retries);
+	}
 	cp_report_http_error(opts, req, resp, resp->retries);
 }
 

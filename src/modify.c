@@ -34,13 +34,17 @@
 /* Positions in the fdw_private of a ModifyTable's foreign target. */
 enum FdwModifyPrivateIndex
 {
-	FdwModifyPrivateOperation	/* Integer: CmdType */
+	FdwModifyPrivateOperation,	/* Integer: CmdType */
+	FdwModifyPrivateDoNothing	/* Integer: ON CONFLICT DO NOTHING (0 or 1); no
+								 * Boolean node before PostgreSQL 15 */
 };
 
 /* Name of the row identity column that carries the permission id. */
 #define CP_ROWID_NAME "cp_permission_id"
 /* ...and of the whole row that DELETE ... RETURNING returns. */
 #define CP_WHOLEROW_NAME "cp_wholerow"
+/* ...and of the project id, for the journal of revokes. */
+#define CP_PROJECT_NAME "cp_project_id"
 
 typedef struct CpModifyState
 {
@@ -49,8 +53,15 @@ typedef struct CpModifyState
 	CmdType		operation;
 	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
 	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
+	AttrNumber	project_attno;	/* DELETE: junk column with the project id */
 	int			batch_size;
+	double		est_rows;		/* permissions thought to be there; < 0: unknown */
 	CpStrSet   *granted;		/* the project ids granted to */
+	bool		do_nothing;		/* ON CONFLICT DO NOTHING: skip projects that
+								 * have a permission */
+	CpStrSet   *existing;		/* do_nothing: projects known to have one */
+	bool		existing_all;	/* ...from one full list: all of them */
+	int			lists_sent;		/* do_nothing: filtered lists sent so far */
 	CpStatement *stmt;			/* remembers the permissions made */
 	int64		applied;		/* grants or revokes done by this statement */
 	bool		defer;			/* COPY before 16: collect rows into batches */
@@ -58,6 +69,7 @@ typedef struct CpModifyState
 	int			npending;
 	MemoryContext pending_cxt;
 	MemoryContext temp_cxt;		/* per call of ExecForeign*; reset each call */
+	MemoryContext query_cxt;	/* the statement's: what it learns lives here */
 	CpStats		stats;
 } CpModifyState;
 
@@ -89,13 +101,24 @@ modify_userid(ResultRelInfo *rinfo, EState *estate)
 }
 
 
-static void
-refuse_on_conflict(void)
+/*
+ * ON CONFLICT DO NOTHING without a conflict target skips the projects that
+ * already have a permission; anything else is refused.
+ */
+static bool
+check_on_conflict(OnConflictAction action, List *arbiters)
 {
+	if (action == ONCONFLICT_NONE)
+		return false;
+	if (action == ONCONFLICT_NOTHING && arbiters == NIL)
+		return true;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("INSERT ... ON CONFLICT is not supported on checkpoint permissions"),
-			 errhint("Look for an existing grant with SELECT ... WHERE project_id = '...' first.")));
+			 action == ONCONFLICT_UPDATE ?
+			 errmsg("INSERT ... ON CONFLICT DO UPDATE is not supported on checkpoint permissions") :
+			 errmsg("INSERT ... ON CONFLICT with a conflict target is not supported on checkpoint permissions"),
+			 errhint("Use ON CONFLICT DO NOTHING without a target: it skips the projects that already have a permission.")));
+	return false;				/* keep the compiler quiet */
 }
 
 static void
@@ -145,6 +168,16 @@ AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 						 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
 								 attr->attcollation, 0),
 						 rtindex, CP_ROWID_NAME);
+	/* the journal names the project of a revoke (journal.c) */
+	attno = columns.attno[CP_FIELD_PROJECT_ID];
+	if (attno != InvalidAttrNumber)
+	{
+		attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
+		add_row_identity_var(root,
+							 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
+									 attr->attcollation, 0),
+							 rtindex, CP_PROJECT_NAME);
+	}
 	/* the API's delete reply holds only the id: RETURNING needs the row */
 	if (root->parse->returningList != NIL)
 		add_row_identity_var(root,
@@ -162,11 +195,12 @@ PlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 				  int subplan_index)
 {
 	CmdType		operation = plan->operation;
+	bool		do_nothing = false;
 
 	if (operation == CMD_UPDATE)
 		refuse_update();
-	if (operation == CMD_INSERT && plan->onConflictAction != ONCONFLICT_NONE)
-		refuse_on_conflict();
+	if (operation == CMD_INSERT)
+		do_nothing = check_on_conflict(plan->onConflictAction, plan->arbiterIndexes);
 
 	if (operation == CMD_INSERT && resultRelation == (Index) root->parse->resultRelation)
 	{
@@ -197,7 +231,7 @@ PlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 					 errhint("Insert only project_id; RETURNING shows what the API made.")));
 		}
 	}
-	return list_make1(makeInteger(operation));
+	return list_make2(makeInteger(operation), makeInteger(do_nothing));
 }
 
 static CpModifyState *
@@ -210,6 +244,8 @@ create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
 	cp_get_options(RelationGetRelid(rel), modify_userid(rinfo, estate), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	st->batch_size = st->opts.batch_size;
+	st->est_rows = rel->rd_rel->reltuples;	/* -1 until ANALYZE */
+	st->query_cxt = estate->es_query_cxt;
 	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "checkpoint_perms modify",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -232,6 +268,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 				   List *fdw_private, int subplan_index, int eflags)
 {
 	CmdType		operation = (CmdType) intVal(list_nth(fdw_private, FdwModifyPrivateOperation));
+	bool		do_nothing = intVal(list_nth(fdw_private, FdwModifyPrivateDoNothing)) != 0;
 	CpModifyState *st;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -245,6 +282,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 
 	st = create_modify_state(rinfo, mtstate->ps.state, operation);
+	st->do_nothing = do_nothing;
 	if (operation == CMD_DELETE)
 	{
 		List	   *tlist = outerPlanState(mtstate)->plan->targetlist;
@@ -253,6 +291,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		if (!AttributeNumberIsValid(st->rowid_attno))
 			elog(ERROR, "could not find junk column \"%s\"", CP_ROWID_NAME);
 		st->wholerow_attno = ExecFindJunkAttributeInTlist(tlist, CP_WHOLEROW_NAME);
+		st->project_attno = ExecFindJunkAttributeInTlist(tlist, CP_PROJECT_NAME);
 	}
 	rinfo->ri_FdwState = st;
 }
@@ -270,6 +309,9 @@ progress_note(const CpModifyState *st)
 /*
  * The project id of a row to grant, checked: not NULL, not empty, not
  * already granted by this statement, no value for what the API makes.
+ * With ON CONFLICT DO NOTHING a project the statement has already seen is
+ * skipped (NULL), as a row that conflicts with an earlier row of the same
+ * statement is.
  */
 static char *
 row_project_id(CpModifyState *st, TupleTableSlot *slot)
@@ -306,17 +348,23 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 						   progress_note(st))));
 	cp_check_sql_id(CP_ID_PROJECT, project_id, progress_note(st));
 	if (!cp_strset_add(st->granted, project_id))
+	{
+		if (st->do_nothing)
+			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("project \"%s\" is granted twice in one statement", cp_shorten(project_id)),
 				 errdetail("Each grant creates a permission; a project needs one.%s",
-						   progress_note(st))));
+						   progress_note(st)),
+				 errhint("INSERT ... ON CONFLICT DO NOTHING grants each project once and skips the rest.")));
+	}
 	return project_id;
 }
 
 /*
- * POST one batch of project ids; the permissions come back in their order.
- * The statement remembers them, so that its later scans skip them.
+ * Grant one batch of project ids, each exactly once (grant.c); the
+ * permissions come back in their order.  The statement remembers them, so
+ * that its later scans skip them.
  */
 static CpPermission *
 send_grants(CpModifyState *st, char **project_ids, int n)
@@ -325,32 +373,113 @@ send_grants(CpModifyState *st, char **project_ids, int n)
 	int			i;
 
 	cp_note_write();
-	made = cp_api_create(&st->opts, project_ids, n, progress_note(st), &st->stats);
+	made = cp_grant_once(&st->opts, project_ids, n, st->est_rows, progress_note(st),
+						 &st->stats);
 	st->applied += n;
 	for (i = 0; i < n; i++)
 		cp_statement_granted(st->stmt, st->opts.checkpoint, made[i].id);
 	return made;
 }
 
-/* Grant the rows of slots in one request; fill each slot from the reply. */
+/*
+ * ON CONFLICT DO NOTHING: set skip[i] for the project ids that already
+ * have a permission on the checkpoint, with as few list requests as the
+ * statement can: what it learned before is kept (every project of the
+ * checkpoint, once it made one full list), the others get one filtered
+ * list each, until the filtered lists of the statement would outnumber
+ * the requests of one full list; then it makes that full list instead.
+ */
 static void
+skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
+{
+	char	  **ask = palloc(sizeof(char *) * n);
+	int		   *asked = palloc(sizeof(int) * n);
+	bool	   *found = palloc(sizeof(bool) * n);
+	CpPermission *newest = palloc(sizeof(CpPermission) * n);
+	int			nask = 0;
+	bool		full;
+	int			i;
+
+	if (st->existing == NULL)
+		st->existing = cp_strset_create(st->query_cxt);
+	for (i = 0; i < n; i++)
+	{
+		skip[i] = project_ids[i] == NULL ||
+			cp_strset_contains(st->existing, project_ids[i]);
+		if (!skip[i] && !st->existing_all)
+		{
+			ask[nask] = project_ids[i];
+			asked[nask++] = i;
+		}
+	}
+	if (nask == 0)
+		return;
+
+	full = st->lists_sent + nask > cp_full_list_requests(&st->opts, st->est_rows);
+	cp_list_projects(&st->opts, ask, nask, full, found, newest,
+					 full ? st->existing : NULL, &st->stats);
+	if (full)
+		st->existing_all = true;
+	else
+		st->lists_sent += nask;
+	for (i = 0; i < nask; i++)
+	{
+		if (!found[i])
+			continue;
+		skip[asked[i]] = true;
+		(void) cp_strset_add(st->existing, ask[i]);
+	}
+}
+
+/*
+ * Grant the rows of slots in one request; fill each slot from the reply.
+ * Returns how many were granted: with ON CONFLICT DO NOTHING the rows of
+ * projects that have a permission are skipped, and the granted rows are
+ * moved to the front of slots.
+ */
+static int
 grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 {
 	MemoryContext oldcxt;
 	char	  **project_ids;
+	bool	   *skip;
 	CpPermission *made;
+	int			ngrant = 0;
 	int			i;
 
 	MemoryContextReset(st->temp_cxt);
 	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
 
 	project_ids = palloc(sizeof(char *) * n);
+	skip = palloc0(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 		project_ids[i] = row_project_id(st, slots[i]);
-	made = send_grants(st, project_ids, n);
+	if (st->do_nothing)
+		skip_existing(st, project_ids, n, skip);
+
+	/* the rows to grant first, in their order; the skipped ones after */
+	for (i = 0; i < n; i++)
+	{
+		if (skip[i])
+			continue;
+		if (i != ngrant)
+		{
+			TupleTableSlot *swap = slots[ngrant];
+
+			slots[ngrant] = slots[i];
+			slots[i] = swap;
+		}
+		project_ids[ngrant++] = project_ids[i];
+	}
+	if (ngrant == 0)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return 0;
+	}
+	made = send_grants(st, project_ids, ngrant);
 
 	/* RETURNING and AFTER triggers see what the API made */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < ngrant; i++)
 	{
 		ExecClearTuple(slots[i]);
 		cp_store_permission(&st->columns, &made[i],
@@ -358,6 +487,7 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		ExecStoreVirtualTuple(slots[i]);
 	}
 	MemoryContextSwitchTo(oldcxt);
+	return ngrant;
 }
 
 /* COPY before PostgreSQL 16: send the rows collected so far. */
@@ -395,7 +525,8 @@ ExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 			flush_pending(st);
 		return slot;
 	}
-	grant_slots(st, &slot, 1);
+	if (grant_slots(st, &slot, 1) == 0)
+		return NULL;			/* ON CONFLICT DO NOTHING skipped it */
 	return slot;
 }
 
@@ -404,7 +535,7 @@ ExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 					   TupleTableSlot **slots, TupleTableSlot **planSlots,
 					   int *numSlots)
 {
-	grant_slots((CpModifyState *) rinfo->ri_FdwState, slots, *numSlots);
+	*numSlots = grant_slots((CpModifyState *) rinfo->ri_FdwState, slots, *numSlots);
 	return slots;
 }
 
@@ -453,6 +584,46 @@ store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planS
 	ExecStoreVirtualTuple(slot);
 }
 
+/*
+ * DELETE one permission, recorded in the journal from before it is sent:
+ * a cancel or a lost reply leaves it there as "unknown".
+ */
+static bool
+send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *project_id = NULL;
+	CpJournalRef ref;
+	bool		deleted = false;
+
+	if (st->project_attno != InvalidAttrNumber)
+	{
+		bool		isnull;
+		Datum		datum = ExecGetJunkAttribute(planSlot, st->project_attno, &isnull);
+
+		project_id = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID, datum, isnull);
+	}
+	ref = cp_journal_record(CP_JOURNAL_REVOKE, st->opts.checkpoint, project_id, id,
+							CP_OUTCOME_UNKNOWN);
+	PG_TRY();
+	{
+		deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (cp_error_proves_nothing_applied(edata->sqlerrcode))
+			cp_journal_discard(ref);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	cp_journal_set_outcome(ref, deleted ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
+	return deleted;
+}
+
 static TupleTableSlot *
 ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				  TupleTableSlot *slot, TupleTableSlot *planSlot)
@@ -475,7 +646,7 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
 						   progress_note(st))));
 	cp_note_write();
-	deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
+	deleted = send_revoke(st, planSlot, id);
 	MemoryContextSwitchTo(oldcxt);
 
 	/* gone already: not counted, as for a row deleted concurrently */
@@ -503,10 +674,14 @@ BeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 	ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;
 	CpModifyState *st;
 
-	if (plan && plan->onConflictAction != ONCONFLICT_NONE)
-		refuse_on_conflict();
+	bool		do_nothing = false;
+
+	/* a row routed into a foreign partition by INSERT ... ON CONFLICT */
+	if (plan)
+		do_nothing = check_on_conflict(plan->onConflictAction, plan->arbiterIndexes);
 
 	st = create_modify_state(rinfo, mtstate->ps.state, CMD_INSERT);
+	st->do_nothing = do_nothing;
 
 #if PG_VERSION_NUM < 160000
 	/*

@@ -77,6 +77,7 @@ typedef struct CpRevokeState
 
 	/* the rows to revoke: ids alone (by id), or whole rows (by list) */
 	char	  **ids;
+	char	  **projects;		/* by list: each row's project, for the journal */
 	int			nids;
 	Tuplestorestate *rows;
 	TupleTableSlot *row_slot;
@@ -344,13 +345,20 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 		evaluate_ids(st, node->ss.ps.ps_ExprContext);
 	else
 	{
+		AttrNumber	project_attno = st->columns.attno[CP_FIELD_PROJECT_ID];
+
 		collect_rows(st, node);
 		st->ids = palloc(sizeof(char *) * Max(st->nids, 1));
+		st->projects = palloc0(sizeof(char *) * Max(st->nids, 1));
 		for (i = 0; i < st->nids; i++)
 		{
 			if (!tuplestore_gettupleslot(st->rows, true, false, st->row_slot))
 				elog(ERROR, "checkpoint_perms: collected row %d is missing", i);
 			st->ids[i] = row_id(st, st->row_slot);
+			if (project_attno != InvalidAttrNumber)
+				st->projects[i] = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID,
+												st->row_slot->tts_values[project_attno - 1],
+												st->row_slot->tts_isnull[project_attno - 1]);
 		}
 		tuplestore_rescan(st->rows);
 	}
@@ -358,8 +366,8 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 	if (st->nids > 0)
 	{
 		cp_note_write();
-		cp_api_delete_many(&st->opts, st->ids, st->nids, st->revoked, &st->applied,
-						   &st->stats);
+		cp_api_delete_many(&st->opts, st->ids, st->projects, st->nids, st->revoked,
+						   &st->applied, &st->stats);
 	}
 	st->done = true;
 	MemoryContextSwitchTo(oldcxt);

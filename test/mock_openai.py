@@ -26,7 +26,8 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     status-NNN       answer NNN (400..599) with an error envelope; nothing is done
     after-N-X        the first N requests in scope work, every later one answers X (as fail-N-X)
     fail-N-X         the first N requests in scope answer X, later ones work.  X is a status (400..599,
-                     nothing is done) or one of hangup, cut, garbage, truncated (as below)
+                     nothing is done) or one of hangup, cut, garbage, truncated, applied-hangup,
+                     partial-hangup, stall (as below)
     retry-after-S    add "retry-after: S" (seconds) to status/fail replies
     retry-after-ms-M add "retry-after-ms: M" to status/fail replies
     retry-after-date-S  add "retry-after: <HTTP-date S seconds from now>" to status/fail replies
@@ -41,6 +42,11 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
                      nothing is done.  About P: a GET with ?project_id=P, a DELETE of a permission of
                      P, a POST whose project_ids hold P
     hangup           close the connection without any reply; nothing is done
+    applied-hangup   do the work, then close the connection without any reply (a reply lost after
+                     the API acted: the contract does not promise a reply for every applied request)
+    partial-hangup   POST: create the permissions of the first half of the project ids (rounded up),
+                     then close without any reply; other methods: as applied-hangup
+    stall            do the work, then send nothing for 2 s and close (past a client's time-out)
     cut              do the work, send the headers with Content-Length 1000 and 20 bytes, then close
     garbage          do the work, answer 200 text/html "<html>upstream error</html>"
     truncated        do the work, answer 200 with the JSON reply cut in half
@@ -153,12 +159,17 @@ def perm_id(ckpt, serial):
 # Tokens
 
 
+# The faults that fail-N-X and after-N-X can inject besides a status.
+_FAULT_WORDS = "applied-hangup|partial-hangup|stall|hangup|cut|garbage|truncated"
+# How long "stall" keeps a connection silent after doing the work.
+STALL_SECONDS = 2.0
+
 _FAULT_RES = [
     (re.compile(r"status-(\d{3})"), lambda m: ("status", int(m[1])) if 400 <= int(m[1]) <= 599 else None),
-    (re.compile(r"fail-(\d+)-(\d{3}|hangup|cut|garbage|truncated)"),
+    (re.compile(r"fail-(\d+)-(\d{3}|%s)" % _FAULT_WORDS),
      lambda m: ("fail", (int(m[1]), int(m[2]) if m[2].isdigit() else m[2]))
      if not m[2].isdigit() or 400 <= int(m[2]) <= 599 else None),
-    (re.compile(r"after-(\d+)-(\d{3}|hangup|cut|garbage|truncated)"),
+    (re.compile(r"after-(\d+)-(\d{3}|%s)" % _FAULT_WORDS),
      lambda m: ("after", (int(m[1]), int(m[2]) if m[2].isdigit() else m[2]))
      if not m[2].isdigit() or 400 <= int(m[2]) <= 599 else None),
     (re.compile(r"retry-after-ms-(\d+)"), lambda m: ("retry_after_ms", m[1])),
@@ -171,12 +182,13 @@ _FAULT_RES = [
     (re.compile(r"oversized(?:-(\d+))?"), lambda m: ("oversized", int(m[1]) if m[1] else OVERSIZED_DEFAULT)),
     (re.compile(r"no-retry"), lambda m: ("should_retry", "false")),
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
-    (re.compile(r"(cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
+    (re.compile(r"(applied-hangup|partial-hangup|stall|cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
                 r"|endless|redirect|echo-key|dropone|overfull|dupids|dupnext|nobody|ctrlid|nulid|longid"
                 r"|spaceid|badutf8|hostile-error|echo-key-late)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
-_REPLACING = {"status", "fail", "hangup", "echo-key", "redirect", "cut", "garbage", "truncated", "oversized",
+_REPLACING = {"status", "fail", "hangup", "applied-hangup", "partial-hangup", "stall", "echo-key", "redirect",
+              "cut", "garbage", "truncated", "oversized",
               "nobody", "hostile-error", "echo-key-late"}
 # Faults that change the data of a normal reply.
 _MUTATING = ("wrongtypes", "missingfields", "notarray", "nohasmore", "stuckcursor", "endless", "dropone",
@@ -483,7 +495,7 @@ def _no_dup_keys(pairs):
     return obj
 
 
-def create(st, body, content_type, muts):
+def create(st, body, content_type, muts, half=False):
     media = (content_type or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise BadRequest("Invalid Content-Type header (%s): expected application/json."
@@ -509,6 +521,8 @@ def create(st, body, content_type, muts):
         if not isinstance(p, str) or not p:
             raise BadRequest("Invalid 'project_ids[%d]': expected a non-empty string, got %s."
                              % (i, json.dumps(p)), "project_ids")
+    if half:                    # partial-hangup: only the first half is applied
+        pids = pids[:(len(pids) + 1) // 2]
     data = [st.item(st.create(p)) for p in pids]
     if "dropone" in muts:       # the reply forgets the last permission it created
         data = data[:-1]
@@ -637,7 +651,8 @@ def handle_admitted(mock, req, st, faults, slow, kinds):
         if method == "GET":
             obj, status = list_page(mock, st, req["query"], muts), 200
         elif method == "POST":
-            obj, status = create(st, req["body"], req["content_type"], muts), 200
+            obj, status = create(st, req["body"], req["content_type"], muts,
+                                 half=mode == "partial-hangup"), 200
         else:
             obj, status = delete(st, req["pid"], muts)
     except BadRequest as e:
@@ -647,6 +662,10 @@ def handle_admitted(mock, req, st, faults, slow, kinds):
         r = json_reply(status, obj, fault=", ".join(sorted(muts)) or None)
         r.body = r.body.replace(BAD_UTF8_MARK.encode(), b"\xff\xfe")
         return r, slow
+    if mode in ("applied-hangup", "partial-hangup"):
+        return Reply(0, mode="hangup", fault=fname), slow
+    if mode == "stall":
+        return Reply(0, mode="hangup", fault=fname), slow + STALL_SECONDS
     if mode == "nobody":
         return Reply(204, b"", ctype=None, fault=fname), slow
     if mode == "garbage":

@@ -221,6 +221,47 @@ class MockTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(len(body["data"]), 3)
 
+    def post_without_reply(self, ckpt, pids, timeout=5):
+        """POST and expect the connection to close without a status line."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request("POST", perms_path(ckpt), body=json.dumps({"project_ids": pids}),
+                      headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+                c.getresponse()
+        finally:
+            c.close()
+
+    def test_applied_then_no_reply(self):
+        # applied-hangup: every grant is made, no reply; partial-hangup: the first half
+        ckpt = "ft:m:org:lost:post-fail-1-applied-hangup"
+        self.post_without_reply(ckpt, ["proj_a", "proj_b"])
+        _, items = self.list_all(ckpt)
+        self.assertEqual(sorted(i["project_id"] for i in items), ["proj_a", "proj_b"])
+        status, body, _ = self.request("POST", perms_path(ckpt), {"project_ids": ["proj_c"]})
+        self.assertEqual((status, len(body["data"])), (200, 1))
+        ckpt = "ft:m:org:half:post-partial-hangup"
+        self.post_without_reply(ckpt, ["proj_a", "proj_b", "proj_c"])
+        _, items = self.list_all(ckpt)
+        self.assertEqual(sorted(i["project_id"] for i in items), ["proj_a", "proj_b"])
+        log = [e for e in self.log_entries() if e.get("checkpoint") == ckpt]
+        self.assertEqual([(e["method"], e["status"], e["fault"]) for e in log],
+                         [("POST", None, "partial-hangup"), ("GET", 200, None)])
+
+    def test_stall(self):
+        ckpt = "ft:m:org:stalled:post-stall"
+        self.post_without_reply(ckpt, ["proj_a"], timeout=5)
+        _, items = self.list_all(ckpt)
+        self.assertEqual([i["project_id"] for i in items], ["proj_a"])
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=0.3)
+        try:
+            c.request("POST", perms_path(ckpt), body=json.dumps({"project_ids": ["proj_b"]}),
+                      headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+            with self.assertRaises(TimeoutError):
+                c.getresponse()
+        finally:
+            c.close()
+
     def test_keep_alive(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:

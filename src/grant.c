@@ -1,0 +1,330 @@
+/*-------------------------------------------------------------------------
+ *
+ * grant.c
+ *		  Grants exactly once: a POST whose outcome is unknown is followed by
+ *		  a list that tells which of its grants landed, and only the missing
+ *		  ones are sent again.  Also the list of some projects of a
+ *		  checkpoint, which INSERT ... ON CONFLICT DO NOTHING uses to skip
+ *		  the projects that already have a permission.
+ *
+ * The API has no idempotency key, and it may create a second permission
+ * for a project that has one.  So a POST is never simply sent again: when
+ * the connection dies after the request left, the reply is cut, malformed
+ * or does not match the ids sent, or the time-out passes, the projects of
+ * the batch are listed.  A project that now has a permission counts as
+ * granted, and its newest permission is the one RETURNING shows; a project
+ * without one is sent in a new POST, with the same care, at most
+ * max_retries times.
+ *
+ * What a list cannot tell: whether a permission existed before the POST.
+ * A project that already had one when a plain INSERT granted it again, and
+ * whose POST was lost without being applied, is taken as granted by its
+ * older permission (the project has access, as the INSERT asked, and no
+ * second permission is made).  INSERT ... ON CONFLICT DO NOTHING lists its
+ * projects before it sends them, so there every permission found after a
+ * lost POST is a new one.
+ *
+ * When even that cannot be learned (a cancel, statement_timeout, or an
+ * error while listing), the error is raised with a DETAIL naming the
+ * projects whose grants may have been applied, and the journal keeps them
+ * with the outcome "unknown".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/memutils.h"
+
+#include "checkpoint_perms.h"
+
+/* Projects an error names whose grants may have been applied. */
+#define CP_NAMED_PROJECTS 10
+
+/*
+ * Requests one full list of the checkpoint takes, from the number of
+ * permissions the table is thought to have (est_rows < 0: unknown).
+ */
+int
+cp_full_list_requests(const CpOptions *opts, double est_rows)
+{
+	double		rows = est_rows >= 0 ? Max(est_rows, 1.0) : CP_DEFAULT_PERMISSIONS;
+
+	return (int) Min(ceil(rows / Max(opts->page_size, 1)), (double) INT_MAX);
+}
+
+/* A project id and its place among those asked for, ordered by the id. */
+typedef struct CpProjectSlot
+{
+	const char *project_id;
+	int			index;
+} CpProjectSlot;
+
+static int
+compare_slots(const void *a, const void *b)
+{
+	return strcmp(((const CpProjectSlot *) a)->project_id,
+				  ((const CpProjectSlot *) b)->project_id);
+}
+
+static void
+copy_permission(CpPermission *dst, const CpPermission *src, MemoryContext cxt)
+{
+	dst->id = MemoryContextStrdup(cxt, src->id);
+	dst->created_at = src->created_at;
+	dst->project_id = MemoryContextStrdup(cxt, src->project_id);
+	dst->object = MemoryContextStrdup(cxt, src->object);
+}
+
+/*
+ * List what n projects have on opts->checkpoint: found[i] tells whether
+ * project_ids[i] has a permission, and newest[i] is its newest one (the
+ * API lists the newest first), copied into the caller's memory context.
+ *
+ * full: one full list of the checkpoint instead of one filtered list (of
+ * one row) per project; then every project the list holds is also added to
+ * seen, when given, so that a caller can answer later questions without a
+ * request.  This is the one place that lists "these projects of this
+ * checkpoint"; its lists are independent of each other.
+ */
+void
+cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
+				 bool *found, CpPermission *newest, CpStrSet *seen, CpStats *stats)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	MemoryContext cxt;
+	CpLister	lister;
+	CpPermission *perm;
+	int			i;
+
+	memset(found, 0, sizeof(bool) * n);
+	if (n == 0)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms project lists",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	cp_lister_init(&lister, opts, stats, cxt);
+
+	if (!full)
+	{
+		for (i = 0; i < n; i++)
+		{
+			cp_lister_start(&lister,
+							cp_list_base_path(opts->checkpoint, project_ids[i], false,
+											  CP_ORDER_NONE), 1);
+			perm = cp_lister_next(&lister);
+			if (perm == NULL)
+				continue;
+			/* an API that ignored the filter must not make us skip a grant */
+			if (strcmp(perm->project_id, project_ids[i]) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed reply from the OpenAI API"),
+						 errdetail("A list filtered on project \"%s\" returned a permission of project \"%s\".",
+								   cp_shorten(project_ids[i]), cp_shorten(perm->project_id))));
+			found[i] = true;
+			copy_permission(&newest[i], perm, callercxt);
+		}
+	}
+	else
+	{
+		CpProjectSlot *slots = palloc(sizeof(CpProjectSlot) * n);
+
+		for (i = 0; i < n; i++)
+		{
+			slots[i].project_id = project_ids[i];
+			slots[i].index = i;
+		}
+		qsort(slots, n, sizeof(CpProjectSlot), compare_slots);
+		cp_lister_start(&lister, cp_list_base_path(opts->checkpoint, NULL, false,
+												   CP_ORDER_NONE), 0);
+		while ((perm = cp_lister_next(&lister)) != NULL)
+		{
+			CpProjectSlot key = {.project_id = perm->project_id};
+			CpProjectSlot *hit;
+
+			if (seen)
+				(void) cp_strset_add(seen, perm->project_id);
+			hit = bsearch(&key, slots, n, sizeof(CpProjectSlot), compare_slots);
+			/* newest first: the first one seen is the one to keep */
+			if (hit && !found[hit->index])
+			{
+				found[hit->index] = true;
+				copy_permission(&newest[hit->index], perm, callercxt);
+			}
+		}
+	}
+	MemoryContextSwitchTo(callercxt);
+	MemoryContextDelete(cxt);
+}
+
+/* '"proj_a", "proj_b" and 3 more' for the pending projects. */
+static char *
+name_projects(char **project_ids, const int *pending, int npending)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < npending && i < CP_NAMED_PROJECTS; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i == 0 ? "" : ", ",
+						 cp_shorten(project_ids[pending[i]]));
+	if (npending > CP_NAMED_PROJECTS)
+		appendStringInfo(&buf, " and %d more", npending - CP_NAMED_PROJECTS);
+	return buf.data;
+}
+
+/* Strip the period that ends a sentence, to put it inside another. */
+static const char *
+without_period(const char *sentence)
+{
+	size_t		len = strlen(sentence);
+
+	if (len > 0 && sentence[len - 1] == '.')
+		return pnstrdup(sentence, len - 1);
+	return sentence;
+}
+
+/*
+ * Grant project_ids[0..n) on opts->checkpoint, each exactly once, and
+ * return their permissions in that order (see the top of this file).
+ * est_rows is the number of permissions the checkpoint is thought to have
+ * (< 0: unknown): it chooses between filtered lists and one full list when
+ * the outcome of a POST must be learned.  progress ends the detail of any
+ * error (what the statement applied before).
+ *
+ * Every grant is in the journal from before its POST, as "unknown" until
+ * a reply or a list says it was applied, and discarded when an error
+ * proves that it was not.
+ */
+CpPermission *
+cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
+			  const char *progress, CpStats *stats)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	CpPermission *result = palloc0(sizeof(CpPermission) * n);
+	CpJournalRef *refs = palloc(sizeof(CpJournalRef) * n);
+	int		   *pending = palloc(sizeof(int) * n);
+	char	  **send = palloc(sizeof(char *) * n);
+	bool	   *found = palloc(sizeof(bool) * n);
+	CpPermission *newest = palloc0(sizeof(CpPermission) * n);
+	volatile int npending = n;
+	volatile bool learning = false; /* a POST's outcome is being learned */
+	volatile int resent = 0;
+	const char *reason = NULL;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		pending[i] = i;
+		refs[i] = cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
+									NULL, CP_OUTCOME_UNKNOWN);
+	}
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			CpPermission *made;
+			int			still = 0;
+
+			learning = false;
+			for (i = 0; i < npending; i++)
+				send[i] = project_ids[pending[i]];
+			made = cp_api_create(opts, send, npending, progress, stats, &reason);
+			if (made != NULL)
+			{
+				for (i = 0; i < npending; i++)
+				{
+					result[pending[i]] = made[i];
+					cp_journal_set_outcome(refs[pending[i]], CP_OUTCOME_APPLIED, made[i].id);
+				}
+				npending = 0;
+				break;
+			}
+
+			/* sent, and no reply says what it did: ask the list */
+			learning = true;
+			ereport(LOG,
+					(errmsg("checkpoint_perms: the outcome of a grant request is unknown; listing %d %s to learn it",
+							npending, npending == 1 ? "project" : "projects"),
+					 errdetail("%s.", without_period(reason))));
+			cp_list_projects(opts, send, npending,
+							 cp_full_list_requests(opts, est_rows) < npending,
+							 found, newest, NULL, stats);
+			for (i = 0; i < npending; i++)
+			{
+				int			k = pending[i];
+
+				if (found[i])
+				{
+					result[k] = newest[i];
+					cp_journal_set_outcome(refs[k], CP_OUTCOME_APPLIED, newest[i].id);
+				}
+				else
+					pending[still++] = k;
+			}
+			npending = still;
+			if (npending == 0 || resent >= opts->max_retries)
+				break;
+			resent++;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		in_doubt;
+
+		/*
+		 * A cancel or statement_timeout lands here too: copying the error,
+		 * flushing it and throwing it again keeps its SQLSTATE (57014) and
+		 * message; only a detail is added.  A terminate is FATAL and never
+		 * comes here: the backend exits, and the journal's rollback warning
+		 * names these grants in the server log.
+		 */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		in_doubt = learning || !cp_error_proves_nothing_applied(edata->sqlerrcode);
+		for (i = 0; i < npending; i++)
+		{
+			if (!in_doubt)
+				cp_journal_discard(refs[pending[i]]);
+		}
+		if (in_doubt && npending > 0)
+		{
+			const char *doubt = psprintf("The %s of %s %s may have been applied.",
+										 npending == 1 ? "grant" : "grants",
+										 npending == 1 ? "project" : "projects",
+										 name_projects(project_ids, pending, npending));
+
+			edata->detail = edata->detail ?
+				psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
+			if (edata->hint == NULL)
+				edata->hint = pstrdup("Check with SELECT ... WHERE project_id = '...' before you grant them again; SELECT * FROM checkpoint_perms_journal() lists them.");
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	if (npending > 0)
+	{
+		/* the list says these were not applied, after every try */
+		for (i = 0; i < npending; i++)
+			cp_journal_discard(refs[pending[i]]);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not grant %d of %d %s: every reply to the grant request was lost",
+						npending, n, n == 1 ? "project" : "projects"),
+				 errdetail("%s. Lists show no permission for %s: %s not applied.%s%s",
+						   without_period(reason), name_projects(project_ids, pending, npending),
+						   npending == 1 ? "it was" : "they were",
+						   n > npending ? psprintf(" The other %d of the request %s applied.",
+												   n - npending, n - npending == 1 ? "was" : "were") : "",
+						   progress),
+				 errhint("Option \"max_retries\" of server \"%s\" (%d) sets how often a lost grant is sent again.",
+						 opts->servername, opts->max_retries)));
+	}
+	return result;
+}

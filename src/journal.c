@@ -1,0 +1,500 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal.c
+ *		  What this session sent to the API: the rollback warning and
+ *		  checkpoint_perms_journal().
+ *
+ * The API has no transactions: a grant or revoke takes effect when it is
+ * sent, and a ROLLBACK cannot undo it.  Every grant and revoke is recorded
+ * here as it is sent (with the outcome "unknown" until its reply says
+ * otherwise), so that
+ *
+ * - a transaction or subtransaction that rolls back after sending some
+ *   raises a WARNING saying how many stay applied, naming the first few;
+ * - checkpoint_perms_journal() lists what the current transaction and the
+ *   last one that sent anything did, so that a failed script can be undone
+ *   with one more statement.
+ *
+ * The journal lives in memory contexts under TopMemoryContext, one per
+ * transaction, because it must outlive the transaction it describes; it
+ * keeps at most CP_JOURNAL_MAX entries per transaction (about 100 bytes
+ * each with ids of the API's length) and counts the ones it dropped.  At
+ * abort the callbacks only walk the entries already there and build a
+ * message: no catalog access, and nothing allocated but the message, in the
+ * context the abort runs in.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "checkpoint_perms.h"
+
+/* Entries kept per transaction; later ones are only counted. */
+#define CP_JOURNAL_MAX 10000
+
+/* Entries a rollback warning names, per kind (granted, revoked, unknown). */
+#define CP_JOURNAL_NAMED 5
+
+typedef struct CpJournalEntry
+{
+	TimestampTz sent_at;
+	char	   *checkpoint;		/* shared by consecutive entries of one */
+	char	   *project_id;		/* NULL when not known (a revoke by id) */
+	char	   *permission_id;	/* NULL until the API names it */
+	int			nest_level;		/* of the subtransaction that sent it; its
+								 * parent's once that one ends */
+	CpJournalAction action;
+	CpJournalOutcome outcome;
+	bool		discarded;		/* the request provably did nothing */
+	bool		rolled_back;	/* its (sub)transaction rolled back */
+} CpJournalEntry;
+
+/*
+ * The entries of one transaction.  Their nest levels never decrease along
+ * the array (an entry is made at the current level, and the entries of a
+ * subtransaction move to its parent's level when it ends), so the entries
+ * of the innermost subtransaction are always a suffix.
+ */
+typedef struct CpJournal
+{
+	MemoryContext cxt;			/* holds entries and strings; NULL: empty */
+	CpJournalEntry *entries;
+	int			n;
+	int			cap;
+	int64		dropped;		/* requests beyond CP_JOURNAL_MAX */
+	uint32		generation;		/* tells a stale CpJournalRef */
+} CpJournal;
+
+/* The current transaction's journal, and the last one that sent anything. */
+static CpJournal current;
+static CpJournal previous;
+static uint32 generations = 0;
+
+static const char *
+action_name(CpJournalAction action)
+{
+	return action == CP_JOURNAL_GRANT ? "grant" : "revoke";
+}
+
+static const char *
+outcome_name(CpJournalOutcome outcome)
+{
+	switch (outcome)
+	{
+		case CP_OUTCOME_APPLIED:
+			return "applied";
+		case CP_OUTCOME_NOT_FOUND:
+			return "not found";
+		case CP_OUTCOME_UNKNOWN:
+			break;
+	}
+	return "unknown";
+}
+
+static void
+free_journal(CpJournal *journal)
+{
+	if (journal->cxt)
+		MemoryContextDelete(journal->cxt);
+	memset(journal, 0, sizeof(*journal));
+}
+
+/* Did this journal send anything (that may have done something)? */
+static bool
+journal_sent_anything(const CpJournal *journal)
+{
+	int			i;
+
+	if (journal->dropped > 0)
+		return true;
+	for (i = 0; i < journal->n; i++)
+		if (!journal->entries[i].discarded)
+			return true;
+	return false;
+}
+
+static CpJournalEntry *
+lookup(CpJournalRef ref)
+{
+	int64		index = ref & 0xFFFFFFFF;
+
+	if (ref < 0 || (uint32) (ref >> 32) != current.generation || index >= current.n)
+		return NULL;
+	return &current.entries[index];
+}
+
+/*
+ * Record a grant or revoke that is about to be sent (outcome unknown) or
+ * was just answered.  Returns a reference for cp_journal_set_outcome and
+ * cp_journal_discard, valid until the transaction ends, or -1 when the
+ * journal of this transaction is full (the request is counted, not kept).
+ * project_id and permission_id may be NULL when not known.
+ */
+CpJournalRef
+cp_journal_record(CpJournalAction action, const char *checkpoint,
+				  const char *project_id, const char *permission_id,
+				  CpJournalOutcome outcome)
+{
+	CpJournalEntry *entry;
+
+	if (current.cxt == NULL)
+	{
+		current.cxt = AllocSetContextCreate(TopMemoryContext, "checkpoint_perms journal",
+											ALLOCSET_SMALL_SIZES);
+		current.generation = ++generations;
+	}
+	if (current.n >= CP_JOURNAL_MAX)
+	{
+		current.dropped++;
+		return -1;
+	}
+	if (current.n == current.cap)
+	{
+		int			cap = Min(Max(current.cap * 2, 64), CP_JOURNAL_MAX);
+
+		current.entries = current.entries ?
+			repalloc(current.entries, sizeof(CpJournalEntry) * cap) :
+			MemoryContextAlloc(current.cxt, sizeof(CpJournalEntry) * cap);
+		current.cap = cap;
+	}
+	entry = &current.entries[current.n];
+	memset(entry, 0, sizeof(*entry));
+	entry->sent_at = GetCurrentTimestamp();
+	if (current.n > 0 && strcmp(current.entries[current.n - 1].checkpoint, checkpoint) == 0)
+		entry->checkpoint = current.entries[current.n - 1].checkpoint;
+	else
+		entry->checkpoint = MemoryContextStrdup(current.cxt, checkpoint);
+	if (project_id)
+		entry->project_id = MemoryContextStrdup(current.cxt, project_id);
+	if (permission_id)
+		entry->permission_id = MemoryContextStrdup(current.cxt, permission_id);
+	entry->nest_level = GetCurrentTransactionNestLevel();
+	entry->action = action;
+	entry->outcome = outcome;
+	return ((CpJournalRef) current.generation << 32) | current.n++;
+}
+
+/* The reply came: set the outcome, and the permission id if given. */
+void
+cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome, const char *permission_id)
+{
+	CpJournalEntry *entry = lookup(ref);
+
+	if (entry == NULL)
+		return;
+	entry->outcome = outcome;
+	if (permission_id && (entry->permission_id == NULL ||
+						  strcmp(entry->permission_id, permission_id) != 0))
+		entry->permission_id = MemoryContextStrdup(current.cxt, permission_id);
+}
+
+/* The request provably did nothing (refused, never sent): forget it. */
+void
+cp_journal_discard(CpJournalRef ref)
+{
+	CpJournalEntry *entry = lookup(ref);
+
+	if (entry)
+		entry->discarded = true;
+}
+
+/*
+ * Does an error raised while a grant or revoke was sent prove that the
+ * request did nothing?  The API refused it (4xx), or it never left this
+ * machine, or it was refused before it was sent.  A cancel, a time-out, a
+ * lost or malformed reply or a server error (5xx) prove nothing.
+ */
+bool
+cp_error_proves_nothing_applied(int sqlerrcode)
+{
+	switch (sqlerrcode)
+	{
+		case ERRCODE_QUERY_CANCELED:
+		case ERRCODE_ADMIN_SHUTDOWN:
+		case ERRCODE_CONNECTION_FAILURE:
+		case ERRCODE_PROTOCOL_VIOLATION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_OUT_OF_MEMORY:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+			return false;
+		default:
+			return true;
+	}
+}
+
+/* "(checkpoint, project)" of an entry, for a warning. */
+static void
+append_pair(StringInfo buf, const CpJournalEntry *entry)
+{
+	if (entry->project_id)
+		appendStringInfo(buf, "(%s, %s)", cp_shorten(entry->checkpoint),
+						 cp_shorten(entry->project_id));
+	else
+		appendStringInfo(buf, "(%s, permission %s)", cp_shorten(entry->checkpoint),
+						 entry->permission_id ? cp_shorten(entry->permission_id) : "?");
+}
+
+/* " Granted: (c, p), (c, p) and 3 more." for the entries of one kind. */
+static void
+append_named(StringInfo buf, const char *label, const CpJournal *journal, int from,
+			 int kind, int count)
+{
+	int			named = 0;
+	int			i;
+
+	if (count == 0)
+		return;
+	appendStringInfo(buf, " %s: ", label);
+	for (i = from; i < journal->n && named < CP_JOURNAL_NAMED; i++)
+	{
+		const CpJournalEntry *e = &journal->entries[i];
+
+		if (e->discarded)
+			continue;
+		if (kind == 2 ? e->outcome != CP_OUTCOME_UNKNOWN :
+			(e->outcome != CP_OUTCOME_APPLIED || (int) e->action != kind))
+			continue;
+		if (named > 0)
+			appendStringInfoString(buf, ", ");
+		if (kind == 2)
+			appendStringInfo(buf, "%s ", action_name(e->action));
+		append_pair(buf, e);
+		named++;
+	}
+	if (count > named)
+		appendStringInfo(buf, " and %d more", count - named);
+	appendStringInfoChar(buf, '.');
+}
+
+/* "2 grants and 1 revoke", or "" for none. */
+static char *
+count_phrase(int grants, int revokes)
+{
+	const char *g = grants == 0 ? NULL :
+		psprintf("%d %s", grants, grants == 1 ? "grant" : "grants");
+	const char *r = revokes == 0 ? NULL :
+		psprintf("%d %s", revokes, revokes == 1 ? "revoke" : "revokes");
+
+	if (g && r)
+		return psprintf("%s and %s", g, r);
+	return pstrdup(g ? g : r ? r : "");
+}
+
+/*
+ * Warn that the entries from "from" on stay applied although their
+ * (sub)transaction rolls back, and mark them rolled back.  Runs at abort:
+ * a message is all it allocates.
+ */
+static void
+warn_rollback(int from, bool subxact)
+{
+	int			count[2] = {0, 0};	/* applied, by action */
+	int			unknown[2] = {0, 0};	/* unknown, by action */
+	char	   *applied_phrase;
+	char	   *unknown_phrase;
+	char	   *what;
+	StringInfoData detail;
+	int			i;
+
+	for (i = from; i < current.n; i++)
+	{
+		CpJournalEntry *e = &current.entries[i];
+
+		if (e->discarded)
+			continue;
+		e->rolled_back = true;
+		if (e->outcome == CP_OUTCOME_APPLIED)
+			count[e->action]++;
+		else if (e->outcome == CP_OUTCOME_UNKNOWN)
+			unknown[e->action]++;
+	}
+	/* a subtransaction cannot tell which of the dropped entries were its own */
+	if (count[0] + count[1] + unknown[0] + unknown[1] == 0 &&
+		(subxact || current.dropped == 0))
+		return;
+
+	applied_phrase = count_phrase(count[0], count[1]);
+	unknown_phrase = count_phrase(unknown[0], unknown[1]);
+	if (*applied_phrase && *unknown_phrase)
+		what = psprintf("%s of checkpoint permissions, nor %s whose outcome is unknown",
+						applied_phrase, unknown_phrase);
+	else if (*unknown_phrase)
+		what = psprintf("%s of checkpoint permissions whose outcome is unknown", unknown_phrase);
+	else if (*applied_phrase)
+		what = psprintf("%s of checkpoint permissions", applied_phrase);
+	else
+		what = "grants or revokes of checkpoint permissions";
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "The OpenAI API has no transactions: it acted on each request when it was sent.");
+	append_named(&detail, "Granted", &current, from, CP_JOURNAL_GRANT, count[0]);
+	append_named(&detail, "Revoked", &current, from, CP_JOURNAL_REVOKE, count[1]);
+	append_named(&detail, "Outcome unknown", &current, from, 2, unknown[0] + unknown[1]);
+	if (current.dropped > 0)
+		appendStringInfo(&detail, " %lld more %s of this transaction %s not recorded (the journal keeps %d).",
+						 (long long) current.dropped,
+						 current.dropped == 1 ? "request" : "requests",
+						 current.dropped == 1 ? "was" : "were", CP_JOURNAL_MAX);
+
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 subxact ?
+			 errmsg("rollback to a savepoint does not undo %s", what) :
+			 errmsg("rollback does not undo %s", what),
+			 errdetail("%s", detail.data),
+			 errhint("SELECT * FROM checkpoint_perms_journal() lists them with their permission ids.")));
+}
+
+/* The transaction ended: its journal becomes the previous one, if it sent anything. */
+static void
+end_transaction(void)
+{
+	if (journal_sent_anything(&current))
+	{
+		free_journal(&previous);
+		previous = current;
+		memset(&current, 0, sizeof(current));
+	}
+	else
+		free_journal(&current);
+}
+
+static void
+journal_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (current.n > 0 || current.dropped > 0)
+				warn_rollback(0, false);
+			end_transaction();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			end_transaction();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A subtransaction ends: on commit its entries become its parent's; on
+ * abort (ROLLBACK TO SAVEPOINT, an exception caught by PL/pgSQL) they are
+ * warned about first.
+ */
+static void
+journal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	int			level;
+	int			from;
+
+	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	level = GetCurrentTransactionNestLevel();
+	from = current.n;
+	while (from > 0 && current.entries[from - 1].nest_level >= level)
+		from--;
+	if (from == current.n)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		warn_rollback(from, true);
+	for (; from < current.n; from++)
+		current.entries[from].nest_level = level - 1;
+}
+
+void
+cp_journal_init(void)
+{
+	RegisterXactCallback(journal_xact_callback, NULL);
+	RegisterSubXactCallback(journal_subxact_callback, NULL);
+}
+
+static void
+put_journal(Tuplestorestate *store, TupleDesc tupdesc, const CpJournal *journal,
+			const char *which)
+{
+	int			i;
+
+	for (i = 0; i < journal->n; i++)
+	{
+		const CpJournalEntry *e = &journal->entries[i];
+		Datum		values[8];
+		bool		nulls[8] = {0};
+
+		if (e->discarded)
+			continue;
+		values[0] = CStringGetTextDatum(which);
+		values[1] = TimestampTzGetDatum(e->sent_at);
+		values[2] = CStringGetTextDatum(e->checkpoint);
+		values[3] = CStringGetTextDatum(action_name(e->action));
+		if (e->project_id)
+			values[4] = CStringGetTextDatum(e->project_id);
+		else
+			nulls[4] = true;
+		if (e->permission_id)
+			values[5] = CStringGetTextDatum(e->permission_id);
+		else
+			nulls[5] = true;
+		values[6] = CStringGetTextDatum(outcome_name(e->outcome));
+		values[7] = BoolGetDatum(e->rolled_back);
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+	if (journal->dropped > 0)
+		ereport(NOTICE,
+				(errmsg("the journal of the %s transaction is incomplete", which),
+				 errdetail("%lld more %s sent after the first %d %s not recorded.",
+						   (long long) journal->dropped,
+						   journal->dropped == 1 ? "request" : "requests", CP_JOURNAL_MAX,
+						   journal->dropped == 1 ? "was" : "were")));
+}
+
+PG_FUNCTION_INFO_V1(checkpoint_perms_journal);
+
+/*
+ * checkpoint_perms_journal(): the grants and revokes this session sent in
+ * its current transaction and in the last one before it that sent any,
+ * oldest first.
+ */
+Datum
+checkpoint_perms_journal(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(rsinfo->allowedModes & SFRM_Materialize_Random,
+								  false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+
+	put_journal(store, tupdesc, &previous, "previous");
+	put_journal(store, tupdesc, &current, "current");
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	return (Datum) 0;
+}
