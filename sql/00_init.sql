@@ -20,6 +20,19 @@ LANGUAGE sql AS $$
   ORDER BY (l->>'seq')::int
 $$;
 
+-- The same, for requests a statement sends at once (the lists or revokes of
+-- one batch arrive in no fixed order): runs of one method stay in order,
+-- the requests within a run are sorted.
+CREATE FUNCTION mock_requests_sorted(ckpt text)
+RETURNS TABLE (method text, path text, query jsonb, status int, body jsonb)
+LANGUAGE sql AS $$
+  SELECT method, path, query, status, body FROM (
+    SELECT *, count(*) FILTER (WHERE changed) OVER (ORDER BY n) AS run FROM (
+      SELECT *, method IS DISTINCT FROM lag(method) OVER (ORDER BY n) AS changed FROM (
+        SELECT *, row_number() OVER () AS n FROM mock_requests(ckpt)) r) c) g
+  ORDER BY run, path, query::text, body::text
+$$;
+
 -- EXPLAIN's output, less what changes between PostgreSQL versions: an
 -- InitPlan's result is "$0" before 17 and "(InitPlan 1).col1" since (shown
 -- as "<initplan>"), and 18 shows actual rows with two decimals ("rows=4.00",

@@ -11,7 +11,7 @@ SELECT project_id, count(*) FROM revoke_perms GROUP BY 1 ORDER BY 1;
 DELETE FROM revoke_perms WHERE project_id = 'proj_0002';
 \set QUIET on
 SELECT project_id, count(*) FROM revoke_perms GROUP BY 1 ORDER BY 1;
-SELECT method, path FROM mock_requests('ft:gpt-4o-mini:acme:delete:seed-6:proj-3')
+SELECT method, path FROM mock_requests_sorted('ft:gpt-4o-mini:acme:delete:seed-6:proj-3')
   WHERE method = 'DELETE';
 
 -- RETURNING gives the revoked rows

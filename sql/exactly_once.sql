@@ -11,7 +11,7 @@ CREATE FOREIGN TABLE lost (id text, created_at bigint, project_id text, object t
 INSERT INTO lost (project_id) VALUES ('proj_a'), ('proj_b') RETURNING *;
 SELECT project_id, count(*) FROM lost GROUP BY 1 ORDER BY 1;
 -- POST (no reply), one filtered list of one row, then the next row's POST
-SELECT method, query, status, body FROM mock_requests('ft:gpt-4o-mini:acme:lost:post-fail-1-applied-hangup')
+SELECT method, query, status, body FROM mock_requests_sorted('ft:gpt-4o-mini:acme:lost:post-fail-1-applied-hangup')
   WHERE method <> 'GET' OR query ? 'project_id';
 
 -- half of a batch is applied before the connection closes: only the other
@@ -20,7 +20,7 @@ CREATE FOREIGN TABLE half (project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:half:post-fail-1-partial-hangup');
 INSERT INTO half VALUES ('proj_a'), ('proj_b'), ('proj_c');
 SELECT project_id, count(*) FROM half GROUP BY 1 ORDER BY 1;
-SELECT method, query, status, body FROM mock_requests('ft:gpt-4o-mini:acme:half:post-fail-1-partial-hangup')
+SELECT method, query, status, body FROM mock_requests_sorted('ft:gpt-4o-mini:acme:half:post-fail-1-partial-hangup')
   WHERE method <> 'GET' OR query ? 'project_id';
 
 -- after ANALYZE the checkpoint is known to be small: one full list is
@@ -30,7 +30,7 @@ CREATE FOREIGN TABLE half_small (project_id text)
 ANALYZE half_small;
 INSERT INTO half_small VALUES ('proj_a'), ('proj_b'), ('proj_c');
 SELECT project_id, count(*) FROM half_small GROUP BY 1 ORDER BY 1;
-SELECT method, query, status, body FROM mock_requests('ft:gpt-4o-mini:acme:halfsmall:seed-5:post-fail-1-partial-hangup');
+SELECT method, query, status, body FROM mock_requests_sorted('ft:gpt-4o-mini:acme:halfsmall:seed-5:post-fail-1-partial-hangup');
 
 -- a lost POST that did nothing (the connection closed before the API
 -- acted) is found missing and sent again
@@ -38,7 +38,7 @@ CREATE FOREIGN TABLE not_applied (project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:notapplied:post-fail-1-hangup');
 INSERT INTO not_applied VALUES ('proj_a'), ('proj_b');
 SELECT project_id, count(*) FROM not_applied GROUP BY 1 ORDER BY 1;
-SELECT method, query, status, body FROM mock_requests('ft:gpt-4o-mini:acme:notapplied:post-fail-1-hangup');
+SELECT method, query, status, body FROM mock_requests_sorted('ft:gpt-4o-mini:acme:notapplied:post-fail-1-hangup');
 
 -- a 2xx reply that was cut, malformed or not JSON: the grants were made
 CREATE FOREIGN TABLE eo_cut (id text, project_id text)
@@ -51,9 +51,9 @@ CREATE FOREIGN TABLE eo_garbage (id text, project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:eogarbage:post-fail-1-garbage');
 INSERT INTO eo_garbage (project_id) VALUES ('proj_a') RETURNING id, project_id;
 SELECT checkpoint, method, status, body FROM (
-  SELECT 'cut' AS checkpoint, * FROM mock_requests('ft:gpt-4o-mini:acme:eocut:post-fail-1-cut')
-  UNION ALL SELECT 'truncated', * FROM mock_requests('ft:gpt-4o-mini:acme:eotruncated:post-fail-1-truncated')
-  UNION ALL SELECT 'garbage', * FROM mock_requests('ft:gpt-4o-mini:acme:eogarbage:post-fail-1-garbage')) r
+  SELECT 'cut' AS checkpoint, * FROM mock_requests_sorted('ft:gpt-4o-mini:acme:eocut:post-fail-1-cut')
+  UNION ALL SELECT 'truncated', * FROM mock_requests_sorted('ft:gpt-4o-mini:acme:eotruncated:post-fail-1-truncated')
+  UNION ALL SELECT 'garbage', * FROM mock_requests_sorted('ft:gpt-4o-mini:acme:eogarbage:post-fail-1-garbage')) r
   WHERE method = 'POST';
 SELECT (SELECT count(*) FROM eo_cut) AS cut, (SELECT count(*) FROM eo_truncated) AS truncated,
        (SELECT count(*) FROM eo_garbage) AS garbage;

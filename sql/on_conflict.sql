@@ -3,6 +3,18 @@
 -- can run again; the row count and RETURNING show only what was granted.
 CREATE FOREIGN TABLE oc (id text, created_at bigint, project_id text, object text)
   SERVER mock OPTIONS (checkpoint 'ft:oc:script:seed-3');
+-- the filtered lists and the POSTs a checkpoint got; the lists of one
+-- batch go out at once, in no fixed order: sorted within their batch
+CREATE FUNCTION oc_requests(ckpt text) RETURNS TABLE (method text, query jsonb, body jsonb)
+LANGUAGE sql AS $$
+  SELECT method, query, body FROM (
+    SELECT method, query, body,
+           count(*) FILTER (WHERE method = 'POST') OVER (ORDER BY n)
+             - (method = 'POST')::int AS posts_before
+    FROM (SELECT *, row_number() OVER () AS n FROM mock_requests(ckpt)) r
+    WHERE method = 'POST' OR query ? 'project_id') s
+  ORDER BY posts_before, method = 'POST', query::text
+$$;
 
 -- proj_0001 has a permission; proj_n1 and proj_n2 are granted; a project
 -- twice in the statement is granted once
@@ -13,8 +25,7 @@ INSERT INTO oc (project_id) VALUES ('proj_0001'), ('proj_n1'), ('proj_n2'), ('pr
   ON CONFLICT DO NOTHING RETURNING id, project_id;
 SELECT project_id, count(*) FROM oc GROUP BY 1 ORDER BY 1;
 -- each run: one filtered list per project, then the POSTs of the new ones
-SELECT method, query, body FROM mock_requests('ft:oc:script:seed-3')
-  WHERE method = 'POST' OR query ? 'project_id';
+SELECT * FROM oc_requests('ft:oc:script:seed-3');
 
 -- batched (no RETURNING): the row count is the number granted
 CREATE FOREIGN TABLE oc_batch (project_id text)
@@ -28,8 +39,7 @@ BEGIN
   RAISE NOTICE 'granted %', n;
 END
 $$;
-SELECT method, query, body FROM mock_requests('ft:oc:batch:seed-4')
-  WHERE method = 'POST' OR query ? 'project_id';
+SELECT * FROM oc_requests('ft:oc:batch:seed-4');
 
 -- fewest requests: filtered lists until one full list would have been
 -- cheaper (1,000 permissions assumed before ANALYZE: 10 pages), then that

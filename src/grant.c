@@ -77,16 +77,60 @@ copy_permission(CpPermission *dst, const CpPermission *src, MemoryContext cxt)
 	dst->object = MemoryContextStrdup(cxt, src->object);
 }
 
+/* What the replies of cp_list_projects' filtered lists fill in. */
+typedef struct CpProjectLists
+{
+	const CpOptions *opts;
+	char	  **project_ids;
+	bool	   *found;
+	CpPermission *newest;
+	MemoryContext callercxt;	/* where newest[] is copied to */
+	MemoryContext scratch;		/* one reply's page; reset per reply */
+	CpStats    *stats;
+} CpProjectLists;
+
+/* The first page (of one row) of one project's list. */
+static void
+project_list_reply(CpTransfer *t, void *arg)
+{
+	CpProjectLists *lists = (CpProjectLists *) arg;
+	int			i = (int) (intptr_t) t->arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(lists->scratch);
+	CpPage		page;
+
+	cp_parse_page(lists->opts, &t->resp, &page);
+	if (lists->stats)
+		lists->stats->pages++;
+	if (page.nitems > 0)
+	{
+		/* an API that ignored the filter must not make us skip a grant */
+		if (strcmp(page.items[0].project_id, lists->project_ids[i]) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed reply from the OpenAI API"),
+					 errdetail("A list filtered on project \"%s\" returned a permission of project \"%s\".",
+							   cp_shorten(lists->project_ids[i]),
+							   cp_shorten(page.items[0].project_id))));
+		lists->found[i] = true;
+		copy_permission(&lists->newest[i], &page.items[0], lists->callercxt);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(lists->scratch);
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+}
+
 /*
  * List what n projects have on opts->checkpoint: found[i] tells whether
  * project_ids[i] has a permission, and newest[i] is its newest one (the
  * API lists the newest first), copied into the caller's memory context.
  *
- * full: one full list of the checkpoint instead of one filtered list (of
- * one row) per project; then every project the list holds is also added to
+ * Without full: one filtered list of one row per project, all sent at
+ * once (at most max_concurrency in flight).  full: one full list of the
+ * checkpoint instead; then every project the list holds is also added to
  * seen, when given, so that a caller can answer later questions without a
  * request.  This is the one place that lists "these projects of this
- * checkpoint"; its lists are independent of each other.
+ * checkpoint".
  */
 void
 cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
@@ -94,8 +138,6 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 {
 	MemoryContext callercxt = CurrentMemoryContext;
 	MemoryContext cxt;
-	CpLister	lister;
-	CpPermission *perm;
 	int			i;
 
 	memset(found, 0, sizeof(bool) * n);
@@ -104,33 +146,31 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms project lists",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	cp_lister_init(&lister, opts, stats, cxt);
 
 	if (!full)
 	{
+		CpProjectLists lists = {opts, project_ids, found, newest, callercxt, NULL, stats};
+		CpTransfer *t = palloc0(sizeof(CpTransfer) * n);
+
+		lists.scratch = AllocSetContextCreate(cxt, "checkpoint_perms project list page",
+											  ALLOCSET_SMALL_SIZES);
 		for (i = 0; i < n; i++)
 		{
-			cp_lister_start(&lister,
-							cp_list_base_path(opts->checkpoint, project_ids[i], false,
-											  CP_ORDER_NONE), 1);
-			perm = cp_lister_next(&lister);
-			if (perm == NULL)
-				continue;
-			/* an API that ignored the filter must not make us skip a grant */
-			if (strcmp(perm->project_id, project_ids[i]) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed reply from the OpenAI API"),
-						 errdetail("A list filtered on project \"%s\" returned a permission of project \"%s\".",
-								   cp_shorten(project_ids[i]), cp_shorten(perm->project_id))));
-			found[i] = true;
-			copy_permission(&newest[i], perm, callercxt);
+			t[i].req.method = "GET";
+			t[i].req.path = cp_list_page_path(cp_list_base_path(opts->checkpoint, project_ids[i],
+																false, CP_ORDER_NONE),
+											  1, NULL);
+			t[i].arg = (void *) (intptr_t) i;
 		}
+		cp_http_send_many(opts, t, n, project_list_reply, NULL, &lists, stats);
 	}
 	else
 	{
 		CpProjectSlot *slots = palloc(sizeof(CpProjectSlot) * n);
+		CpLister	lister;
+		CpPermission *perm;
 
+		cp_lister_init(&lister, opts, stats, cxt);
 		for (i = 0; i < n; i++)
 		{
 			slots[i].project_id = project_ids[i];
