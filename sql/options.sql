@@ -18,7 +18,11 @@ CREATE FOREIGN TABLE bad (id text) SERVER opts OPTIONS (checkpoint 'ft:x', timeo
 -- required options
 CREATE USER MAPPING FOR CURRENT_USER SERVER opts;
 CREATE USER MAPPING FOR CURRENT_USER SERVER opts OPTIONS (api_key '');
+-- a table without option "checkpoint" spans checkpoints, and needs a
+-- checkpoint column for that: without one, no query can run on it
 CREATE FOREIGN TABLE bad (id text) SERVER opts;
+SELECT * FROM bad;
+DROP FOREIGN TABLE bad;
 CREATE FOREIGN TABLE bad (id text) SERVER opts OPTIONS (checkpoint '');
 CREATE USER MAPPING FOR CURRENT_USER SERVER opts OPTIONS (api_key 'sk-test');
 ALTER USER MAPPING FOR CURRENT_USER SERVER opts OPTIONS (DROP api_key);

@@ -78,6 +78,7 @@ typedef enum CpField
 	CP_FIELD_CREATED_AT,
 	CP_FIELD_PROJECT_ID,
 	CP_FIELD_OBJECT,
+	CP_FIELD_CHECKPOINT,		/* not the API's: the checkpoint listed */
 	CP_NUM_FIELDS,
 	CP_FIELD_NONE = -1			/* a dropped column */
 } CpField;
@@ -139,6 +140,8 @@ typedef struct CpColumnMap
 	Oid		   *ioparam;
 	int32	   *typmod;
 	void	  **domain_extra;	/* per attribute: domain_check's cache */
+	const char *checkpoint;		/* the table's option, or NULL: it spans
+								 * checkpoints, a column for each row's */
 	MemoryContext cxt;			/* where the map and those caches live */
 	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
 	char	   *relname;		/* for the context of a value that does not fit */
@@ -148,6 +151,7 @@ typedef struct CpColumnMap
 /* One permission as the API returned it; strings are NUL-terminated. */
 typedef struct CpPermission
 {
+	const char *checkpoint;		/* set by whoever knows it (the request's) */
 	char	   *id;
 	int64		created_at;		/* Unix seconds */
 	char	   *project_id;

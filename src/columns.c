@@ -26,7 +26,7 @@
 #include "checkpoint_perms.h"
 
 static const char *const cp_field_names[CP_NUM_FIELDS] = {
-	"id", "created_at", "project_id", "object"
+	"id", "created_at", "project_id", "object", "checkpoint"
 };
 
 const char *
@@ -104,6 +104,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	int			natts = tupdesc->natts;
+	ListCell   *lc;
 	int			i;
 
 	map->natts = natts;
@@ -139,7 +140,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 					 errmsg("column \"%s\" of foreign table \"%s\" matches no permission field",
 							NameStr(attr->attname), RelationGetRelationName(rel)),
-					 errdetail("The fields are id, created_at, project_id and object."),
+					 errdetail("The fields are id, created_at, project_id, object and checkpoint."),
 					 errhint("Rename the column, or map it with ALTER FOREIGN TABLE ... ALTER COLUMN ... OPTIONS (field 'project_id').")));
 		if (map->attno[field] != InvalidAttrNumber)
 			ereport(ERROR,
@@ -162,6 +163,26 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 		getTypeOutputInfo(attr->atttypid, &outfunc, &varlena);
 		fmgr_info(outfunc, &map->output[i]);
 	}
+
+	/* a table of one checkpoint names it; one across checkpoints has a column */
+	foreach(lc, GetForeignTable(RelationGetRelid(rel))->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "checkpoint") == 0)
+			map->checkpoint = defGetString(opt);
+	}
+	if (map->checkpoint == NULL && map->attno[CP_FIELD_CHECKPOINT] == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" names no checkpoint", RelationGetRelationName(rel)),
+				 errdetail("A table of one checkpoint has option \"checkpoint\"; a table across checkpoints has a column for field \"checkpoint\"."),
+				 errhint("Add OPTIONS (checkpoint 'ft:...'), or a column checkpoint text.")));
+	/* queries across checkpoints come with the next commit */
+	if (map->checkpoint == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("foreign tables across checkpoints are not supported yet")));
 }
 
 /* The column being filled, for the context of an error. */
@@ -232,6 +253,11 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 				break;
 			case CP_FIELD_OBJECT:
 				str = perm->object;
+				break;
+			case CP_FIELD_CHECKPOINT:
+				str = perm->checkpoint;
+				if (str == NULL)
+					continue;
 				break;
 			case CP_FIELD_CREATED_AT:
 				switch (map->basetype[i])

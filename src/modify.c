@@ -326,7 +326,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 	{
 		AttrNumber	generated = map->attno[f];
 
-		if (f == CP_FIELD_PROJECT_ID || generated == InvalidAttrNumber)
+		if (f == CP_FIELD_PROJECT_ID || f == CP_FIELD_CHECKPOINT || generated == InvalidAttrNumber)
 			continue;
 		if (!slot->tts_isnull[generated - 1])
 			ereport(ERROR,

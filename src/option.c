@@ -481,7 +481,7 @@ check_option_value(const CpOptionDef *def, const char *value)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("invalid value for option \"field\": \"%s\"", value),
-						 errdetail("The fields of a permission are id, created_at, project_id and object.")));
+						 errdetail("The fields of a permission are id, created_at, project_id, object and checkpoint.")));
 			}
 			break;
 	}
@@ -547,11 +547,11 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("a user mapping of checkpoint_perms needs option \"api_key\""),
 				 errhint("Give the organization admin key: OPTIONS (api_key 'sk-admin-...').")));
-	if (context == ForeignTableRelationId && !has_option(options, "checkpoint"))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("a foreign table of checkpoint_perms needs option \"checkpoint\""),
-				 errhint("Name the fine-tuned checkpoint: OPTIONS (checkpoint 'ft:gpt-4o-mini-2024-07-18:org:name:id').")));
+	/*
+	 * A foreign table without option "checkpoint" spans checkpoints, which
+	 * it needs a column for field "checkpoint" for: the validator does not
+	 * see columns, so cp_build_column_map checks that.
+	 */
 
 	PG_RETURN_VOID();
 }
