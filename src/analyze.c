@@ -50,7 +50,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	cp_get_options(RelationGetRelid(relation), relation->rd_rel->relowner, &opts);
 	cp_build_column_map(relation, &columns);
 	cp_lister_init(&lister, &opts, &stats, cxt);
-	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, false, CP_ORDER_NONE), 0);
+	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, 0, CP_ORDER_NONE), 0);
 	reservoir_init_selection_state(&rstate, targrows);
 	*totalrows = 0;
 
@@ -62,6 +62,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 		/* the values live until their tuple is formed: memory stays flat */
 		MemoryContextReset(row_cxt);
 		oldcxt = MemoryContextSwitchTo(row_cxt);
+		perm->checkpoint = opts.checkpoint;
 		cp_store_permission(&columns, perm, values, nulls);
 		MemoryContextSwitchTo(callercxt);
 		tuple = heap_form_tuple(tupdesc, values, nulls);
@@ -103,6 +104,16 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 static bool
 AnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {
+	CpColumnMap columns;
+
+	/*
+	 * A table across checkpoints has no list to sample: the API cannot
+	 * enumerate checkpoints.  PostgreSQL then says it skipped the table;
+	 * the planner assumes CP_DEFAULT_ROWS per checkpoint named.
+	 */
+	cp_build_column_map(relation, &columns);
+	if (columns.checkpoint == NULL)
+		return false;
 	*func = acquire_sample_rows;
 	*totalpages = 1;
 	return true;

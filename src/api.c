@@ -275,12 +275,13 @@ settle_journal(CpTransfer *t, int count, CpJournalRef *refs, int sqlerrcode)
  * revoked now (false: it was already gone); *applied counts the revokes
  * of the statement, for the detail of an error mid-way.  Each revoke is in
  * the journal before it is sent (project_ids, or NULL when unknown, name
- * their projects there).  Sent in slices, so that a long list of revokes
+ * their projects there).  checkpoints: each permission's, or NULL: all
+ * opts->checkpoint's.  Sent in slices, so that a long list of revokes
  * holds a bounded number of transfers.
  */
 void
-cp_api_delete_many(const CpOptions *opts, char **permission_ids, char **project_ids, int n,
-				   bool *revoked, int64 *applied, CpStats *stats)
+cp_api_delete_many(const CpOptions *opts, char **checkpoints, char **permission_ids,
+				   char **project_ids, int n, bool *revoked, int64 *applied, CpStats *stats)
 {
 	CpDeleteBatch batch = {opts, permission_ids, revoked, applied, NULL, 0};
 	MemoryContext cxt = CurrentMemoryContext;
@@ -295,11 +296,13 @@ cp_api_delete_many(const CpOptions *opts, char **permission_ids, char **project_
 
 		for (i = 0; i < count; i++)
 		{
+			const char *checkpoint = checkpoints ? checkpoints[start + i] : opts->checkpoint;
+
 			t[i].req.method = "DELETE";
 			t[i].req.missing_ok = true;
-			t[i].req.path = cp_permission_path(opts->checkpoint, permission_ids[start + i]);
+			t[i].req.path = cp_permission_path(checkpoint, permission_ids[start + i]);
 			t[i].arg = (void *) (intptr_t) (start + i);
-			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE, opts->checkpoint,
+			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE, checkpoint,
 										project_ids ? project_ids[start + i] : NULL,
 										permission_ids[start + i], CP_OUTCOME_UNKNOWN);
 		}

@@ -140,7 +140,7 @@ typedef struct CpColumnMap
 	Oid		   *ioparam;
 	int32	   *typmod;
 	void	  **domain_extra;	/* per attribute: domain_check's cache */
-	const char *checkpoint;		/* the table's option, or NULL: it spans
+	char	   *checkpoint;		/* the table's option, or NULL: it spans
 								 * checkpoints, a column for each row's */
 	MemoryContext cxt;			/* where the map and those caches live */
 	AttrNumber	attno[CP_NUM_FIELDS];	/* 1-based, InvalidAttrNumber if absent */
@@ -179,7 +179,8 @@ typedef struct CpStats
 /* Walks one list request across its pages (list.c). */
 typedef struct CpLister
 {
-	const CpOptions *opts;
+	const CpOptions *opts;		/* &own_opts */
+	CpOptions	own_opts;		/* the caller's, with the list's checkpoint */
 	CpStats    *stats;
 	MemoryContext cxt;			/* holds base_path and the cursor */
 	MemoryContext page_cxt;		/* holds the page; reset per page */
@@ -309,6 +310,7 @@ extern size_t cp_id_max_len(CpIdKind kind);
 extern void cp_check_sql_id(CpIdKind kind, const char *value, const char *progress);
 extern char *cp_shorten(const char *value);
 extern char *cp_permissions_path(const char *checkpoint);
+extern char *cp_permissions_path_placeholder(const char *placeholder);
 extern char *cp_permission_path(const char *checkpoint, const char *permission_id);
 extern char *cp_list_page_path(const char *base, int limit, const char *after);
 extern void cp_append_query(StringInfo buf, const char *name, const char *value);
@@ -357,6 +359,7 @@ extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *sta
 						   MemoryContext parent);
 extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
 extern bool cp_lister_rewind(CpLister *lister);
+extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern CpPermission *cp_lister_next(CpLister *lister);
 extern void cp_lister_fetch_first(CpLister **listers, int n);
 
@@ -367,8 +370,11 @@ extern List *cp_project_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
 									 AttrNumber attno);
 extern CpOrder cp_order_for_pathkeys(RelOptInfo *baserel, AttrNumber attno, Oid basetype,
 									 List *pathkeys);
+/* cp_list_base_path's placeholders: which value is an EXPLAIN {placeholder} */
+#define CP_PLACEHOLDER_PROJECT 1
+#define CP_PLACEHOLDER_CHECKPOINT 2
 extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
-							   bool placeholder, CpOrder order);
+							   int placeholders, CpOrder order);
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);
@@ -438,8 +444,8 @@ extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
 
 /* Revokes sent by one cp_http_send_many call: bounds the transfers held. */
 #define CP_DELETE_SLICE 256
-extern void cp_api_delete_many(const CpOptions *opts, char **permission_ids,
-							   char **project_ids, int n, bool *revoked, int64 *applied,
-							   CpStats *stats);
+extern void cp_api_delete_many(const CpOptions *opts, char **checkpoints,
+							   char **permission_ids, char **project_ids, int n,
+							   bool *revoked, int64 *applied, CpStats *stats);
 
 #endif							/* CHECKPOINT_PERMS_H */

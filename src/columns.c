@@ -108,6 +108,7 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 	int			i;
 
 	map->natts = natts;
+	map->checkpoint = NULL;
 	map->cxt = CurrentMemoryContext;
 	map->domain_extra = palloc0(sizeof(void *) * natts);
 	map->field = palloc(sizeof(CpField) * natts);
@@ -178,11 +179,6 @@ cp_build_column_map(Relation rel, CpColumnMap *map)
 				 errmsg("foreign table \"%s\" names no checkpoint", RelationGetRelationName(rel)),
 				 errdetail("A table of one checkpoint has option \"checkpoint\"; a table across checkpoints has a column for field \"checkpoint\"."),
 				 errhint("Add OPTIONS (checkpoint 'ft:...'), or a column checkpoint text.")));
-	/* queries across checkpoints come with the next commit */
-	if (map->checkpoint == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("foreign tables across checkpoints are not supported yet")));
 }
 
 /* The column being filled, for the context of an error. */

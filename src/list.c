@@ -35,7 +35,9 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 			   MemoryContext parent)
 {
 	memset(lister, 0, sizeof(*lister));
-	lister->opts = opts;
+	/* a copy: a table across checkpoints lists each with its own */
+	lister->own_opts = *opts;
+	lister->opts = &lister->own_opts;
 	lister->stats = stats;
 	lister->cxt = parent;
 	lister->page_cxt = AllocSetContextCreate(parent, "checkpoint_perms page",
@@ -64,6 +66,13 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 	lister->page.nitems = 0;
 	lister->exhausted = false;
 	lister->nprev = 0;
+}
+
+/* The checkpoint the next list is of, for its requests' errors. */
+void
+cp_lister_set_checkpoint(CpLister *lister, char *checkpoint)
+{
+	lister->own_opts.checkpoint = checkpoint;
 }
 
 /*

@@ -41,6 +41,8 @@ enum FdwModifyPrivateIndex
 
 /* Name of the row identity column that carries the permission id. */
 #define CP_ROWID_NAME "cp_permission_id"
+/* ...of the checkpoint, for a table across checkpoints... */
+#define CP_CHECKPOINT_NAME "cp_checkpoint"
 /* ...and of the whole row that DELETE ... RETURNING returns. */
 #define CP_WHOLEROW_NAME "cp_wholerow"
 /* ...and of the project id, for the journal of revokes. */
@@ -48,12 +50,15 @@ enum FdwModifyPrivateIndex
 
 typedef struct CpModifyState
 {
-	CpOptions	opts;
+	CpOptions	opts;			/* across checkpoints: checkpoint is the one
+								 * of the rows being sent */
+	Oid			relid;
 	CpColumnMap columns;
 	CmdType		operation;
 	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
 	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
 	AttrNumber	project_attno;	/* DELETE: junk column with the project id */
+	AttrNumber	ckpt_attno;		/* DELETE across checkpoints: junk checkpoint */
 	int			batch_size;
 	double		est_rows;		/* permissions thought to be there; < 0: unknown */
 	CpStrSet   *granted;		/* the project ids granted to */
@@ -168,6 +173,16 @@ AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 						 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
 								 attr->attcollation, 0),
 						 rtindex, CP_ROWID_NAME);
+	/* across checkpoints, a permission is the pair (checkpoint, id) */
+	if (columns.checkpoint == NULL)
+	{
+		attno = columns.attno[CP_FIELD_CHECKPOINT];
+		attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
+		add_row_identity_var(root,
+							 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
+									 attr->attcollation, 0),
+							 rtindex, CP_CHECKPOINT_NAME);
+	}
 	/* the journal names the project of a revoke (journal.c) */
 	attno = columns.attno[CP_FIELD_PROJECT_ID];
 	if (attno != InvalidAttrNumber)
@@ -241,6 +256,7 @@ create_modify_state(ResultRelInfo *rinfo, EState *estate, CmdType operation)
 	CpModifyState *st = palloc0(sizeof(CpModifyState));
 
 	st->operation = operation;
+	st->relid = RelationGetRelid(rel);
 	cp_get_options(RelationGetRelid(rel), modify_userid(rinfo, estate), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	st->batch_size = st->opts.batch_size;
@@ -292,6 +308,7 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			elog(ERROR, "could not find junk column \"%s\"", CP_ROWID_NAME);
 		st->wholerow_attno = ExecFindJunkAttributeInTlist(tlist, CP_WHOLEROW_NAME);
 		st->project_attno = ExecFindJunkAttributeInTlist(tlist, CP_PROJECT_NAME);
+		st->ckpt_attno = ExecFindJunkAttributeInTlist(tlist, CP_CHECKPOINT_NAME);
 	}
 	rinfo->ri_FdwState = st;
 }
@@ -307,6 +324,65 @@ progress_note(const CpModifyState *st)
 }
 
 /*
+ * The checkpoint a row of a table across checkpoints names: given, not
+ * empty, a valid id.
+ */
+static char *
+row_checkpoint_value(CpModifyState *st, Datum value, bool isnull)
+{
+	char	   *checkpoint = cp_text_value(&st->columns, CP_FIELD_CHECKPOINT, value, isnull);
+
+	if (checkpoint == NULL || checkpoint[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a row of a table across checkpoints needs a checkpoint"),
+				 errdetail("A row has %s checkpoint.%s", checkpoint ? "an empty" : "a NULL",
+						   progress_note(st))));
+	cp_check_sql_id(CP_ID_CHECKPOINT, checkpoint, progress_note(st));
+	return checkpoint;
+}
+
+/*
+ * The checkpoint a row to grant goes to: the table's own (a checkpoint
+ * column, if given a value, must name it), or for a table across
+ * checkpoints the row's.
+ */
+static char *
+row_checkpoint(CpModifyState *st, TupleTableSlot *slot)
+{
+	AttrNumber	attno = st->columns.attno[CP_FIELD_CHECKPOINT];
+	char	   *given;
+
+	slot_getallattrs(slot);
+	if (st->columns.checkpoint == NULL)
+		return row_checkpoint_value(st, slot->tts_values[attno - 1], slot->tts_isnull[attno - 1]);
+	if (attno == InvalidAttrNumber || slot->tts_isnull[attno - 1])
+		return st->columns.checkpoint;
+	given = cp_text_value(&st->columns, CP_FIELD_CHECKPOINT, slot->tts_values[attno - 1], false);
+	if (strcmp(given, st->columns.checkpoint) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("a row names checkpoint \"%s\", not this table's", cp_shorten(given)),
+				 errdetail("Foreign table \"%s\" holds the permissions of checkpoint \"%s\".%s",
+						   get_rel_name(st->relid), cp_shorten(st->columns.checkpoint),
+						   progress_note(st)),
+				 errhint("Leave the checkpoint column out, or grant through a table across checkpoints.")));
+	return st->columns.checkpoint;
+}
+
+/*
+ * The key of a grant in the statement's sets: the project, and across
+ * checkpoints the checkpoint too (length first, so no pair spells another).
+ */
+static char *
+grant_key(CpModifyState *st, const char *checkpoint, const char *project_id)
+{
+	if (st->columns.checkpoint != NULL)
+		return (char *) project_id;
+	return psprintf("%zu:%s%s", strlen(checkpoint), checkpoint, project_id);
+}
+
+/*
  * The project id of a row to grant, checked: not NULL, not empty, not
  * already granted by this statement, no value for what the API makes.
  * With ON CONFLICT DO NOTHING a project the statement has already seen is
@@ -314,7 +390,7 @@ progress_note(const CpModifyState *st)
  * statement is.
  */
 static char *
-row_project_id(CpModifyState *st, TupleTableSlot *slot)
+row_project_id(CpModifyState *st, TupleTableSlot *slot, const char *checkpoint)
 {
 	const CpColumnMap *map = &st->columns;
 	AttrNumber	attno = map->attno[CP_FIELD_PROJECT_ID];
@@ -347,7 +423,7 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot)
 				 errdetail("A row has %s project_id.%s", project_id ? "an empty" : "a NULL",
 						   progress_note(st))));
 	cp_check_sql_id(CP_ID_PROJECT, project_id, progress_note(st));
-	if (!cp_strset_add(st->granted, project_id))
+	if (!cp_strset_add(st->granted, grant_key(st, checkpoint, project_id)))
 	{
 		if (st->do_nothing)
 			return NULL;
@@ -405,7 +481,7 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 	for (i = 0; i < n; i++)
 	{
 		skip[i] = project_ids[i] == NULL ||
-			cp_strset_contains(st->existing, project_ids[i]);
+			cp_strset_contains(st->existing, grant_key(st, st->opts.checkpoint, project_ids[i]));
 		if (!skip[i] && !st->existing_all)
 		{
 			ask[nask] = project_ids[i];
@@ -415,7 +491,9 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 	if (nask == 0)
 		return;
 
-	full = st->lists_sent + nask > cp_full_list_requests(&st->opts, st->est_rows);
+	/* across checkpoints, one full list would answer for one checkpoint only */
+	full = st->columns.checkpoint != NULL &&
+		st->lists_sent + nask > cp_full_list_requests(&st->opts, st->est_rows);
 	cp_list_projects(&st->opts, ask, nask, full, found, newest,
 					 full ? st->existing : NULL, &st->stats);
 	if (full)
@@ -427,67 +505,102 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 		if (!found[i])
 			continue;
 		skip[asked[i]] = true;
-		(void) cp_strset_add(st->existing, ask[i]);
+		(void) cp_strset_add(st->existing, grant_key(st, st->opts.checkpoint, ask[i]));
 	}
 }
 
 /*
- * Grant the rows of slots in one request; fill each slot from the reply.
- * Returns how many were granted: with ON CONFLICT DO NOTHING the rows of
- * projects that have a permission are skipped, and the granted rows are
- * moved to the front of slots.
+ * Grant the rows of slots, one request per checkpoint they name (one for a
+ * table of one checkpoint); fill each granted slot from the reply and move
+ * it to the front.  Returns how many were granted: with ON CONFLICT DO
+ * NOTHING, projects that have a permission are skipped.
  */
 static int
 grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 {
 	MemoryContext oldcxt;
 	char	  **project_ids;
+	char	  **checkpoints;
 	bool	   *skip;
-	CpPermission *made;
-	int			ngrant = 0;
+	bool	   *done;
+	TupleTableSlot **granted;
+	int			ngranted = 0;
 	int			i;
 
 	MemoryContextReset(st->temp_cxt);
 	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
 
 	project_ids = palloc(sizeof(char *) * n);
+	checkpoints = palloc(sizeof(char *) * n);
 	skip = palloc0(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-		project_ids[i] = row_project_id(st, slots[i]);
-	if (st->do_nothing)
-		skip_existing(st, project_ids, n, skip);
-
-	/* the rows to grant first, in their order; the skipped ones after */
+	done = palloc0(sizeof(bool) * n);
+	granted = palloc(sizeof(TupleTableSlot *) * n);
 	for (i = 0; i < n; i++)
 	{
-		if (skip[i])
+		checkpoints[i] = row_checkpoint(st, slots[i]);
+		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
+	}
+
+	/* each checkpoint's rows in turn, in the order the rows name them */
+	for (i = 0; i < n; i++)
+	{
+		char	  **ids = palloc(sizeof(char *) * n);
+		int		   *rows = palloc(sizeof(int) * n);
+		bool	   *group_skip = palloc0(sizeof(bool) * n);
+		int			nrows = 0;
+		int			ngrant = 0;
+		CpPermission *made;
+		int			j;
+
+		if (done[i])
 			continue;
-		if (i != ngrant)
+		st->opts.checkpoint = checkpoints[i];
+		for (j = i; j < n; j++)
 		{
-			TupleTableSlot *swap = slots[ngrant];
-
-			slots[ngrant] = slots[i];
-			slots[i] = swap;
+			if (done[j] || strcmp(checkpoints[j], checkpoints[i]) != 0)
+				continue;
+			done[j] = true;
+			rows[nrows] = j;
+			ids[nrows++] = project_ids[j];
 		}
-		project_ids[ngrant++] = project_ids[i];
-	}
-	if (ngrant == 0)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		return 0;
-	}
-	made = send_grants(st, project_ids, ngrant);
+		if (st->do_nothing)
+			skip_existing(st, ids, nrows, group_skip);
+		for (j = 0; j < nrows; j++)
+		{
+			if (group_skip[j])
+				continue;
+			rows[ngrant] = rows[j];
+			ids[ngrant++] = ids[j];
+		}
+		if (ngrant == 0)
+			continue;
+		made = send_grants(st, ids, ngrant);
 
-	/* RETURNING and AFTER triggers see what the API made */
-	for (i = 0; i < ngrant; i++)
+		/* RETURNING and AFTER triggers see what the API made */
+		for (j = 0; j < ngrant; j++)
+		{
+			TupleTableSlot *slot = slots[rows[j]];
+
+			made[j].checkpoint = checkpoints[rows[j]];
+			ExecClearTuple(slot);
+			cp_store_permission(&st->columns, &made[j], slot->tts_values, slot->tts_isnull);
+			ExecStoreVirtualTuple(slot);
+			granted[ngranted++] = slot;
+			skip[rows[j]] = true;	/* placed */
+		}
+	}
+
+	/* the granted rows first, in the order they were granted; the rest after */
 	{
-		ExecClearTuple(slots[i]);
-		cp_store_permission(&st->columns, &made[i],
-							slots[i]->tts_values, slots[i]->tts_isnull);
-		ExecStoreVirtualTuple(slots[i]);
+		int			k = ngranted;
+
+		for (i = 0; i < n; i++)
+			if (!skip[i])
+				granted[k++] = slots[i];
+		memcpy(slots, granted, sizeof(TupleTableSlot *) * n);
 	}
 	MemoryContextSwitchTo(oldcxt);
-	return ngrant;
+	return ngranted;
 }
 
 /* COPY before PostgreSQL 16: send the rows collected so far. */
@@ -519,7 +632,7 @@ ExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 
 		if (st->pending == NULL)
 			st->pending = palloc(sizeof(char *) * st->batch_size);
-		st->pending[st->npending++] = row_project_id(st, slot);
+		st->pending[st->npending++] = row_project_id(st, slot, row_checkpoint(st, slot));
 		MemoryContextSwitchTo(oldcxt);
 		if (st->npending == st->batch_size)
 			flush_pending(st);
@@ -645,6 +758,9 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				 errmsg("cannot revoke a permission without an id"),
 				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
 						   progress_note(st))));
+	if (st->ckpt_attno != InvalidAttrNumber)
+		st->opts.checkpoint = row_checkpoint_value(st, ExecGetJunkAttribute(planSlot, st->ckpt_attno,
+																			&isnull), isnull);
 	cp_note_write();
 	deleted = send_revoke(st, planSlot, id);
 	MemoryContextSwitchTo(oldcxt);
@@ -689,7 +805,7 @@ BeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 	 * table row by row.  Collect its rows into batches ourselves, unless a
 	 * row trigger must see each row as granted.
 	 */
-	if (plan == NULL && st->batch_size > 1 &&
+	if (plan == NULL && st->batch_size > 1 && st->columns.checkpoint != NULL &&
 		!(rinfo->ri_TrigDesc &&
 		  (rinfo->ri_TrigDesc->trig_insert_before_row ||
 		   rinfo->ri_TrigDesc->trig_insert_after_row)))
@@ -714,7 +830,8 @@ ExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					 List *fdw_private, int subplan_index, ExplainState *es)
 {
 	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
-	char	   *path = cp_permissions_path(st->opts.checkpoint);
+	char	   *path = st->opts.checkpoint ? cp_permissions_path(st->opts.checkpoint) :
+		cp_permissions_path_placeholder("{checkpoint of each row}");
 
 	if (st->operation == CMD_INSERT)
 	{

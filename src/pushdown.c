@@ -213,18 +213,21 @@ append_order(StringInfo buf, CpOrder order)
 
 /*
  * The list path with its fixed query, for one project (or NULL: all).
- * EXPLAIN passes a {placeholder} for a value known only at run time, which
- * goes into the path as it is.
+ * EXPLAIN passes a {placeholder} for a value known only at run time (the
+ * checkpoint, the project: placeholders says which), which goes into the
+ * path as it is.
  */
 char *
-cp_list_base_path(const char *checkpoint, const char *project_id, bool placeholder,
+cp_list_base_path(const char *checkpoint, const char *project_id, int placeholders,
 				  CpOrder order)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
-	if (project_id && placeholder)
+	appendStringInfoString(&buf, (placeholders & CP_PLACEHOLDER_CHECKPOINT) ?
+						   cp_permissions_path_placeholder(checkpoint) :
+						   cp_permissions_path(checkpoint));
+	if (project_id && (placeholders & CP_PLACEHOLDER_PROJECT))
 		appendStringInfo(&buf, "?project_id=%s", project_id);
 	else if (project_id)
 	{

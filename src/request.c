@@ -193,6 +193,16 @@ cp_permissions_path(const char *checkpoint)
 	return buf.data;
 }
 
+/*
+ * The same path with a {placeholder} for a checkpoint known only at run
+ * time, as EXPLAIN shows it: the placeholder goes in as it is.
+ */
+char *
+cp_permissions_path_placeholder(const char *placeholder)
+{
+	return psprintf("%s%s/permissions", CP_PERMISSIONS_PREFIX, placeholder);
+}
+
 /* /fine_tuning/checkpoints/{checkpoint}/permissions/{permission_id} */
 char *
 cp_permission_path(const char *checkpoint, const char *permission_id)

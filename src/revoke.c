@@ -78,6 +78,7 @@ typedef struct CpRevokeState
 	/* the rows to revoke: ids alone (by id), or whole rows (by list) */
 	char	  **ids;
 	char	  **projects;		/* by list: each row's project, for the journal */
+	char	  **checkpoints;	/* by list, across checkpoints: each row's */
 	int			nids;
 	Tuplestorestate *rows;
 	TupleTableSlot *row_slot;
@@ -123,7 +124,10 @@ target_scan(ModifyTable *plan, Index resultRelation, int subplan_index)
 	return NULL;
 }
 
-/* Does RETURNING need no column but id and object (what a delete reply has)? */
+/*
+ * Does RETURNING need no column but id and object (what a delete reply
+ * has), and the checkpoint (the table's own)?
+ */
 static bool
 returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *columns)
 {
@@ -140,7 +144,8 @@ returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *colum
 		if (var->varno != rtindex)
 			continue;
 		if (var->varattno != columns->attno[CP_FIELD_ID] &&
-			var->varattno != columns->attno[CP_FIELD_OBJECT])
+			var->varattno != columns->attno[CP_FIELD_OBJECT] &&
+			var->varattno != columns->attno[CP_FIELD_CHECKPOINT])
 			return false;
 	}
 	return true;
@@ -182,7 +187,8 @@ PlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 		returning = (List *) list_nth(plan->returningLists, subplan_index);
 
 	conds = list_concat_copy(fscan->fdw_recheck_quals, fscan->scan.plan.qual);
-	if (list_length(conds) == 1 &&
+	/* across checkpoints a permission is (checkpoint, id): by list */
+	if (columns.checkpoint != NULL && list_length(conds) == 1 &&
 		cp_project_filter(root, baserel, columns.attno[CP_FIELD_ID],
 						  (Expr *) linitial(conds), &id_value, &kind) &&
 		returning_needs_only_id(returning, resultRelation, &columns))
@@ -346,15 +352,22 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 	else
 	{
 		AttrNumber	project_attno = st->columns.attno[CP_FIELD_PROJECT_ID];
+		AttrNumber	ckpt_attno = st->columns.attno[CP_FIELD_CHECKPOINT];
 
 		collect_rows(st, node);
 		st->ids = palloc(sizeof(char *) * Max(st->nids, 1));
 		st->projects = palloc0(sizeof(char *) * Max(st->nids, 1));
+		if (st->columns.checkpoint == NULL)
+			st->checkpoints = palloc0(sizeof(char *) * Max(st->nids, 1));
 		for (i = 0; i < st->nids; i++)
 		{
 			if (!tuplestore_gettupleslot(st->rows, true, false, st->row_slot))
 				elog(ERROR, "checkpoint_perms: collected row %d is missing", i);
 			st->ids[i] = row_id(st, st->row_slot);
+			if (st->checkpoints)
+				st->checkpoints[i] = cp_text_value(&st->columns, CP_FIELD_CHECKPOINT,
+												   st->row_slot->tts_values[ckpt_attno - 1],
+												   st->row_slot->tts_isnull[ckpt_attno - 1]);
 			if (project_attno != InvalidAttrNumber)
 				st->projects[i] = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID,
 												st->row_slot->tts_values[project_attno - 1],
@@ -366,8 +379,8 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 	if (st->nids > 0)
 	{
 		cp_note_write();
-		cp_api_delete_many(&st->opts, st->ids, st->projects, st->nids, st->revoked,
-						   &st->applied, &st->stats);
+		cp_api_delete_many(&st->opts, st->checkpoints, st->ids, st->projects, st->nids,
+						   st->revoked, &st->applied, &st->stats);
 	}
 	st->done = true;
 	MemoryContextSwitchTo(oldcxt);
@@ -394,6 +407,15 @@ store_id_row(CpRevokeState *st, TupleTableSlot *slot, const char *id)
 			InputFunctionCall(&map->input[object_attno - 1], "checkpoint.permission",
 							  map->ioparam[object_attno - 1], map->typmod[object_attno - 1]);
 		slot->tts_isnull[object_attno - 1] = false;
+	}
+	if (map->attno[CP_FIELD_CHECKPOINT] != InvalidAttrNumber)
+	{
+		AttrNumber	ckpt_attno = map->attno[CP_FIELD_CHECKPOINT];
+
+		slot->tts_values[ckpt_attno - 1] =
+			InputFunctionCall(&map->input[ckpt_attno - 1], map->checkpoint,
+							  map->ioparam[ckpt_attno - 1], map->typmod[ckpt_attno - 1]);
+		slot->tts_isnull[ckpt_attno - 1] = false;
 	}
 	ExecStoreVirtualTuple(slot);
 }
@@ -482,7 +504,8 @@ EndDirectModify(ForeignScanState *node)
 static char *
 delete_request_text(const CpRevokeState *st, const char *id, bool placeholder)
 {
-	char	   *path = cp_permissions_path(st->opts.checkpoint);
+	char	   *path = st->opts.checkpoint ? cp_permissions_path(st->opts.checkpoint) :
+		cp_permissions_path_placeholder("{checkpoint}");
 
 	if (placeholder)
 		return psprintf("DELETE %s/%s", path, id);

@@ -58,8 +58,11 @@ enum FdwScanPrivateIndex
 	FdwScanPrivateFilterKind,	/* Integer: CpFilterKind of fdw_exprs' one value */
 	FdwScanPrivateMaxLists,		/* Integer: array filter: lists per value up to
 								 * this many values, else one full list */
-	FdwScanPrivateValueLabel	/* String: EXPLAIN's name for a value known at
+	FdwScanPrivateValueLabel,	/* String: EXPLAIN's name for a value known at
 								 * run time, or "" */
+	FdwScanPrivateCkptKind,		/* Integer: CpFilterKind of the checkpoint
+								 * value(s), fdw_exprs' second item */
+	FdwScanPrivateCkptLabel		/* String: as FdwScanPrivateValueLabel, for it */
 };
 
 /* Positions in a ForeignPath's fdw_private. */
@@ -80,6 +83,10 @@ typedef struct CpScanState
 	char	   *value_label;	/* see FdwScanPrivateValueLabel */
 	Expr	   *filter_value;	/* the project_id value(s), or NULL */
 	ExprState  *filter_expr;
+	CpFilterKind ckpt_kind;		/* the checkpoint(s) a query names */
+	char	   *ckpt_label;		/* see FdwScanPrivateCkptLabel */
+	Expr	   *ckpt_value;		/* the checkpoint value(s), or NULL */
+	ExprState  *ckpt_expr;
 
 	/*
 	 * The project ids of the filter, sorted and distinct, and how they are
@@ -89,7 +96,11 @@ typedef struct CpScanState
 	char	  **values;
 	int			nvalues;
 	bool		per_value;
-	int			nsegments;
+	char	  **checkpoints;	/* the checkpoints listed, sorted and distinct */
+	int			ncheckpoints;
+	int			per_checkpoint; /* segments of one checkpoint: the value
+								 * lists, or 1 full list */
+	int			nsegments;		/* ncheckpoints * per_checkpoint */
 	int			segment;		/* segment being listed, -1 before the first */
 	int			started;		/* segments whose list was started */
 	bool		need_eval;		/* (re)start: evaluate the filter first */
@@ -154,6 +165,16 @@ typedef struct CpRelInfo
 	double		received;		/* rows the API returns to an unlimited scan */
 	List	   *local_conds;	/* base quals checked locally */
 	QualCost	local_cost;
+
+	/*
+	 * The checkpoints to list: the table's own, or for a table across
+	 * checkpoints the ones a base qual names (checkpoint = x, IN, = ANY) or
+	 * a join on checkpoint passes in (parameterized paths).
+	 */
+	bool		spans;			/* no option "checkpoint": across checkpoints */
+	RestrictInfo *ckpt_pushed;	/* the base qual naming checkpoints, or NULL */
+	CpFilterKind ckpt_kind;
+	double		ckpt_values;	/* checkpoints it names, estimated */
 } CpRelInfo;
 
 /* Requests to list rows permissions in pages of page_size. */
@@ -202,14 +223,19 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CpRelInfo  *info = palloc0(sizeof(CpRelInfo));
 	AttrNumber	project_attno;
+	AttrNumber	ckpt_attno;
 	RestrictInfo *array_qual = NULL;
 	Expr	   *array_value = NULL;
 	double		full_pages;
+	List	   *row_quals = NIL;
 	ListCell   *lc;
 
 	cp_get_options(foreigntableid, InvalidOid, &info->opts);
 	cp_load_column_map(foreigntableid, &info->columns);
 	project_attno = info->columns.attno[CP_FIELD_PROJECT_ID];
+	ckpt_attno = info->columns.attno[CP_FIELD_CHECKPOINT];
+	info->spans = info->columns.checkpoint == NULL;
+	info->ckpt_values = 1;
 
 	/* reltuples is -1 until ANALYZE */
 	info->ntuples = baserel->tuples >= 0 ? Max(baserel->tuples, 1.0) : CP_DEFAULT_ROWS;
@@ -222,6 +248,18 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		Expr	   *value;
 		CpFilterKind kind;
+
+		/* checkpoint = x or = ANY(...): which lists to send (or none) */
+		if (info->ckpt_pushed == NULL &&
+			cp_project_filter(root, baserel, ckpt_attno, rinfo->clause, &value, &kind))
+		{
+			info->ckpt_pushed = rinfo;
+			info->ckpt_kind = kind;
+			if (info->spans && kind == CP_FILTER_ARRAY)
+				info->ckpt_values = array_values(value);
+			continue;
+		}
+		row_quals = lappend(row_quals, rinfo);
 
 		if (info->pushed == NULL &&
 			cp_project_filter(root, baserel, project_attno, rinfo->clause, &value, &kind))
@@ -268,10 +306,13 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		}
 	}
 
+	/* the figures so far are one checkpoint's: each one named is a list */
+	info->requests *= info->ckpt_values;
+	info->received *= info->ckpt_values;
+
 	cost_qual_eval(&info->local_cost, extract_actual_clauses(info->local_conds, false), root);
-	baserel->rows = clamp_row_est(info->ntuples *
-								  clauselist_selectivity(root, baserel->baserestrictinfo,
-														 0, JOIN_INNER, NULL));
+	baserel->rows = clamp_row_est(info->ntuples * info->ckpt_values *
+								  clauselist_selectivity(root, row_quals, 0, JOIN_INNER, NULL));
 	baserel->fdw_private = info;
 }
 
@@ -305,19 +346,50 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 												makeInteger((int) Min(limit, (double) INT_MAX)))));
 }
 
-/*
- * Parameterized paths: for each set of outer relations that a join clause
- * "project_id = outer.column" needs, a path that sends one filtered list
- * per outer row.  The nested loop above it pays request_cost per outer
- * row, so the planner weighs it against one full list and a hash join.
- */
-static void
-add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info)
+/* Is one of a parameterized path's clauses the checkpoint join clause? */
+static bool
+names_checkpoints(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
+				  ParamPathInfo *ppi)
 {
-	List	   *ppis = NIL;
 	ListCell   *lc;
 
-	foreach(lc, cp_project_join_clauses(root, baserel, info->columns.attno[CP_FIELD_PROJECT_ID]))
+	foreach(lc, ppi->ppi_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		CpFilterKind kind;
+
+		if (cp_project_filter(root, baserel, info->columns.attno[CP_FIELD_CHECKPOINT],
+							  rinfo->clause, NULL, &kind) && kind == CP_FILTER_SCALAR)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Parameterized paths: for each set of outer relations that a join clause
+ * "project_id = outer.column" (or "checkpoint = outer.column") needs, a
+ * path that sends one filtered list per outer row.  The nested loop above
+ * it pays request_cost per outer row, so the planner weighs it against one
+ * full list and a hash join.  only_checkpoints: a table across checkpoints
+ * that no base qual names them for: only paths whose outer row names the
+ * checkpoint.  Returns how many paths were added.
+ */
+static int
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
+						bool only_checkpoints)
+{
+	List	   *clauses = NIL;
+	List	   *ppis = NIL;
+	int			added = 0;
+	ListCell   *lc;
+
+	if (info->pushed_kind != CP_FILTER_SCALAR)
+		clauses = cp_project_join_clauses(root, baserel, info->columns.attno[CP_FIELD_PROJECT_ID]);
+	if (info->ckpt_pushed == NULL)
+		clauses = list_concat(clauses,
+							  cp_project_join_clauses(root, baserel,
+													  info->columns.attno[CP_FIELD_CHECKPOINT]));
+	foreach(lc, clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		Relids		required_outer;
@@ -336,8 +408,10 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info)
 		Cost		startup_cost;
 		Cost		total_cost;
 
-		estimate_costs(info, pages_for(ppi->ppi_rows, info->opts.page_size), ppi->ppi_rows,
-					   &startup_cost, &total_cost);
+		if (only_checkpoints && !names_checkpoints(root, baserel, info, ppi))
+			continue;
+		estimate_costs(info, pages_for(ppi->ppi_rows, info->opts.page_size) * info->ckpt_values,
+					   ppi->ppi_rows, &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
 #if PG_VERSION_NUM >= 180000
@@ -349,7 +423,9 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info)
 										 NIL,
 #endif
 										 list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+		added++;
 	}
+	return added;
 }
 
 /*
@@ -370,6 +446,23 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	CpOrder		order = CP_ORDER_NONE;
 	AttrNumber	created_attno = info->columns.attno[CP_FIELD_CREATED_AT];
 
+	/*
+	 * A table across checkpoints lists only the checkpoints a query names:
+	 * with no base qual naming them, only a join on checkpoint can, by a
+	 * parameterized path; with neither, the query cannot run.
+	 */
+	if (info->spans && info->ckpt_pushed == NULL)
+	{
+		if (add_parameterized_paths(root, baserel, info, true) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
+							get_rel_name(foreigntableid)),
+					 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
+					 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
+		return;
+	}
+
 	if (root->parse->commandType == CMD_SELECT &&
 		root->parse->limitOption == LIMIT_OPTION_COUNT &&
 		bms_membership(root->all_baserels) == BMS_SINGLETON &&
@@ -379,16 +472,16 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	add_list_path(root, baserel, info, NIL, CP_ORDER_NONE,
 				  root->query_pathkeys == NIL ? limit : 0);
 
-	/* rows of several lists, one per value, are not in one order */
-	if (created_attno != InvalidAttrNumber && info->pushed_kind != CP_FILTER_ARRAY)
+	/* rows of several lists, one per value or checkpoint, are not in one order */
+	if (created_attno != InvalidAttrNumber && info->pushed_kind != CP_FILTER_ARRAY &&
+		!(info->spans && info->ckpt_kind == CP_FILTER_ARRAY))
 		order = cp_order_for_pathkeys(baserel, created_attno,
 									  info->columns.basetype[created_attno - 1],
 									  root->query_pathkeys);
 	if (order != CP_ORDER_NONE)
 		add_list_path(root, baserel, info, root->query_pathkeys, order, limit);
 
-	if (info->pushed_kind != CP_FILTER_SCALAR)
-		add_parameterized_paths(root, baserel, info);
+	(void) add_parameterized_paths(root, baserel, info, false);
 }
 
 /*
@@ -422,6 +515,48 @@ cp_value_label(PlannerInfo *root, Expr *value)
  * qual: when EvalPlanQual re-runs the plan with another outer row, the row
  * the API returned must be checked against the new value here.
  */
+/*
+ * The clause a scan sends for a field (project_id, or checkpoint): on a
+ * parameterized path, a join clause on the field; else the base qual
+ * GetForeignRelSize chose.  Returns NULL, or the clause with its value and
+ * kind.
+ */
+static RestrictInfo *
+choose_filter(PlannerInfo *root, RelOptInfo *baserel, ForeignPath *best_path,
+			  List *scan_clauses, AttrNumber attno, RestrictInfo *base_qual,
+			  Expr **value, CpFilterKind *kind)
+{
+	ListCell   *lc;
+
+	*value = NULL;
+	*kind = CP_FILTER_NONE;
+	if (best_path->path.param_info)
+	{
+		foreach(lc, scan_clauses)
+		{
+			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+			if (!list_member_ptr(baserel->baserestrictinfo, rinfo) &&
+				cp_project_filter(root, baserel, attno, rinfo->clause, value, kind) &&
+				*kind == CP_FILTER_SCALAR)
+				return rinfo;
+		}
+	}
+	if (base_qual && list_member_ptr(scan_clauses, base_qual) &&
+		cp_project_filter(root, baserel, attno, base_qual->clause, value, kind))
+		return base_qual;
+	*value = NULL;
+	*kind = CP_FILTER_NONE;
+	return NULL;
+}
+
+/*
+ * Split the scan's clauses into those the API filters on (project_id) or
+ * that choose the lists (checkpoint), and the rest.  The clauses sent are
+ * also the scan's recheck quals: when EvalPlanQual re-runs the plan with
+ * another outer row, the row the API returned must be checked against the
+ * new value here.
+ */
 static ForeignScan *
 GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 			   ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -430,40 +565,31 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	CpRelInfo  *info = (CpRelInfo *) baserel->fdw_private;
 	CpOrder		order = (CpOrder) intVal(list_nth(best_path->fdw_private, FdwPathPrivateOrder));
 	int			limit = intVal(list_nth(best_path->fdw_private, FdwPathPrivateLimit));
-	AttrNumber	project_attno = info->columns.attno[CP_FIELD_PROJECT_ID];
-	RestrictInfo *chosen = NULL;
-	Expr	   *value = NULL;
-	CpFilterKind kind = CP_FILTER_NONE;
+	RestrictInfo *chosen;
+	RestrictInfo *ckpt_chosen;
+	Expr	   *value;
+	Expr	   *ckpt_value;
+	CpFilterKind kind;
+	CpFilterKind ckpt_kind;
 	List	   *local_exprs = NIL;
+	List	   *recheck = NIL;
 	List	   *fdw_private;
 	ListCell   *lc;
 
-	if (best_path->path.param_info)
-	{
-		foreach(lc, scan_clauses)
-		{
-			RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
-
-			if (!list_member_ptr(baserel->baserestrictinfo, rinfo) &&
-				cp_project_filter(root, baserel, project_attno, rinfo->clause, &value, &kind) &&
-				kind == CP_FILTER_SCALAR)
-			{
-				chosen = rinfo;
-				break;
-			}
-		}
-	}
-	if (chosen == NULL && info->pushed && list_member_ptr(scan_clauses, info->pushed) &&
-		cp_project_filter(root, baserel, project_attno, info->pushed->clause, &value, &kind))
-		chosen = info->pushed;
-	if (chosen == NULL)
-		kind = CP_FILTER_NONE;
+	chosen = choose_filter(root, baserel, best_path, scan_clauses,
+						   info->columns.attno[CP_FIELD_PROJECT_ID], info->pushed,
+						   &value, &kind);
+	ckpt_chosen = choose_filter(root, baserel, best_path, scan_clauses,
+								info->columns.attno[CP_FIELD_CHECKPOINT], info->ckpt_pushed,
+								&ckpt_value, &ckpt_kind);
 
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 
-		if (rinfo != chosen && !rinfo->pseudoconstant)
+		if (rinfo == chosen || rinfo == ckpt_chosen)
+			recheck = lappend(recheck, rinfo->clause);
+		else if (!rinfo->pseudoconstant)
 			local_exprs = lappend(local_exprs, rinfo->clause);
 	}
 	/* a limit is right only if no row fetched can be dropped here */
@@ -478,11 +604,17 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private,
 						  makeString(chosen && !IsA(value, Const) ? cp_value_label(root, value) :
 									 pstrdup("")));
+	fdw_private = lappend(fdw_private, makeInteger(ckpt_kind));
+	fdw_private = lappend(fdw_private,
+						  makeString(ckpt_chosen && !IsA(ckpt_value, Const) ?
+									 cp_value_label(root, ckpt_value) : pstrdup("")));
+
+	/* fdw_exprs: the project_id value(s), then the checkpoint(s); NULL if none */
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
-							chosen ? list_make1(value) : NIL,
-							fdw_private, NIL,
-							chosen ? list_make1(chosen->clause) : NIL,
-							outer_plan);
+							list_make2(value ? value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
+									   ckpt_value ? ckpt_value :
+									   (Expr *) makeNullConst(TEXTOID, -1, InvalidOid)),
+							fdw_private, NIL, recheck, outer_plan);
 }
 
 /* ---------------------------------------------------------------------
@@ -509,8 +641,12 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
 	st->max_lists = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateMaxLists));
 	st->value_label = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateValueLabel));
-	if (fsplan->fdw_exprs != NIL)
+	st->ckpt_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateCkptKind));
+	st->ckpt_label = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateCkptLabel));
+	if (st->filter_kind != CP_FILTER_NONE)
 		st->filter_value = (Expr *) linitial(fsplan->fdw_exprs);
+	if (st->ckpt_kind != CP_FILTER_NONE)
+		st->ckpt_value = (Expr *) lsecond(fsplan->fdw_exprs);
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 	{
@@ -521,11 +657,13 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 
 	if (st->filter_value)
 		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
+	if (st->ckpt_value)
+		st->ckpt_expr = ExecInitExpr(st->ckpt_value, (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	/* a pushed LIMIT may stop after the first list: those go one by one */
-	st->nlisters = st->filter_kind == CP_FILTER_ARRAY && st->limit == 0 ?
-		st->opts.max_concurrency : 1;
+	st->nlisters = (st->filter_kind == CP_FILTER_ARRAY || st->ckpt_kind == CP_FILTER_ARRAY) &&
+		st->limit == 0 ? st->opts.max_concurrency : 1;
 	st->listers = palloc0(sizeof(CpLister) * st->nlisters);
 	cp_lister_init(&st->listers[0], &st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
@@ -571,22 +709,20 @@ compare_strings(const void *a, const void *b)
 }
 
 /*
- * Evaluate the filter into eval_cxt: the distinct, non-NULL project ids to
- * list, sorted.  "project_id = NULL" and an empty array list nothing.
+ * Evaluate a filter's value(s) into CurrentMemoryContext: the distinct,
+ * non-NULL strings, sorted.  "= NULL" and an empty array name nothing.
  */
 static void
-evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nvalues)
+evaluate_values(ExprState *expr, CpFilterKind kind, ExprContext *econtext,
+				char ***values, int *nvalues)
 {
-	MemoryContext oldcxt;
 	Datum		datum;
 	bool		isnull;
 
 	*values = NULL;
 	*nvalues = 0;
-	MemoryContextReset(st->eval_cxt);
-	oldcxt = MemoryContextSwitchTo(st->eval_cxt);
-	datum = ExecEvalExpr(st->filter_expr, econtext, &isnull);
-	if (!isnull && st->filter_kind == CP_FILTER_SCALAR)
+	datum = ExecEvalExpr(expr, econtext, &isnull);
+	if (!isnull && kind == CP_FILTER_SCALAR)
 	{
 		*values = palloc(sizeof(char *));
 		(*values)[(*nvalues)++] = TextDatumGetCString(datum);
@@ -604,7 +740,7 @@ evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nva
 		for (i = 0; i < nelems; i++)
 			if (!nulls[i])
 				(*values)[(*nvalues)++] = TextDatumGetCString(elems[i]);
-		/* sorted, then each value once: one list per distinct project */
+		/* sorted, then each value once: one list per distinct value */
 		qsort(*values, *nvalues, sizeof(char *), compare_strings);
 		nelems = *nvalues;
 		*nvalues = 0;
@@ -612,7 +748,20 @@ evaluate_filter(CpScanState *st, ExprContext *econtext, char ***values, int *nva
 			if (*nvalues == 0 || strcmp((*values)[i], (*values)[*nvalues - 1]) != 0)
 				(*values)[(*nvalues)++] = (*values)[i];
 	}
-	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Are two sorted lists of strings the same? */
+static bool
+same_strings(char **a, int na, char **b, int nb)
+{
+	int			i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
 }
 
 /*
@@ -626,17 +775,40 @@ start_scan(CpScanState *st, ExprContext *econtext)
 {
 	char	  **values = NULL;
 	int			nvalues = 0;
+	char	  **checkpoints = NULL;
+	int			ncheckpoints = 0;
 	bool		same;
+	MemoryContext oldcxt;
 	int			i;
 
 	st->need_eval = false;
 	st->rows = 0;
+	MemoryContextReset(st->eval_cxt);
+	oldcxt = MemoryContextSwitchTo(st->eval_cxt);
 	if (st->filter_expr)
-		evaluate_filter(st, econtext, &values, &nvalues);
+		evaluate_values(st->filter_expr, st->filter_kind, econtext, &values, &nvalues);
 
-	same = st->segment >= 0 && nvalues == st->nvalues;
-	for (i = 0; same && i < nvalues; i++)
-		same = strcmp(values[i], st->values[i]) == 0;
+	/*
+	 * The checkpoints: those the query names (a table across checkpoints
+	 * names them so, the planner saw to it); for a table of one checkpoint,
+	 * its own, unless a condition on its checkpoint column rules it out.
+	 */
+	if (st->ckpt_expr)
+		evaluate_values(st->ckpt_expr, st->ckpt_kind, econtext, &checkpoints, &ncheckpoints);
+	if (st->columns.checkpoint != NULL)
+	{
+		bool		named = st->ckpt_expr == NULL;
+
+		for (i = 0; !named && i < ncheckpoints; i++)
+			named = strcmp(checkpoints[i], st->columns.checkpoint) == 0;
+		checkpoints = palloc(sizeof(char *));
+		checkpoints[0] = pstrdup(st->columns.checkpoint);
+		ncheckpoints = named ? 1 : 0;
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	same = st->segment >= 0 && same_strings(values, nvalues, st->values, st->nvalues) &&
+		same_strings(checkpoints, ncheckpoints, st->checkpoints, st->ncheckpoints);
 	if (same && st->store && st->stored)
 	{
 		tuplestore_rescan(st->store);
@@ -657,23 +829,28 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	}
 	st->values = values;
 	st->nvalues = nvalues;
+	st->checkpoints = checkpoints;
+	st->ncheckpoints = ncheckpoints;
 	if (st->filter_expr == NULL)
 	{
 		st->per_value = false;
-		st->nsegments = 1;
+		st->per_checkpoint = 1;
 	}
 	else if (nvalues <= st->max_lists || st->filter_kind == CP_FILTER_SCALAR)
 	{
 		st->per_value = true;
-		st->nsegments = nvalues;
+		st->per_checkpoint = nvalues;
 	}
 	else
 	{
 		/* more lists than one full list takes: list all, filter here */
 		st->per_value = false;
-		st->nsegments = nvalues > 0 ? 1 : 0;
+		st->per_checkpoint = nvalues > 0 ? 1 : 0;
 	}
+	st->nsegments = ncheckpoints * st->per_checkpoint;
 	/* every value is refused before any list is sent, not when its turn comes */
+	for (i = 0; i < ncheckpoints; i++)
+		cp_check_sql_id(CP_ID_CHECKPOINT, checkpoints[i], "");
 	if (st->per_value)
 		for (i = 0; i < nvalues; i++)
 			cp_check_sql_id(CP_ID_PROJECT, values[i], "");
@@ -686,19 +863,32 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	}
 }
 
+/* The checkpoint and the project_id value (or NULL) of a segment. */
+static inline char *
+segment_checkpoint(const CpScanState *st, int seg)
+{
+	return st->checkpoints[seg / st->per_checkpoint];
+}
+
+static inline const char *
+segment_value(const CpScanState *st, int seg)
+{
+	return st->per_value ? st->values[seg % st->per_checkpoint] : NULL;
+}
+
 /* Is this row of the list one the scan returns? */
 static bool
 wanted_row(CpScanState *st, const CpPermission *perm)
 {
 	/* the API filtered; should it ever not, the row is not ours */
-	if (st->per_value && strcmp(perm->project_id, st->values[st->segment]) != 0)
+	if (st->per_value && strcmp(perm->project_id, segment_value(st, st->segment)) != 0)
 		return false;
 	if (st->filter_expr && !st->per_value &&
 		bsearch(&perm->project_id, st->values, st->nvalues, sizeof(char *),
 				compare_strings) == NULL)
 		return false;
 	/* a scan that started after this statement's grants does not see them */
-	if (cp_statement_is_own_grant(st->stmt, st->opts.checkpoint, perm->id))
+	if (cp_statement_is_own_grant(st->stmt, segment_checkpoint(st, st->segment), perm->id))
 		return false;
 	return true;
 }
@@ -731,9 +921,9 @@ start_segments(CpScanState *st)
 		 * Cap the rows fetched by the LIMIT, unless rows are dropped here
 		 * (a full list for an array filter): then only rows returned count.
 		 */
+		cp_lister_set_checkpoint(lister, segment_checkpoint(st, seg));
 		cp_lister_start(lister,
-						cp_list_base_path(st->opts.checkpoint,
-										  st->per_value ? st->values[seg] : NULL,
+						cp_list_base_path(segment_checkpoint(st, seg), segment_value(st, seg),
 										  false, st->order),
 						st->limit > 0 && (st->per_value || !st->filter_expr) ?
 						st->limit - st->rows : 0);
@@ -757,6 +947,7 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		{
 			if (!wanted_row(st, perm))
 				continue;
+			perm->checkpoint = segment_checkpoint(st, st->segment);
 			st->rows++;
 			ExecClearTuple(slot);
 			MemoryContextReset(st->row_cxt);
@@ -845,17 +1036,19 @@ EndForeignScan(ForeignScanState *node)
 
 /*
  * The first page request of a list, built by the code that builds the
- * real one: project_id is a value, a {placeholder}, or NULL.
+ * real one: the checkpoint and the project_id are values or {placeholders}
+ * (placeholders: CP_PLACEHOLDER_*); project_id NULL: no filter.
  */
 static char *
-list_request_text(const CpScanState *st, const char *project_id, bool placeholder)
+list_request_text(const CpScanState *st, const char *checkpoint, const char *project_id,
+				  int placeholders)
 {
 	int			limit = st->limit > 0 ? (int) Min(st->limit, (int64) st->opts.page_size) :
 		st->opts.page_size;
 
 	return psprintf("GET %s",
-					cp_list_page_path(cp_list_base_path(st->opts.checkpoint, project_id,
-														placeholder, st->order),
+					cp_list_page_path(cp_list_base_path(checkpoint, project_id, placeholders,
+														st->order),
 									  limit, NULL));
 }
 
@@ -887,10 +1080,49 @@ const_array_values(Const *c)
 	return result;
 }
 
+/* The checkpoints EXPLAIN shows lists of: names, or one {placeholder}. */
+static List *
+explain_checkpoints(const CpScanState *st, bool *placeholder)
+{
+	Const	   *c = (st->ckpt_value && IsA(st->ckpt_value, Const)) ?
+		(Const *) st->ckpt_value : NULL;
+	List	   *named;
+
+	*placeholder = false;
+	if (st->opts.checkpoint != NULL)
+	{
+		/* a table of one checkpoint: a condition naming another excludes it */
+		if (c && !c->constisnull)
+		{
+			ListCell   *lc;
+			bool		found = false;
+
+			named = st->ckpt_kind == CP_FILTER_SCALAR ?
+				list_make1(TextDatumGetCString(c->constvalue)) : const_array_values(c);
+			foreach(lc, named)
+				found = found || strcmp(lfirst(lc), st->opts.checkpoint) == 0;
+			if (!found)
+				return NIL;
+		}
+		return list_make1(st->opts.checkpoint);
+	}
+	if (c && c->constisnull)
+		return NIL;
+	if (c)
+		return st->ckpt_kind == CP_FILTER_SCALAR ?
+			list_make1(TextDatumGetCString(c->constvalue)) : const_array_values(c);
+	*placeholder = true;
+	if (st->ckpt_kind == CP_FILTER_SCALAR)
+		return list_make1(st->ckpt_label[0] ? psprintf("{%s}", st->ckpt_label) :
+						  "{run-time checkpoint}");
+	return list_make1(st->ckpt_label[0] ? psprintf("{each value of %s}", st->ckpt_label) :
+					  "{each run-time checkpoint}");
+}
+
 /*
  * The requests a scan sends, as EXPLAIN's "OpenAI Request" lines: one per
- * list (a few of them, for an array of values), a {placeholder} for a
- * value known only at run time.
+ * list (the first few, for several checkpoints or an array of values), a
+ * {placeholder} for a value known only at run time.
  */
 List *
 cp_scan_request_lines(const CpScanState *st)
@@ -898,48 +1130,64 @@ cp_scan_request_lines(const CpScanState *st)
 	List	   *lines = NIL;
 	Const	   *c = (st->filter_value && IsA(st->filter_value, Const)) ?
 		(Const *) st->filter_value : NULL;
+	bool		ckpt_placeholder;
+	List	   *checkpoints = explain_checkpoints(st, &ckpt_placeholder);
+	int			cflag = ckpt_placeholder ? CP_PLACEHOLDER_CHECKPOINT : 0;
 	ListCell   *lc;
+	ListCell   *vc;
 
-	if (st->filter_kind == CP_FILTER_NONE)
-		lines = list_make1(list_request_text(st, NULL, false));
-	else if (st->filter_kind == CP_FILTER_SCALAR && c)
-		lines = list_make1(list_request_text(st, TextDatumGetCString(c->constvalue), false));
-	else if (st->filter_kind == CP_FILTER_SCALAR)
-		lines = list_make1(list_request_text(st, st->value_label[0] ?
-											  psprintf("{%s}", st->value_label) :
-											  "{run-time value}", true));
-	else if (c)
+	if (checkpoints == NIL)
+		return list_make1(pstrdup("none: no checkpoint of this table is named"));
+
+	foreach(lc, checkpoints)
 	{
-		List	   *values = const_array_values(c);
-		int			n = list_length(values);
+		const char *ckpt = lfirst(lc);
+		List	   *mine = NIL;
 
-		if (n > st->max_lists)
-			lines = list_make1(psprintf("%s, filtered here by %d values",
-										list_request_text(st, NULL, false), n));
-		foreach(lc, values)
+		if (st->filter_kind == CP_FILTER_NONE)
+			mine = list_make1(list_request_text(st, ckpt, NULL, cflag));
+		else if (st->filter_kind == CP_FILTER_SCALAR && c)
+			mine = list_make1(list_request_text(st, ckpt, TextDatumGetCString(c->constvalue),
+												cflag));
+		else if (st->filter_kind == CP_FILTER_SCALAR)
+			mine = list_make1(list_request_text(st, ckpt, st->value_label[0] ?
+												psprintf("{%s}", st->value_label) :
+												"{run-time value}",
+												cflag | CP_PLACEHOLDER_PROJECT));
+		else if (c)
 		{
-			if (n > st->max_lists)
-				break;
-			if (foreach_current_index(lc) == CP_EXPLAIN_MAX_LISTS && n > CP_EXPLAIN_MAX_LISTS + 1)
-			{
-				lines = lappend(lines, psprintf("... and %d more, one per value",
-												n - CP_EXPLAIN_MAX_LISTS));
-				break;
-			}
-			lines = lappend(lines, list_request_text(st, lfirst(lc), false));
-		}
-		if (n == 0)
-			lines = list_make1(pstrdup("none: the array holds no value"));
-	}
-	else
-	{
-		lines = list_make1(list_request_text(st, st->value_label[0] ?
-											 psprintf("{each value of %s}", st->value_label) :
-											 "{each run-time value}", true));
-		lines = lappend(lines, psprintf("%s, filtered here, for more than %d values",
-										list_request_text(st, NULL, false), st->max_lists));
-	}
+			List	   *values = const_array_values(c);
 
+			if (list_length(values) > st->max_lists)
+				mine = list_make1(psprintf("%s, filtered here by %d values",
+										   list_request_text(st, ckpt, NULL, cflag),
+										   list_length(values)));
+			else
+				foreach(vc, values)
+					mine = lappend(mine, list_request_text(st, ckpt, lfirst(vc), cflag));
+			if (values == NIL)
+				return list_make1(pstrdup("none: the array holds no value"));
+		}
+		else
+		{
+			mine = list_make1(list_request_text(st, ckpt, st->value_label[0] ?
+												psprintf("{each value of %s}", st->value_label) :
+												"{each run-time value}",
+												cflag | CP_PLACEHOLDER_PROJECT));
+			mine = lappend(mine, psprintf("%s, filtered here, for more than %d values",
+										  list_request_text(st, ckpt, NULL, cflag),
+										  st->max_lists));
+		}
+		lines = list_concat(lines, mine);
+	}
+	/* many lists: the first few, and how many more */
+	if (list_length(lines) > CP_EXPLAIN_MAX_LISTS + 1)
+	{
+		int			more = list_length(lines) - CP_EXPLAIN_MAX_LISTS;
+
+		lines = list_truncate(lines, CP_EXPLAIN_MAX_LISTS);
+		lines = lappend(lines, psprintf("... and %d more, one per list", more));
+	}
 	return lines;
 }
 
