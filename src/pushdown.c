@@ -238,3 +238,56 @@ cp_list_base_path(const char *checkpoint, const char *project_id, int placeholde
 	append_order(&buf, order);
 	return buf.data;
 }
+
+/*
+ * Is clause a bound on created_at that the scan can stop at: "created_at
+ * op value" (or "value op created_at") with op one of < <= >= > of the
+ * column's own type (timestamptz, timestamp or bigint), and a value the
+ * executor computes before the request?  If so, return the value and the
+ * strategy as if the column stood on the left.
+ */
+bool
+cp_created_bound(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno, Oid basetype,
+				 Expr *clause, Expr **value, int *strategy)
+{
+	OpExpr	   *op;
+	Node	   *other;
+	Oid			lefttype;
+	Oid			righttype;
+	TypeCacheEntry *tce;
+	int			s;
+	bool		commuted;
+
+	if (attno == InvalidAttrNumber || !IsA(clause, OpExpr) ||
+		(basetype != TIMESTAMPTZOID && basetype != TIMESTAMPOID && basetype != INT8OID))
+		return false;
+	op = (OpExpr *) clause;
+	if (list_length(op->args) != 2)
+		return false;
+	if (is_column(linitial(op->args), baserel->relid, attno))
+	{
+		other = lsecond(op->args);
+		commuted = false;
+	}
+	else if (is_column(lsecond(op->args), baserel->relid, attno))
+	{
+		other = linitial(op->args);
+		commuted = true;
+	}
+	else
+		return false;
+
+	op_input_types(op->opno, &lefttype, &righttype);
+	if (lefttype != basetype || righttype != basetype || !is_request_value(root, baserel, other))
+		return false;
+	tce = lookup_type_cache(basetype, TYPECACHE_BTREE_OPFAMILY);
+	s = get_op_opfamily_strategy(op->opno, tce->btree_opf);
+	if (s != BTLessStrategyNumber && s != BTLessEqualStrategyNumber &&
+		s != BTGreaterEqualStrategyNumber && s != BTGreaterStrategyNumber)
+		return false;
+	if (commuted)
+		s = BTMaxStrategyNumber + 1 - s;	/* < becomes >, <= becomes >= */
+	*value = (Expr *) other;
+	*strategy = s;
+	return true;
+}

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <math.h>
 
+#include "access/stratnum.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -62,7 +63,10 @@ enum FdwScanPrivateIndex
 								 * run time, or "" */
 	FdwScanPrivateCkptKind,		/* Integer: CpFilterKind of the checkpoint
 								 * value(s), fdw_exprs' second item */
-	FdwScanPrivateCkptLabel		/* String: as FdwScanPrivateValueLabel, for it */
+	FdwScanPrivateCkptLabel,	/* String: as FdwScanPrivateValueLabel, for it */
+	FdwScanPrivateLowerStrategy,	/* Integer: btree strategy of the created_at
+									 * lower bound (fdw_exprs' third), or 0 */
+	FdwScanPrivateUpperStrategy /* Integer: likewise, the upper bound (fourth) */
 };
 
 /* Positions in a ForeignPath's fdw_private. */
@@ -87,6 +91,10 @@ typedef struct CpScanState
 	char	   *ckpt_label;		/* see FdwScanPrivateCkptLabel */
 	Expr	   *ckpt_value;		/* the checkpoint value(s), or NULL */
 	ExprState  *ckpt_expr;
+	int			strategies[2];	/* of the lower and upper created_at bound */
+	ExprState  *bound_exprs[2];
+	bool		bound_null;		/* a bound is NULL: no row can match */
+	int64		bounds[2];		/* as row_time() gives a row's */
 
 	/*
 	 * The project ids of the filter, sorted and distinct, and how they are
@@ -175,6 +183,15 @@ typedef struct CpRelInfo
 	RestrictInfo *ckpt_pushed;	/* the base qual naming checkpoints, or NULL */
 	CpFilterKind ckpt_kind;
 	double		ckpt_values;	/* checkpoints it names, estimated */
+
+	/*
+	 * Bounds on created_at: a list in the order that reaches the bound
+	 * last stops at the first row past it (newest first for a lower bound,
+	 * oldest first for an upper one; both: the end with fewer rows).
+	 */
+	RestrictInfo *lower;		/* created_at > or >= value, or NULL */
+	RestrictInfo *upper;		/* created_at < or <= value, or NULL */
+	CpOrder		bound_order;	/* CP_ORDER_NONE without bounds */
 } CpRelInfo;
 
 /* Requests to list rows permissions in pages of page_size. */
@@ -261,6 +278,31 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		}
 		row_quals = lappend(row_quals, rinfo);
 
+		/* created_at bounds: checked in the scan, which stops at them */
+		if (info->columns.attno[CP_FIELD_CREATED_AT] != InvalidAttrNumber)
+		{
+			AttrNumber	created = info->columns.attno[CP_FIELD_CREATED_AT];
+			int			strategy;
+
+			if (cp_created_bound(root, baserel, created, info->columns.basetype[created - 1],
+								 rinfo->clause, &value, &strategy))
+			{
+				bool		is_lower = strategy == BTGreaterStrategyNumber ||
+					strategy == BTGreaterEqualStrategyNumber;
+
+				if (is_lower && info->lower == NULL)
+				{
+					info->lower = rinfo;
+					continue;
+				}
+				if (!is_lower && info->upper == NULL)
+				{
+					info->upper = rinfo;
+					continue;
+				}
+			}
+		}
+
 		if (info->pushed == NULL &&
 			cp_project_filter(root, baserel, project_attno, rinfo->clause, &value, &kind))
 		{
@@ -304,6 +346,22 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			info->requests = values * per_value;
 			info->received = matching;
 		}
+	}
+
+	/*
+	 * Bounds: the list reads the rows up to the first one past the bound it
+	 * stops at; with both, the end whose side holds fewer rows.
+	 */
+	if (info->lower || info->upper)
+	{
+		double		newer = info->lower ?
+			clause_selectivity(root, (Node *) info->lower, 0, JOIN_INNER, NULL) : 1.0;
+		double		older = info->upper ?
+			clause_selectivity(root, (Node *) info->upper, 0, JOIN_INNER, NULL) : 1.0;
+
+		info->bound_order = newer <= older ? CP_ORDER_DESC : CP_ORDER_ASC;
+		info->received = clamp_row_est(info->received * Min(newer, older));
+		info->requests = pages_for(info->received, info->opts.page_size);
 	}
 
 	/* the figures so far are one checkpoint's: each one named is a list */
@@ -469,7 +527,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		info->local_conds == NIL && root->limit_tuples >= 1)
 		limit = root->limit_tuples;
 
-	add_list_path(root, baserel, info, NIL, CP_ORDER_NONE,
+	add_list_path(root, baserel, info, NIL, info->bound_order,
 				  root->query_pathkeys == NIL ? limit : 0);
 
 	/* rows of several lists, one per value or checkpoint, are not in one order */
@@ -478,7 +536,9 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		order = cp_order_for_pathkeys(baserel, created_attno,
 									  info->columns.basetype[created_attno - 1],
 									  root->query_pathkeys);
-	if (order != CP_ORDER_NONE)
+	/* bounds fix the order the list is read in: the query's, or a Sort */
+	if (order != CP_ORDER_NONE &&
+		(info->bound_order == CP_ORDER_NONE || info->bound_order == order))
 		add_list_path(root, baserel, info, root->query_pathkeys, order, limit);
 
 	(void) add_parameterized_paths(root, baserel, info, false);
@@ -573,8 +633,13 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	CpFilterKind ckpt_kind;
 	List	   *local_exprs = NIL;
 	List	   *recheck = NIL;
+	List	   *bounds = NIL;
+	Expr	   *bound_exprs[2];
+	int			strategies[2];
+	List	   *fdw_exprs;
 	List	   *fdw_private;
 	ListCell   *lc;
+	int			i;
 
 	chosen = choose_filter(root, baserel, best_path, scan_clauses,
 						   info->columns.attno[CP_FIELD_PROJECT_ID], info->pushed,
@@ -583,11 +648,29 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 								info->columns.attno[CP_FIELD_CHECKPOINT], info->ckpt_pushed,
 								&ckpt_value, &ckpt_kind);
 
+	/* the created_at bounds the scan stops at, and the order that needs */
+	bound_exprs[0] = bound_exprs[1] = NULL;
+	strategies[0] = strategies[1] = 0;
+	for (i = 0; i < 2; i++)
+	{
+		RestrictInfo *bound = i == 0 ? info->lower : info->upper;
+		AttrNumber	created = info->columns.attno[CP_FIELD_CREATED_AT];
+
+		if (bound && list_member_ptr(scan_clauses, bound) &&
+			cp_created_bound(root, baserel, created, info->columns.basetype[created - 1],
+							 bound->clause, &bound_exprs[i], &strategies[i]))
+			bounds = lappend(bounds, bound);
+		else
+			bound_exprs[i] = NULL;
+	}
+	if (bounds != NIL && order == CP_ORDER_NONE)
+		order = info->bound_order;
+
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 
-		if (rinfo == chosen || rinfo == ckpt_chosen)
+		if (rinfo == chosen || rinfo == ckpt_chosen || list_member_ptr(bounds, rinfo))
 			recheck = lappend(recheck, rinfo->clause);
 		else if (!rinfo->pseudoconstant)
 			local_exprs = lappend(local_exprs, rinfo->clause);
@@ -608,12 +691,18 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	fdw_private = lappend(fdw_private,
 						  makeString(ckpt_chosen && !IsA(ckpt_value, Const) ?
 									 cp_value_label(root, ckpt_value) : pstrdup("")));
+	fdw_private = lappend(fdw_private, makeInteger(strategies[0]));
+	fdw_private = lappend(fdw_private, makeInteger(strategies[1]));
 
-	/* fdw_exprs: the project_id value(s), then the checkpoint(s); NULL if none */
-	return make_foreignscan(tlist, local_exprs, baserel->relid,
-							list_make2(value ? value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
-									   ckpt_value ? ckpt_value :
-									   (Expr *) makeNullConst(TEXTOID, -1, InvalidOid)),
+	/*
+	 * fdw_exprs: the project_id value(s), the checkpoint(s), the lower and
+	 * the upper created_at bound; a NULL constant for each that is not sent.
+	 */
+	fdw_exprs = list_make4(value ? value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
+						   ckpt_value ? ckpt_value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
+						   bound_exprs[0] ? bound_exprs[0] : (Expr *) makeNullConst(INT8OID, -1, InvalidOid),
+						   bound_exprs[1] ? bound_exprs[1] : (Expr *) makeNullConst(INT8OID, -1, InvalidOid));
+	return make_foreignscan(tlist, local_exprs, baserel->relid, fdw_exprs,
 							fdw_private, NIL, recheck, outer_plan);
 }
 
@@ -635,6 +724,7 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
 	CpScanState *st = palloc0(sizeof(CpScanState));
+	int			i;
 
 	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
 	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
@@ -647,6 +737,8 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 		st->filter_value = (Expr *) linitial(fsplan->fdw_exprs);
 	if (st->ckpt_kind != CP_FILTER_NONE)
 		st->ckpt_value = (Expr *) lsecond(fsplan->fdw_exprs);
+	st->strategies[0] = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLowerStrategy));
+	st->strategies[1] = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateUpperStrategy));
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 	{
@@ -659,6 +751,10 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
 	if (st->ckpt_value)
 		st->ckpt_expr = ExecInitExpr(st->ckpt_value, (PlanState *) node);
+	for (i = 0; i < 2; i++)
+		if (st->strategies[i] != 0)
+			st->bound_exprs[i] = ExecInitExpr((Expr *) list_nth(fsplan->fdw_exprs, 2 + i),
+											  (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	/* a pushed LIMIT may stop after the first list: those go one by one */
@@ -777,6 +873,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	int			nvalues = 0;
 	char	  **checkpoints = NULL;
 	int			ncheckpoints = 0;
+	bool		bounds_changed = false;
 	bool		same;
 	MemoryContext oldcxt;
 	int			i;
@@ -795,6 +892,22 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	 */
 	if (st->ckpt_expr)
 		evaluate_values(st->ckpt_expr, st->ckpt_kind, econtext, &checkpoints, &ncheckpoints);
+	/* the created_at bounds: a NULL one matches no row */
+	st->bound_null = false;
+	for (i = 0; i < 2; i++)
+	{
+		int64		previous = st->bounds[i];
+		bool		isnull;
+		Datum		datum;
+
+		if (st->bound_exprs[i] == NULL)
+			continue;
+		datum = ExecEvalExpr(st->bound_exprs[i], econtext, &isnull);
+		st->bound_null |= isnull;
+		st->bounds[i] = isnull ? 0 : DatumGetInt64(datum);
+		bounds_changed |= st->bounds[i] != previous;
+	}
+
 	if (st->columns.checkpoint != NULL)
 	{
 		bool		named = st->ckpt_expr == NULL;
@@ -807,7 +920,8 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	}
 	MemoryContextSwitchTo(oldcxt);
 
-	same = st->segment >= 0 && same_strings(values, nvalues, st->values, st->nvalues) &&
+	same = st->segment >= 0 && !bounds_changed &&
+		same_strings(values, nvalues, st->values, st->nvalues) &&
 		same_strings(checkpoints, ncheckpoints, st->checkpoints, st->ncheckpoints);
 	if (same && st->store && st->stored)
 	{
@@ -847,7 +961,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 		st->per_value = false;
 		st->per_checkpoint = nvalues > 0 ? 1 : 0;
 	}
-	st->nsegments = ncheckpoints * st->per_checkpoint;
+	st->nsegments = st->bound_null ? 0 : ncheckpoints * st->per_checkpoint;
 	/* every value is refused before any list is sent, not when its turn comes */
 	for (i = 0; i < ncheckpoints; i++)
 		cp_check_sql_id(CP_ID_CHECKPOINT, checkpoints[i], "");
@@ -874,6 +988,67 @@ static inline const char *
 segment_value(const CpScanState *st, int seg)
 {
 	return st->per_value ? st->values[seg % st->per_checkpoint] : NULL;
+}
+
+static bool wanted_row(CpScanState *st, const CpPermission *perm);
+
+/* What the scan does with a row of a list. */
+typedef enum CpRowVerdict
+{
+	CP_ROW_TAKE,
+	CP_ROW_SKIP,
+	CP_ROW_STOP					/* past the created_at bound the list stops at */
+} CpRowVerdict;
+
+/* A created_at as the bounds hold it: microseconds, or a bigint's seconds. */
+static int64
+row_time(const CpScanState *st, int64 seconds)
+{
+	AttrNumber	created = st->columns.attno[CP_FIELD_CREATED_AT];
+
+	if (st->columns.basetype[created - 1] == INT8OID)
+		return seconds;
+	return (int64) time_t_to_timestamptz((pg_time_t) seconds);
+}
+
+/* Does a created_at meet bound i (0 lower, 1 upper)? */
+static bool
+meets_bound(const CpScanState *st, int i, int64 t)
+{
+	switch (st->strategies[i])
+	{
+		case BTGreaterStrategyNumber:
+			return t > st->bounds[i];
+		case BTGreaterEqualStrategyNumber:
+			return t >= st->bounds[i];
+		case BTLessEqualStrategyNumber:
+			return t <= st->bounds[i];
+		case BTLessStrategyNumber:
+			return t < st->bounds[i];
+	}
+	return true;
+}
+
+/*
+ * Is this row of the list one the scan returns?  A row past the bound the
+ * list's order runs towards ends the list: every row after it is further.
+ */
+static CpRowVerdict
+judge_row(CpScanState *st, const CpPermission *perm)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		bool		lower = i == 0;
+		bool		ascending = st->order == CP_ORDER_ASC;
+
+		if (st->strategies[i] == 0 || meets_bound(st, i, row_time(st, perm->created_at)))
+			continue;
+		/* newest first runs towards the lower bound, oldest first the upper */
+		return lower != ascending ? CP_ROW_STOP : CP_ROW_SKIP;
+	}
+	return wanted_row(st, perm) ? CP_ROW_TAKE : CP_ROW_SKIP;
 }
 
 /* Is this row of the list one the scan returns? */
@@ -925,7 +1100,8 @@ start_segments(CpScanState *st)
 		cp_lister_start(lister,
 						cp_list_base_path(segment_checkpoint(st, seg), segment_value(st, seg),
 										  false, st->order),
-						st->limit > 0 && (st->per_value || !st->filter_expr) ?
+						st->limit > 0 && (st->per_value || !st->filter_expr) &&
+						st->strategies[0] == 0 && st->strategies[1] == 0 ?
 						st->limit - st->rows : 0);
 		batch[i] = lister;
 	}
@@ -945,7 +1121,11 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		while (st->segment >= 0 &&
 			   (perm = cp_lister_next(&st->listers[st->segment % st->nlisters])) != NULL)
 		{
-			if (!wanted_row(st, perm))
+			CpRowVerdict verdict = judge_row(st, perm);
+
+			if (verdict == CP_ROW_STOP)
+				break;			/* on to the next list */
+			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = segment_checkpoint(st, st->segment);
 			st->rows++;
