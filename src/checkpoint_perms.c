@@ -6,7 +6,8 @@
  *
  * The callbacks live by the statement they serve: scan.c (planning and
  * SELECT), modify.c (INSERT, COPY, DELETE row by row), revoke.c (a DELETE
- * run whole: direct modify), analyze.c (ANALYZE).
+ * run whole: direct modify), analyze.c (ANALYZE), import.c (IMPORT
+ * FOREIGN SCHEMA).
  *
  *-------------------------------------------------------------------------
  */
@@ -123,5 +124,6 @@ checkpoint_perms_handler(PG_FUNCTION_ARGS)
 	cp_modify_callbacks(routine);
 	cp_revoke_callbacks(routine);
 	cp_analyze_callbacks(routine);
+	cp_import_callbacks(routine);
 	PG_RETURN_POINTER(routine);
 }

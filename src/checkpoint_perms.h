@@ -266,6 +266,7 @@ typedef int64 CpJournalRef;
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
 extern bool cp_base_url_allowed(const char *url);
 extern void cp_define_settings(void);
+extern void cp_check_import_option(const char *name, const char *value);
 
 /* checkpoint_perms.c */
 struct ExplainState;
@@ -275,12 +276,13 @@ extern void cp_explain_stats(const CpStats *stats, bool pages, struct ExplainSta
 extern void cp_explain_requests(List *lines, struct ExplainState *es);
 extern const char *cp_progress_note(bool revoke, int64 applied);
 
-/* scan.c, modify.c, revoke.c, analyze.c: each sets the callbacks it holds */
+/* scan.c, modify.c, revoke.c, analyze.c, import.c: each sets the callbacks it holds */
 struct FdwRoutine;
 extern void cp_scan_callbacks(struct FdwRoutine *routine);
 extern void cp_modify_callbacks(struct FdwRoutine *routine);
 extern void cp_revoke_callbacks(struct FdwRoutine *routine);
 extern void cp_analyze_callbacks(struct FdwRoutine *routine);
+extern void cp_import_callbacks(struct FdwRoutine *routine);
 
 /* scan.c: the lists of a ForeignScan, for revoke.c too */
 typedef struct CpScanState CpScanState;

@@ -143,23 +143,25 @@ report_misplaced_option(const char *name, Oid context)
 			 errhint("Store the key with CREATE USER MAPPING ... OPTIONS (api_key '...'): only there is it hidden from other roles.") : 0));
 }
 
-/* Unknown option: name the closest valid one, as postgres_fdw does. */
-static void
-report_unknown_option(const char *name, Oid context)
+/*
+ * The option of context whose name is closest to name, if one is close
+ * enough to be a typo, else NULL; valid gets the names of all of them.
+ * skip leaves one out (NULL: none).
+ */
+static const char *
+closest_option(const char *name, Oid context, const char *skip, StringInfo valid)
 {
 	const CpOptionDef *def;
 	const char *closest = NULL;
 	int			best = INT_MAX;
-	StringInfoData valid;
 
-	initStringInfo(&valid);
 	for (def = cp_option_defs; def->name; def++)
 	{
 		int			dist;
 
-		if (def->context != context)
+		if (def->context != context || (skip && strcmp(def->name, skip) == 0))
 			continue;
-		appendStringInfo(&valid, "%s%s", valid.len ? ", " : "", def->name);
+		appendStringInfo(valid, "%s%s", valid->len ? ", " : "", def->name);
 		dist = varstr_levenshtein_less_equal(name, strlen(name),
 											 def->name, strlen(def->name),
 											 1, 1, 1, 4, true);
@@ -169,8 +171,19 @@ report_unknown_option(const char *name, Oid context)
 			closest = def->name;
 		}
 	}
+	return closest && best <= (int) Max(2, strlen(name) / 3) ? closest : NULL;
+}
 
-	if (closest && best <= (int) Max(2, strlen(name) / 3))
+/* Unknown option: name the closest valid one, as postgres_fdw does. */
+static void
+report_unknown_option(const char *name, Oid context)
+{
+	StringInfoData valid;
+	const char *closest;
+
+	initStringInfo(&valid);
+	closest = closest_option(name, context, NULL, &valid);
+	if (closest)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 				 errmsg("invalid option \"%s\"", name),
@@ -554,6 +567,46 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 	 */
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * An option of IMPORT FOREIGN SCHEMA (import.c): it goes on every table the
+ * import creates, so it must be a foreign table's, and is checked as the
+ * validator checks it; but not "checkpoint", which LIMIT TO gives each
+ * table.
+ */
+void
+cp_check_import_option(const char *name, const char *value)
+{
+	const CpOptionDef *def = find_option(name, ForeignTableRelationId);
+	const char *closest;
+	StringInfoData valid;
+	StringInfoData where;
+
+	if (def != NULL && strcmp(name, "checkpoint") != 0)
+	{
+		check_option_value(def, value);
+		return;
+	}
+	if (def != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"checkpoint\" is not valid for IMPORT FOREIGN SCHEMA"),
+				 errdetail("LIMIT TO names the checkpoints: the table of each gets its own option \"checkpoint\"."),
+				 errhint("IMPORT FOREIGN SCHEMA checkpoints LIMIT TO (\"ft:...\") FROM SERVER ... INTO ...")));
+
+	initStringInfo(&valid);
+	closest = closest_option(name, ForeignTableRelationId, "checkpoint", &valid);
+	initStringInfo(&where);
+	for (def = cp_option_defs; def->name; def++)
+		if (strcmp(def->name, name) == 0)
+			appendStringInfo(&where, "%s%s", where.len ? " or " : "", context_name(def->context));
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+			 errmsg("invalid option \"%s\" for IMPORT FOREIGN SCHEMA", name),
+			 errdetail("The import's options go on every table it creates; they are %s.", valid.data),
+			 where.len ? errhint("Option \"%s\" belongs to %s.", name, where.data) :
+			 closest ? errhint("Perhaps you meant the option \"%s\".", closest) : 0));
 }
 
 /* Apply one catalog's options; values were checked by the validator. */
