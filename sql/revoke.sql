@@ -117,3 +117,22 @@ EXPLAIN (COSTS OFF) DELETE FROM by_list WHERE project_id = 'proj_0002';
 DELETE FROM by_list WHERE project_id = 'proj_0002' AND created_at < 1721764867 + 10;
 DROP TRIGGER note_revoke ON by_list;
 SELECT project_id, count(*) FROM by_list GROUP BY 1 ORDER BY 1;
+
+-- a 429 did nothing: a 404 to the retry of a revoke that was only ever
+-- answered 429 means the permission was never there, and it is not counted
+-- (the mock answers 429 past 1 revoke in flight)
+CREATE FOREIGN TABLE rate_one (id text) SERVER mock
+  OPTIONS (checkpoint 'ft:revoke:rateone:seed-1:delete-inflight-1:delete-slow-50');
+\set QUIET off
+DELETE FROM rate_one WHERE id IN ('cp_nope1', 'cp_nope2', 'cp_nope3', 'cp_nope4') RETURNING id;
+\set QUIET on
+SELECT count(*) FILTER (WHERE status = 429) > 0 AS some_429,
+       count(*) FILTER (WHERE status = 404) AS not_found
+  FROM mock_requests('ft:revoke:rateone:seed-1:delete-inflight-1:delete-slow-50');
+
+-- every id is checked before any revoke is in the journal: nothing sent,
+-- nothing for a rollback to warn about
+BEGIN;
+DELETE FROM by_id WHERE id IN ('cp_a1', 'cp_a2', repeat('z', 300));
+ROLLBACK;
+SELECT count(*) AS journaled FROM checkpoint_perms_journal() WHERE permission_id IN ('cp_a1', 'cp_a2');

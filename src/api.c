@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "utils/memutils.h"
+
 #include "checkpoint_perms.h"
 
 /* Shows "OpenAI API request: GET /fine_tuning/..." under any error. */
@@ -181,8 +183,9 @@ cp_api_create(const CpOptions *opts, char **project_ids, int n,
 /*
  * DELETE one permission.  Returns false when the API says it is already
  * gone (404), as for a row that a concurrent statement deleted; but a 404
- * after a retry most likely answers our own earlier attempt, whose reply
- * was lost, so it counts as done.
+ * after an attempt that may have been applied (sent, and not answered 429
+ * or another 4xx) most likely answers that attempt, whose reply was lost,
+ * so it counts as done.
  */
 bool
 cp_api_delete(const CpOptions *opts, const char *permission_id,
@@ -197,7 +200,7 @@ cp_api_delete(const CpOptions *opts, const char *permission_id,
 	push_request_context(&errcallback, &req);
 	cp_http_send(opts, &req, &resp, stats);
 	if (resp.status == 404)
-		deleted = resp.retries > 0;
+		deleted = resp.earlier_applied;
 	else
 		deleted = cp_parse_deleted(opts, &resp, permission_id);
 	pfree(resp.body);
@@ -224,7 +227,7 @@ delete_reply(CpTransfer *t, void *arg)
 	int			i = (int) (intptr_t) t->arg;
 
 	if (t->resp.status == 404)
-		batch->revoked[i] = t->resp.retries > 0;
+		batch->revoked[i] = t->resp.earlier_applied;
 	else
 		batch->revoked[i] = cp_parse_deleted(batch->opts, &t->resp, batch->permission_ids[i]);
 	cp_journal_set_outcome(batch->refs[i - batch->start],
@@ -246,7 +249,8 @@ delete_progress(void *arg)
 /*
  * The journal after a slice of revokes failed: a revoke never sent did
  * nothing; one sent and not answered may have been applied, unless it is
- * the only one and the error proves it was not.
+ * the only one and the error proves that neither its last attempt nor an
+ * earlier one was.
  */
 static void
 settle_journal(CpTransfer *t, int count, CpJournalRef *refs, int sqlerrcode)
@@ -265,7 +269,8 @@ settle_journal(CpTransfer *t, int count, CpJournalRef *refs, int sqlerrcode)
 			last = i;
 		}
 	}
-	if (unanswered == 1 && cp_error_proves_nothing_applied(sqlerrcode))
+	if (unanswered == 1 && cp_error_proves_nothing_applied(sqlerrcode) &&
+		!cp_http_failure_earlier_applied())
 		cp_journal_discard(refs[last]);
 }
 
@@ -290,22 +295,31 @@ cp_api_delete_many(const CpOptions *opts, char **checkpoints, char **permission_
 	for (start = 0; start < n; start += CP_DELETE_SLICE)
 	{
 		int			count = Min(CP_DELETE_SLICE, n - start);
-		CpTransfer *t = palloc0(sizeof(CpTransfer) * count);
-		CpJournalRef *refs = palloc(sizeof(CpJournalRef) * count);
+		MemoryContext slice = AllocSetContextCreate(cxt, "checkpoint_perms revokes",
+													ALLOCSET_DEFAULT_SIZES);
+		CpTransfer *t;
+		CpJournalRef *refs;
 		int			i;
 
+		/* what a slice allocates (paths, replies, headers) goes with it */
+		MemoryContextSwitchTo(slice);
+		t = palloc0(sizeof(CpTransfer) * count);
+		refs = palloc(sizeof(CpJournalRef) * count);
+		/* every id is checked (by its path) before any is in the journal */
 		for (i = 0; i < count; i++)
 		{
-			const char *checkpoint = checkpoints ? checkpoints[start + i] : opts->checkpoint;
-
 			t[i].req.method = "DELETE";
 			t[i].req.missing_ok = true;
-			t[i].req.path = cp_permission_path(checkpoint, permission_ids[start + i]);
+			t[i].req.path = cp_permission_path(checkpoints ? checkpoints[start + i] :
+											   opts->checkpoint,
+											   permission_ids[start + i]);
 			t[i].arg = (void *) (intptr_t) (start + i);
-			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE, checkpoint,
+		}
+		for (i = 0; i < count; i++)
+			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE,
+										checkpoints ? checkpoints[start + i] : opts->checkpoint,
 										project_ids ? project_ids[start + i] : NULL,
 										permission_ids[start + i], CP_OUTCOME_UNKNOWN);
-		}
 		batch.refs = refs;
 		batch.start = start;
 		PG_TRY();
@@ -323,9 +337,7 @@ cp_api_delete_many(const CpOptions *opts, char **checkpoints, char **permission_
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		for (i = 0; i < count; i++)
-			pfree(t[i].req.path);
-		pfree(t);
-		pfree(refs);
+		MemoryContextSwitchTo(cxt);
+		MemoryContextDelete(slice);
 	}
 }

@@ -217,6 +217,9 @@ typedef struct CpResponse
 {
 	long		status;
 	int			retries;		/* attempts before this reply */
+	bool		earlier_applied;	/* one of those may have been applied: it was
+									 * sent and not answered 429 or another 4xx
+									 * (then a 404 to a DELETE answers it) */
 	char	   *body;			/* NUL-terminated, palloc'd */
 	size_t		len;
 	char		request_id[128];	/* x-request-id, "" when absent */
@@ -426,6 +429,7 @@ extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
  *   flight at once and raise PostgreSQL's own error.
  * cp_http_send is the same engine with one transfer.
  */
+extern bool cp_http_failure_earlier_applied(void);
 extern void cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
 							  void (*on_reply) (CpTransfer *t, void *arg),
 							  const char *(*progress) (void *arg), void *arg,

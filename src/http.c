@@ -720,6 +720,20 @@ typedef enum CpSlotState
 } CpSlotState;
 
 /* The engine's side of one transfer. */
+/*
+ * Whether an earlier attempt of the request whose failure was last raised
+ * may have been applied: its error's SQLSTATE speaks only of the last
+ * attempt (a retry refused with 400 says nothing of a first attempt whose
+ * reply was lost).  For callers that keep a journal (journal.c).
+ */
+static bool last_failure_earlier_applied = false;
+
+bool
+cp_http_failure_earlier_applied(void)
+{
+	return last_failure_earlier_applied;
+}
+
 typedef struct CpSlot
 {
 	CpTransfer *t;
@@ -733,6 +747,7 @@ typedef struct CpSlot
 	TimestampTz not_before;		/* its own back-off ends */
 	TimestampTz started;		/* the attempt in flight was sent */
 	bool		crowded;		/* another transfer was in flight beside it */
+	bool		maybe_applied;	/* an attempt so far may have been applied */
 } CpSlot;
 
 /*
@@ -819,7 +834,6 @@ start_slot(CpPool *pool, CpSlot *slot)
 	slot->attempt.restricted = pool->opts->restricted;
 	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
 	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
-	t->started = true;
 	mc = curl_multi_add_handle(pool->multi, curl);
 	if (mc != CURLM_OK)
 	{
@@ -831,6 +845,7 @@ start_slot(CpPool *pool, CpSlot *slot)
 				 errdetail("curl: %s", curl_multi_strerror(mc))));
 	}
 	pool->nfree--;
+	t->started = true;
 	slot->handle = h;
 	slot->headers = headers;
 	slot->state = CP_SLOT_RUNNING;
@@ -920,6 +935,11 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 		MemoryContextStrdup(pool->body_cxt, "");
 	resp->len = attempt->body.len;
 	resp->retries = slot->attempts - 1;
+	resp->earlier_applied = slot->maybe_applied;
+	/* a 429 or another 4xx, or a request never sent, did nothing */
+	if (attempt->sent &&
+		!(code == CURLE_OK && resp->status >= 400 && resp->status < 500))
+		slot->maybe_applied = true;
 	if (pool->stats)
 	{
 		pool->stats->requests++;
@@ -968,7 +988,10 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 
 	slot->state = CP_SLOT_FAILED;
 	if (pool->failed < 0)
+	{
 		pool->failed = slot - pool->slots;
+		last_failure_earlier_applied = resp->earlier_applied;
+	}
 	else
 	{
 		pfree(resp->body);
@@ -1149,11 +1172,14 @@ send_transfers(const CpOptions *opts, CpTransfer *t, int n,
 	pool.arg = arg;
 	pool.context = context;
 	pool.stats = stats;
+	last_failure_earlier_applied = false;
 	for (i = 0; i < n; i++)
 	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
 		pool.slots[i].t = &t[i];
-		pool.slots[i].url = MemoryContextStrdup(cxt, psprintf("%s%s", opts->base_url,
-																t[i].req.path));
+		pool.slots[i].url = psprintf("%s%s", opts->base_url, t[i].req.path);
+		MemoryContextSwitchTo(oldcxt);
 		t[i].done = false;
 	}
 	PG_TRY();

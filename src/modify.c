@@ -728,7 +728,8 @@ send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (cp_error_proves_nothing_applied(edata->sqlerrcode))
+		if (cp_error_proves_nothing_applied(edata->sqlerrcode) &&
+			!cp_http_failure_earlier_applied())
 			cp_journal_discard(ref);
 		PG_RE_THROW();
 	}
