@@ -103,3 +103,20 @@ INSERT INTO just_w1 (checkpoint, project_id) VALUES ('ft:many:w1:seed-30:proj-3'
   RETURNING checkpoint, project_id;
 DELETE FROM just_w1 WHERE project_id = 'proj_q' RETURNING checkpoint;
 \set QUIET on
+
+-- the grants of several checkpoints go out at once: 4 checkpoints, each
+-- POST 100 ms; one of them applies its grant and loses the reply, which
+-- is then learned from a list, and nothing is granted twice
+CREATE TABLE slow_models AS
+  SELECT format('ft:many:slow%s:post-slow-100', g) AS checkpoint FROM generate_series(1, 3) g
+  UNION ALL SELECT 'ft:many:lost:post-fail-1-applied-hangup';
+\set QUIET off
+INSERT INTO everywhere (checkpoint, project_id) SELECT checkpoint, 'proj_new' FROM slow_models;
+\set QUIET on
+SELECT max(n) AS most_in_flight FROM (
+  SELECT (SELECT count(*) FROM slow_models s2, conc_log(s2.checkpoint) b
+          WHERE b.method = 'POST' AND b.ts <= a.ts AND a.ts < b.ts + 0.1) AS n
+  FROM slow_models s1, conc_log(s1.checkpoint) a WHERE a.method = 'POST') s;
+SELECT checkpoint, project_id, count(*) FROM everywhere
+  WHERE checkpoint IN (SELECT checkpoint FROM slow_models) GROUP BY 1, 2 ORDER BY 1;
+SELECT method, status, query FROM mock_requests_sorted('ft:many:lost:post-fail-1-applied-hangup');

@@ -158,25 +158,46 @@ cp_api_create(const CpOptions *opts, char **project_ids, int n,
 		pop_request_context(&errcallback);
 		return NULL;
 	}
-	if (unknown_reason == NULL)
-		cp_parse_page(opts, &resp, &page);
-	else if (!parse_created_page(opts, &resp, &page, &problem))
-		*unknown_reason = psprintf("The reply was malformed: %s", problem);
-	if (problem == NULL)
+	if (unknown_reason != NULL)
+		made = cp_read_created(opts, &resp, project_ids, n, unknown_reason);
+	else
 	{
+		cp_parse_page(opts, &resp, &page);
 		made = match_created(&page, project_ids, n, &problem);
-		if (made == NULL && unknown_reason == NULL)
+		if (made == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("reply to a grant does not match the request"),
 					 errdetail("%s The grants of this request may have been applied.%s",
 							   problem, progress),
 					 errhint("Check with SELECT which grants exist.")));
-		if (made == NULL)
-			*unknown_reason = psprintf("The reply does not match the request: %s", problem);
 	}
 	pfree(resp.body);
 	pop_request_context(&errcallback);
+	return made;
+}
+
+/*
+ * The permissions a grant's 2xx reply holds, in the order of project_ids;
+ * NULL with *unknown_reason when the reply cannot say what was made (it
+ * is malformed, or does not match the ids sent).
+ */
+CpPermission *
+cp_read_created(const CpOptions *opts, const CpResponse *resp, char **project_ids, int n,
+				const char **unknown_reason)
+{
+	CpPage		page;
+	CpPermission *made;
+	char	   *problem = NULL;
+
+	if (!parse_created_page(opts, resp, &page, &problem))
+	{
+		*unknown_reason = psprintf("The reply was malformed: %s", problem);
+		return NULL;
+	}
+	made = match_created(&page, project_ids, n, &problem);
+	if (made == NULL)
+		*unknown_reason = psprintf("The reply does not match the request: %s", problem);
 	return made;
 }
 

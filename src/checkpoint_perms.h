@@ -356,8 +356,28 @@ extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);
 extern void cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 							 bool *found, CpPermission *newest, CpStrSet *seen,
 							 CpStats *stats);
+/* The first POST of a batch, sent by cp_grant_many: its entries and result. */
+typedef struct CpGrantFirst
+{
+	CpJournalRef *refs;			/* per project id, in the journal already */
+	CpPermission *made;			/* what the reply made, or NULL: */
+	const char *reason;			/* why its outcome is unknown */
+} CpGrantFirst;
+
+/* One checkpoint's batch of grants (cp_grant_many). */
+typedef struct CpGrantBatch
+{
+	CpOptions	opts;			/* with the batch's checkpoint */
+	char	  **project_ids;
+	int			n;
+	CpPermission *made;			/* out: the permissions, in that order */
+} CpGrantBatch;
+
+extern void cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows,
+						  const char *progress, CpStats *stats);
 extern CpPermission *cp_grant_once(const CpOptions *opts, char **project_ids, int n,
-								   double est_rows, const char *progress, CpStats *stats);
+								   double est_rows, const char *progress, CpStats *stats,
+								   const CpGrantFirst *first);
 
 /* list.c */
 extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
@@ -447,6 +467,8 @@ extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats
 extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, int n,
 								   const char *progress, CpStats *stats,
 								   const char **unknown_reason);
+extern CpPermission *cp_read_created(const CpOptions *opts, const CpResponse *resp,
+									 char **project_ids, int n, const char **unknown_reason);
 extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
 						  const char *progress, CpStats *stats);
 

@@ -237,10 +237,13 @@ without_period(const char *sentence)
  * Every grant is in the journal from before its POST, as "unknown" until
  * a reply or a list says it was applied, and discarded when an error
  * proves that it was not.
+ *
+ * first: the outcome of the first POST, sent by cp_grant_many with the
+ * journal's entries already made; NULL: send it here.
  */
 CpPermission *
 cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
-			  const char *progress, CpStats *stats)
+			  const char *progress, CpStats *stats, const CpGrantFirst *first)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	CpPermission *result = palloc0(sizeof(CpPermission) * n);
@@ -253,13 +256,15 @@ cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
 	volatile bool learning = false; /* a POST's outcome is being learned */
 	volatile int resent = 0;
 	const char *reason = NULL;
+	bool		first_unread = first != NULL;
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		pending[i] = i;
-		refs[i] = cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
-									NULL, CP_OUTCOME_UNKNOWN);
+		refs[i] = first ? first->refs[i] :
+			cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
+							  NULL, CP_OUTCOME_UNKNOWN);
 	}
 
 	PG_TRY();
@@ -272,7 +277,15 @@ cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
 			learning = false;
 			for (i = 0; i < npending; i++)
 				send[i] = project_ids[pending[i]];
-			made = cp_api_create(opts, send, npending, progress, stats, &reason);
+			/* cp_grant_many sent the first POST already */
+			if (first_unread)
+			{
+				made = first->made;
+				reason = first->reason;
+				first_unread = false;
+			}
+			else
+				made = cp_api_create(opts, send, npending, progress, stats, &reason);
 			if (made != NULL)
 			{
 				for (i = 0; i < npending; i++)
@@ -367,4 +380,144 @@ cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
 						 opts->servername, opts->max_retries)));
 	}
 	return result;
+}
+
+/* What cp_grant_many's reply callback fills in. */
+typedef struct CpGrantMany
+{
+	CpGrantBatch *batches;
+	CpGrantFirst *firsts;
+	const char *progress;
+} CpGrantMany;
+
+/* The reply to a batch's first POST: what it made, or why it cannot say. */
+static void
+first_post_reply(CpTransfer *t, void *arg)
+{
+	CpGrantMany *many = (CpGrantMany *) arg;
+	int			b = (int) (intptr_t) t->arg;
+	CpGrantBatch *batch = &many->batches[b];
+	CpGrantFirst *first = &many->firsts[b];
+	int			i;
+
+	if (t->resp.outcome_unknown)
+		first->reason = t->resp.unknown_reason;
+	else
+		first->made = cp_read_created(&batch->opts, &t->resp, batch->project_ids, batch->n,
+									  &first->reason);
+	if (first->made)
+		for (i = 0; i < batch->n; i++)
+			cp_journal_set_outcome(first->refs[i], CP_OUTCOME_APPLIED, first->made[i].id);
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+}
+
+static const char *
+many_progress(void *arg)
+{
+	return ((CpGrantMany *) arg)->progress;
+}
+
+/*
+ * Grant the batches of several checkpoints (one POST each), exactly once
+ * each: their first POSTs go out at once (cp_http_send_many); a batch
+ * whose reply was lost is then learned and completed by cp_grant_once, one
+ * batch after another.  Each batch's permissions come back in its made.
+ */
+void
+cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *progress,
+			  CpStats *stats)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	CpGrantFirst *firsts;
+	CpTransfer *t;
+	CpGrantMany many;
+	int			b;
+	int			i;
+
+	if (nbatches == 1)
+	{
+		batches[0].made = cp_grant_once(&batches[0].opts, batches[0].project_ids,
+										batches[0].n, est_rows, progress, stats, NULL);
+		return;
+	}
+
+	firsts = palloc0(sizeof(CpGrantFirst) * nbatches);
+	t = palloc0(sizeof(CpTransfer) * nbatches);
+	for (b = 0; b < nbatches; b++)
+	{
+		t[b].req.method = "POST";
+		t[b].req.path = cp_permissions_path(batches[b].opts.checkpoint);
+		t[b].req.body = cp_create_body(batches[b].project_ids, batches[b].n);
+		t[b].req.unknown_ok = true;
+		t[b].arg = (void *) (intptr_t) b;
+	}
+	for (b = 0; b < nbatches; b++)
+	{
+		firsts[b].refs = palloc(sizeof(CpJournalRef) * batches[b].n);
+		for (i = 0; i < batches[b].n; i++)
+			firsts[b].refs[i] = cp_journal_record(CP_JOURNAL_GRANT, batches[b].opts.checkpoint,
+												  batches[b].project_ids[i], NULL,
+												  CP_OUTCOME_UNKNOWN);
+	}
+	many.batches = batches;
+	many.firsts = firsts;
+	many.progress = progress;
+
+	PG_TRY();
+	{
+		cp_http_send_many(&batches[0].opts, t, nbatches, first_post_reply, many_progress,
+						  &many, stats);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			unanswered = 0;
+		int			doubtful = 0;
+
+		/*
+		 * A POST refused for good, a cancel: a POST never sent did nothing;
+		 * one sent and not answered may have been applied, unless the error
+		 * proves that it was not.
+		 */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		for (b = 0; b < nbatches; b++)
+			if (t[b].started && !t[b].done)
+				unanswered++;
+		for (b = 0; b < nbatches; b++)
+		{
+			bool		nothing;
+
+			if (t[b].done)
+				continue;
+			nothing = !t[b].started ||
+				(unanswered == 1 && cp_error_proves_nothing_applied(edata->sqlerrcode) &&
+				 !cp_http_failure_earlier_applied());
+			for (i = 0; i < batches[b].n; i++)
+			{
+				if (nothing)
+					cp_journal_discard(firsts[b].refs[i]);
+				else
+					doubtful++;
+			}
+		}
+		if (doubtful > 0)
+		{
+			const char *doubt = psprintf("The grants of %d %s may have been applied.",
+										 doubtful, doubtful == 1 ? "project" : "projects");
+
+			edata->detail = edata->detail ?
+				psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
+			if (edata->hint == NULL)
+				edata->hint = pstrdup("SELECT * FROM checkpoint_perms_journal() lists them.");
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	for (b = 0; b < nbatches; b++)
+		batches[b].made = cp_grant_once(&batches[b].opts, batches[b].project_ids, batches[b].n,
+										est_rows, progress, stats, &firsts[b]);
 }

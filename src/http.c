@@ -986,6 +986,23 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 		return;
 	}
 
+	/*
+	 * A request that may have been applied, whose caller learns what it did
+	 * (a POST of grant.c: req.unknown_ok): not a failure of the batch.
+	 */
+	if (req->unknown_ok && code != CURLE_OK)
+	{
+		const char *reason = unknown_outcome_reason(attempt);
+
+		if (reason)
+		{
+			resp->outcome_unknown = true;
+			resp->unknown_reason = reason;
+			deliver(pool, slot);
+			return;
+		}
+	}
+
 	slot->state = CP_SLOT_FAILED;
 	if (pool->failed < 0)
 	{

@@ -450,7 +450,7 @@ send_grants(CpModifyState *st, char **project_ids, int n)
 
 	cp_note_write();
 	made = cp_grant_once(&st->opts, project_ids, n, st->est_rows, progress_note(st),
-						 &st->stats);
+						 &st->stats, NULL);
 	st->applied += n;
 	for (i = 0; i < n; i++)
 		cp_statement_granted(st->stmt, st->opts.checkpoint, made[i].id);
@@ -511,9 +511,10 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 
 /*
  * Grant the rows of slots, one request per checkpoint they name (one for a
- * table of one checkpoint); fill each granted slot from the reply and move
- * it to the front.  Returns how many were granted: with ON CONFLICT DO
- * NOTHING, projects that have a permission are skipped.
+ * table of one checkpoint), the requests of several checkpoints at once;
+ * fill each granted slot from the reply and move it to the front.  Returns
+ * how many were granted: with ON CONFLICT DO NOTHING, projects that have a
+ * permission are skipped.
  */
 static int
 grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
@@ -521,10 +522,14 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 	MemoryContext oldcxt;
 	char	  **project_ids;
 	char	  **checkpoints;
-	bool	   *skip;
+	bool	   *placed;
 	bool	   *done;
 	TupleTableSlot **granted;
+	CpGrantBatch *batches;
+	int		  **batch_rows;
+	int			nbatches = 0;
 	int			ngranted = 0;
+	int			b;
 	int			i;
 
 	MemoryContextReset(st->temp_cxt);
@@ -532,24 +537,25 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 
 	project_ids = palloc(sizeof(char *) * n);
 	checkpoints = palloc(sizeof(char *) * n);
-	skip = palloc0(sizeof(bool) * n);
+	placed = palloc0(sizeof(bool) * n);
 	done = palloc0(sizeof(bool) * n);
 	granted = palloc(sizeof(TupleTableSlot *) * n);
+	batches = palloc0(sizeof(CpGrantBatch) * n);
+	batch_rows = palloc(sizeof(int *) * n);
 	for (i = 0; i < n; i++)
 	{
 		checkpoints[i] = row_checkpoint(st, slots[i]);
 		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
 	}
 
-	/* each checkpoint's rows in turn, in the order the rows name them */
+	/* one batch per checkpoint, in the order the rows name them */
 	for (i = 0; i < n; i++)
 	{
 		char	  **ids = palloc(sizeof(char *) * n);
 		int		   *rows = palloc(sizeof(int) * n);
-		bool	   *group_skip = palloc0(sizeof(bool) * n);
+		bool	   *skip = palloc0(sizeof(bool) * n);
 		int			nrows = 0;
 		int			ngrant = 0;
-		CpPermission *made;
 		int			j;
 
 		if (done[i])
@@ -564,29 +570,44 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 			ids[nrows++] = project_ids[j];
 		}
 		if (st->do_nothing)
-			skip_existing(st, ids, nrows, group_skip);
+			skip_existing(st, ids, nrows, skip);
 		for (j = 0; j < nrows; j++)
 		{
-			if (group_skip[j])
+			if (skip[j])
 				continue;
 			rows[ngrant] = rows[j];
 			ids[ngrant++] = ids[j];
 		}
 		if (ngrant == 0)
 			continue;
-		made = send_grants(st, ids, ngrant);
+		batches[nbatches].opts = st->opts;
+		batches[nbatches].project_ids = ids;
+		batches[nbatches].n = ngrant;
+		batch_rows[nbatches++] = rows;
+	}
 
-		/* RETURNING and AFTER triggers see what the API made */
-		for (j = 0; j < ngrant; j++)
+	if (nbatches > 0)
+	{
+		cp_note_write();
+		cp_grant_many(batches, nbatches, st->est_rows, progress_note(st), &st->stats);
+	}
+	for (b = 0; b < nbatches; b++)
+	{
+		CpGrantBatch *batch = &batches[b];
+
+		st->applied += batch->n;
+		for (i = 0; i < batch->n; i++)
 		{
-			TupleTableSlot *slot = slots[rows[j]];
+			TupleTableSlot *slot = slots[batch_rows[b][i]];
 
-			made[j].checkpoint = checkpoints[rows[j]];
+			cp_statement_granted(st->stmt, batch->opts.checkpoint, batch->made[i].id);
+			/* RETURNING and AFTER triggers see what the API made */
+			batch->made[i].checkpoint = batch->opts.checkpoint;
 			ExecClearTuple(slot);
-			cp_store_permission(&st->columns, &made[j], slot->tts_values, slot->tts_isnull);
+			cp_store_permission(&st->columns, &batch->made[i], slot->tts_values, slot->tts_isnull);
 			ExecStoreVirtualTuple(slot);
 			granted[ngranted++] = slot;
-			skip[rows[j]] = true;	/* placed */
+			placed[batch_rows[b][i]] = true;
 		}
 	}
 
@@ -595,7 +616,7 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		int			k = ngranted;
 
 		for (i = 0; i < n; i++)
-			if (!skip[i])
+			if (!placed[i])
 				granted[k++] = slots[i];
 		memcpy(slots, granted, sizeof(TupleTableSlot *) * n);
 	}
