@@ -513,7 +513,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	{
 		if (add_parameterized_paths(root, baserel, info, true) == 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
 							get_rel_name(foreigntableid)),
 					 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),

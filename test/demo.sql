@@ -29,5 +29,19 @@ SELECT t.name, p.id AS permission, p.created_at
   FROM teams t LEFT JOIN weather_perms p ON p.project_id = t.openai_project
   ORDER BY t.name, p.created_at;
 
+-- Many checkpoints in one table: which of your models may proj_0002 use?
+CREATE FOREIGN TABLE checkpoint_permissions (
+    checkpoint text, id text, created_at timestamptz, project_id text, object text
+) SERVER openai;
+CREATE TABLE my_models (family text, checkpoint text);
+INSERT INTO my_models VALUES
+  ('weather', 'ft:gpt-4o-mini-2024-07-18:acme:weather:seed-6:proj-3'),
+  ('weather', 'ft:gpt-4o-mini-2024-07-18:acme:storms:seed-4:proj-2'),
+  ('support', 'ft:gpt-4o-mini-2024-07-18:acme:support:seed-2:proj-1');
+SELECT m.family, m.checkpoint, count(p.id) AS permissions
+  FROM my_models m LEFT JOIN checkpoint_permissions p
+    ON p.checkpoint = m.checkpoint AND p.project_id = 'proj_0002'
+  GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- What the extension sends
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM weather_perms;
