@@ -55,6 +55,12 @@ CREATE FOREIGN TABLE revoke_id (id text, project_id text) SERVER m
   OPTIONS (checkpoint 'ft:bench:revoke-id-ext:seed-2000:proj-20');
 CREATE FOREIGN TABLE revoke_limited (id text, project_id text) SERVER m
   OPTIONS (checkpoint 'ft:bench:revoke-limited:seed-100:delete-inflight-3');
+CREATE FOREIGN TABLE everywhere (checkpoint text, id text, created_at timestamptz,
+  project_id text, object text) SERVER m;
+CREATE TABLE models AS SELECT format('ft:bench:many%s:seed-300:proj-30', g) AS checkpoint
+  FROM generate_series(1, 10) g;
+CREATE FOREIGN TABLE recent (id text, created_at timestamptz, project_id text) SERVER m
+  OPTIONS (checkpoint 'ft:bench:recent:seed-2000:proj-40');
 CREATE TABLE teams AS SELECT 'proj_' || lpad(g::text, 4, '0') AS project FROM generate_series(1, 50) g;
 ANALYZE teams;
 CREATE FOREIGN TABLE cpu10k (id text, created_at timestamptz, project_id text, object text)
@@ -64,6 +70,10 @@ CREATE FOREIGN TABLE cpu100k (id text, created_at timestamptz, project_id text, 
 SQL
 # make the mocks seed their checkpoints before anything is timed
 for t in scan cpu10k cpu100k; do psql_ -c "SELECT 1 FROM $t LIMIT 1" >/dev/null; done
+for c in $(seq -f 'ft:bench:many%g:seed-300:proj-30' 1 10) $(seq -f 'ft:bench:manysdk%g:seed-300:proj-30' 1 10) \
+	ft:bench:recent:seed-2000:proj-40; do
+	psql_ -c "SELECT 1 FROM everywhere WHERE checkpoint = '$c' LIMIT 1" >/dev/null
+done
 # statistics, as a user would gather them: the join's plan depends on them
 psql_ -c "ANALYZE scan"
 sdk revoke "$URL" "$MOCK_KEY" ft:bench:warmup:seed-1 >/dev/null
@@ -117,6 +127,19 @@ ext_case "revoke 100, at most 3 in flight" "extension (max_concurrency 8)" \
 	"DELETE FROM revoke_limited" 35
 limited_requests=$(grep -c '"ft:bench:revoke-limited:seed-100:delete-inflight-3"' "$LOG" || true)
 limited_429=$(grep '"ft:bench:revoke-limited:seed-100:delete-inflight-3"' "$LOG" | grep -c '"status":429' || true)
+# many checkpoints (issue 13): 10 checkpoints of 300 permissions, 3 pages each
+many=$(seq -f 'ft:bench:many%g:seed-300:proj-30' 1 10 | paste -sd,)
+manysdk=$(seq -f 'ft:bench:manysdk%g:seed-300:proj-30' 1 10 | paste -sd,)
+ext_case "10 checkpoints × 300" "extension (max_concurrency 8)" \
+	"SELECT count(*) FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint FROM models))" 6
+sdk_case "10 checkpoints × 300" "SDK, one checkpoint after another" scan_many "$URL" "$MOCK_KEY" - "$manysdk"
+ROUNDS=3 sdk_case "10 checkpoints × 300" "SDK, hand-written Promise.all" scan_many_parallel "$URL" "$MOCK_KEY" - "$manysdk"
+ext_case "grant one project on 10 checkpoints" "extension" \
+	"INSERT INTO everywhere (checkpoint, project_id) SELECT checkpoint, 'proj_new' FROM models" 2
+ext_case "revoke it from all 10" "extension" \
+	"DELETE FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint FROM models)) AND project_id = 'proj_new'" 4
+ext_case "created_at >= the 50 newest of 2,000" "extension" \
+	"SELECT count(*) FROM recent WHERE created_at >= to_timestamp(1721764867 + 1950)"
 ext_case "join 50 local rows" "extension" "SELECT count(*) FROM teams t JOIN scan p ON p.project_id = t.project"
 sdk_case "join 50 local rows" "SDK (one filtered list per row)" join "$URL" "$MOCK_KEY" "$S" "$projects"
 
@@ -159,7 +182,9 @@ capl=$("$PYTHON" bench/mock_capacity.py "$URL" "$MOCK_KEY" "$S" 100)
 	echo
 	echo "Floor: requests × $LATENCY ms, the time the requests alone take one after another; for"
 	echo "the concurrent cases, the rounds of requests a client must wait for in turn × $LATENCY ms"
-	echo "(one list, then 100 DELETEs 8 at a time: 14 rounds; 3 at a time: 35)."
+	echo "(one list, then 100 DELETEs 8 at a time: 14 rounds; 3 at a time: 35; 10 lists of 3 pages,"
+	echo "8 at a time: 6 rounds, all at once: 3; 10 POSTs 8 at a time: 2 rounds; 10 lists then 10"
+	echo "DELETEs: 4)."
 	echo 'The foreign table was analyzed first (`ANALYZE scan`, not timed). Each SDK case is one'
 	echo "node process; its time excludes Node's start but includes its first connection."
 	echo

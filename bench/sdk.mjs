@@ -58,6 +58,17 @@ const cases = {
     await Promise.all(Array.from({ length: 8 }, worker));
     return ids.length;
   },
+  // every permission of the checkpoints ARG=c1,c2,..., one checkpoint after another
+  scan_many: async () => {
+    let rows = 0;
+    for (const c of arg.split(',')) rows += await count(perms.list(c, { limit: 100 }));
+    return rows;
+  },
+  // the same, hand-written with every checkpoint's list at once (Promise.all)
+  scan_many_parallel: async () => {
+    const counts = await Promise.all(arg.split(',').map((c) => count(perms.list(c, { limit: 100 }))));
+    return counts.reduce((a, b) => a + b, 0);
+  },
   // the permissions of ARG=p1,p2,... (a join of local rows), one filtered list each
   join: async () => {
     let rows = 0;
