@@ -194,6 +194,13 @@ typedef struct CpLister
 	bool		exhausted;		/* no page after this one */
 	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
 	int			nprev;
+
+	/* the page after this one, read ahead with other lists' (see list.c) */
+	MemoryContext ahead_cxt;	/* holds it; becomes page_cxt when it is read */
+	CpPage		ahead;
+	bool		has_ahead;
+	char	   *ahead_path;
+	int			ahead_limit;
 } CpLister;
 
 /* A cached connection: one curl handle per user mapping per backend. */
@@ -385,6 +392,8 @@ extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *sta
 extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
 extern bool cp_lister_rewind(CpLister *lister);
 extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
+extern bool cp_lister_needs_page(const CpLister *lister);
+extern void cp_lister_fetch_ahead(CpLister **listers, int n);
 extern CpPermission *cp_lister_next(CpLister *lister);
 extern void cp_lister_fetch_first(CpLister **listers, int n);
 

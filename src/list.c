@@ -42,6 +42,8 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 	lister->cxt = parent;
 	lister->page_cxt = AllocSetContextCreate(parent, "checkpoint_perms page",
 											 ALLOCSET_DEFAULT_SIZES);
+	lister->ahead_cxt = AllocSetContextCreate(parent, "checkpoint_perms page ahead",
+											  ALLOCSET_DEFAULT_SIZES);
 	lister->exhausted = true;	/* nothing to list until started */
 }
 
@@ -65,6 +67,8 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 	lister->next = 0;
 	lister->page.nitems = 0;
 	lister->exhausted = false;
+	MemoryContextReset(lister->ahead_cxt);
+	lister->has_ahead = false;
 	lister->nprev = 0;
 }
 
@@ -297,6 +301,98 @@ cp_lister_fetch_first(CpLister **listers, int n)
 	pfree(t);
 }
 
+/*
+ * Will the next cp_lister_next send a request?  (Its page is read, the list
+ * goes on, and no page after it was read ahead.)
+ */
+bool
+cp_lister_needs_page(const CpLister *lister)
+{
+	return lister->next >= lister->page.nitems && !lister->exhausted && !lister->has_ahead &&
+		!(lister->max_rows > 0 && lister->rows >= lister->max_rows);
+}
+
+/* A page read ahead: parse it into the lister's second page. */
+static void
+ahead_page_reply(CpTransfer *t, void *arg)
+{
+	CpLister   *lister = (CpLister *) t->arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(lister->ahead_cxt);
+
+	cp_parse_page(lister->opts, &t->resp, &lister->ahead);
+	MemoryContextSwitchTo(oldcxt);
+	lister->has_ahead = true;
+	if (lister->stats)
+		lister->stats->pages++;
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+}
+
+/*
+ * Read the next page of n lists at once (at most max_concurrency in
+ * flight), into a second page of each: a scan of several lists whose
+ * current pages are in memory fetches what follows them together instead
+ * of one list after another.  Each list then holds two pages at most.
+ * Lists that are done, or already have their next page, are passed over.
+ */
+void
+cp_lister_fetch_ahead(CpLister **listers, int n)
+{
+	CpTransfer *t = palloc0(sizeof(CpTransfer) * n);
+	int			count = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		CpLister   *lister = listers[i];
+		MemoryContext oldcxt;
+
+		if (lister->pages == 0 || lister->exhausted || lister->has_ahead ||
+			(lister->max_rows > 0 && lister->rows + lister->page.nitems >= lister->max_rows))
+			continue;
+		if (lister->pages + 1 > lister->opts->max_pages)
+			continue;			/* fetch_next_page will say so, in turn */
+		lister->ahead_limit = lister->opts->page_size;
+		MemoryContextReset(lister->ahead_cxt);
+		oldcxt = MemoryContextSwitchTo(lister->ahead_cxt);
+		lister->ahead_path = cp_list_page_path(lister->base_path, lister->ahead_limit,
+											   lister->after);
+		MemoryContextSwitchTo(oldcxt);
+		t[count].req.method = "GET";
+		t[count].req.path = lister->ahead_path;
+		t[count].req.progress = "";
+		t[count].arg = lister;
+		count++;
+	}
+	if (count > 0)
+		cp_http_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
+						  listers[0]->stats);
+	pfree(t);
+}
+
+/* Make the page read ahead the lister's page, and check it as one read now. */
+static void
+take_ahead_page(CpLister *lister)
+{
+	MemoryContext swap = lister->page_cxt;
+
+	MemoryContextReset(swap);
+	lister->page_cxt = lister->ahead_cxt;
+	lister->ahead_cxt = swap;
+	lister->page = lister->ahead;
+	lister->has_ahead = false;
+	if (lister->pages >= lister->opts->max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("list of checkpoint permissions is longer than \"max_pages\""),
+				 errdetail_plural("The API still had more after %lld page.",
+								  "The API still had more after %lld pages.",
+								  (unsigned long) lister->pages,
+								  (long long) lister->pages),
+				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
+	page_read(lister, lister->ahead_path, lister->ahead_limit);
+}
+
 /* The next permission of the list, or NULL at its end. */
 CpPermission *
 cp_lister_next(CpLister *lister)
@@ -312,6 +408,9 @@ cp_lister_next(CpLister *lister)
 		}
 		if (lister->exhausted)
 			return NULL;
-		fetch_next_page(lister);
+		if (lister->has_ahead)
+			take_ahead_page(lister);
+		else
+			fetch_next_page(lister);
 	}
 }

@@ -1118,6 +1118,22 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		CpPermission *perm;
 		MemoryContext oldcxt;
 
+		/*
+		 * The current list needs its next page: read the next page of every
+		 * list started with it too, at once (they would each wait in turn).
+		 */
+		if (st->segment >= 0 && st->nlisters > 1 &&
+			cp_lister_needs_page(&st->listers[st->segment % st->nlisters]))
+		{
+			CpLister   *batch[CP_MAX_CONCURRENCY];
+			int			n = 0;
+			int			seg;
+
+			for (seg = st->segment; seg < st->started && n < st->nlisters; seg++)
+				batch[n++] = &st->listers[seg % st->nlisters];
+			cp_lister_fetch_ahead(batch, n);
+		}
+
 		while (st->segment >= 0 &&
 			   (perm = cp_lister_next(&st->listers[st->segment % st->nlisters])) != NULL)
 		{
