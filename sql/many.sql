@@ -120,3 +120,12 @@ SELECT max(n) AS most_in_flight FROM (
 SELECT checkpoint, project_id, count(*) FROM everywhere
   WHERE checkpoint IN (SELECT checkpoint FROM slow_models) GROUP BY 1, 2 ORDER BY 1;
 SELECT method, status, query FROM mock_requests_sorted('ft:many:lost:post-fail-1-applied-hangup');
+
+-- lists of several pages read their later pages together too: 3
+-- checkpoints of 3 pages (100 ms a request) take 3 rounds, not 1 + 6
+CREATE TABLE paged AS
+  SELECT format('ft:many:paged%s:seed-250:slow-100', g) AS checkpoint FROM generate_series(1, 3) g;
+SELECT count(*) FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint FROM paged));
+SELECT count(*) AS requests, 1 + count(*) FILTER (WHERE ts > prev + 0.09) AS rounds FROM (
+  SELECT l.ts, lag(l.ts) OVER (ORDER BY l.ts) AS prev
+  FROM paged p, conc_log(p.checkpoint) l) s;

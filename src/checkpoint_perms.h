@@ -176,6 +176,9 @@ typedef struct CpStats
 	int64		bytes;			/* reply bytes received */
 } CpStats;
 
+/* Pages a list reads ahead of the one it returns rows of (list.c). */
+#define CP_READ_AHEAD 4
+
 /* Walks one list request across its pages (list.c). */
 typedef struct CpLister
 {
@@ -195,12 +198,14 @@ typedef struct CpLister
 	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
 	int			nprev;
 
-	/* the page after this one, read ahead with other lists' (see list.c) */
-	MemoryContext ahead_cxt;	/* holds it; becomes page_cxt when it is read */
-	CpPage		ahead;
-	bool		has_ahead;
-	char	   *ahead_path;
-	int			ahead_limit;
+	/* pages after this one, read ahead with other lists' (see list.c) */
+	int			nahead;
+	bool		ahead_end;		/* the last of them ends the list */
+	MemoryContext ahead_cxt[CP_READ_AHEAD]; /* one each; a page's context
+											 * becomes page_cxt when it is read */
+	CpPage		ahead[CP_READ_AHEAD];
+	char	   *ahead_path[CP_READ_AHEAD];
+	int			ahead_limit[CP_READ_AHEAD];
 } CpLister;
 
 /* A cached connection: one curl handle per user mapping per backend. */

@@ -34,6 +34,8 @@ void
 cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 			   MemoryContext parent)
 {
+	int			i;
+
 	memset(lister, 0, sizeof(*lister));
 	/* a copy: a table across checkpoints lists each with its own */
 	lister->own_opts = *opts;
@@ -42,8 +44,9 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 	lister->cxt = parent;
 	lister->page_cxt = AllocSetContextCreate(parent, "checkpoint_perms page",
 											 ALLOCSET_DEFAULT_SIZES);
-	lister->ahead_cxt = AllocSetContextCreate(parent, "checkpoint_perms page ahead",
-											  ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < CP_READ_AHEAD; i++)
+		lister->ahead_cxt[i] = AllocSetContextCreate(parent, "checkpoint_perms page ahead",
+													 ALLOCSET_SMALL_SIZES);
 	lister->exhausted = true;	/* nothing to list until started */
 }
 
@@ -54,6 +57,8 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 void
 cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 {
+	int			i;
+
 	MemoryContextReset(lister->page_cxt);
 	if (lister->base_path)
 		pfree(lister->base_path);
@@ -67,8 +72,10 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 	lister->next = 0;
 	lister->page.nitems = 0;
 	lister->exhausted = false;
-	MemoryContextReset(lister->ahead_cxt);
-	lister->has_ahead = false;
+	for (i = 0; i < CP_READ_AHEAD; i++)
+		MemoryContextReset(lister->ahead_cxt[i]);
+	lister->nahead = 0;
+	lister->ahead_end = false;
 	lister->nprev = 0;
 }
 
@@ -308,20 +315,25 @@ cp_lister_fetch_first(CpLister **listers, int n)
 bool
 cp_lister_needs_page(const CpLister *lister)
 {
-	return lister->next >= lister->page.nitems && !lister->exhausted && !lister->has_ahead &&
+	return lister->next >= lister->page.nitems && !lister->exhausted && lister->nahead == 0 &&
 		!(lister->max_rows > 0 && lister->rows >= lister->max_rows);
 }
 
-/* A page read ahead: parse it into the lister's second page. */
+/* A page read ahead: parse it into the lister's queue. */
 static void
 ahead_page_reply(CpTransfer *t, void *arg)
 {
 	CpLister   *lister = (CpLister *) t->arg;
-	MemoryContext oldcxt = MemoryContextSwitchTo(lister->ahead_cxt);
+	int			k = lister->nahead;
+	CpPage	   *page = &lister->ahead[k];
+	MemoryContext oldcxt = MemoryContextSwitchTo(lister->ahead_cxt[k]);
 
-	cp_parse_page(lister->opts, &t->resp, &lister->ahead);
+	cp_parse_page(lister->opts, &t->resp, page);
 	MemoryContextSwitchTo(oldcxt);
-	lister->has_ahead = true;
+	lister->nahead++;
+	/* the contract's three ways a list ends: nothing to read after it */
+	if (!page->has_more || page->nitems == 0 || page->last_id == NULL)
+		lister->ahead_end = true;
 	if (lister->stats)
 		lister->stats->pages++;
 	pfree(t->resp.body);
@@ -330,10 +342,10 @@ ahead_page_reply(CpTransfer *t, void *arg)
 
 /*
  * Read the next page of n lists at once (at most max_concurrency in
- * flight), into a second page of each: a scan of several lists whose
- * current pages are in memory fetches what follows them together instead
- * of one list after another.  Each list then holds two pages at most.
- * Lists that are done, or already have their next page, are passed over.
+ * flight), into a queue of up to CP_READ_AHEAD pages each: a scan of
+ * several lists fetches what follows their pages together, round after
+ * round, instead of one list after another.  Lists that are done, or
+ * whose queue is full, are passed over.
  */
 void
 cp_lister_fetch_ahead(CpLister **listers, int n)
@@ -345,21 +357,22 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 	for (i = 0; i < n; i++)
 	{
 		CpLister   *lister = listers[i];
+		int			k = lister->nahead;
+		const char *cursor = k > 0 ? lister->ahead[k - 1].last_id : lister->after;
 		MemoryContext oldcxt;
 
-		if (lister->pages == 0 || lister->exhausted || lister->has_ahead ||
-			(lister->max_rows > 0 && lister->rows + lister->page.nitems >= lister->max_rows))
+		if (lister->pages == 0 || lister->exhausted || lister->ahead_end ||
+			k >= CP_READ_AHEAD || lister->max_rows > 0 ||
+			lister->pages + k >= lister->opts->max_pages)
 			continue;
-		if (lister->pages + 1 > lister->opts->max_pages)
-			continue;			/* fetch_next_page will say so, in turn */
-		lister->ahead_limit = lister->opts->page_size;
-		MemoryContextReset(lister->ahead_cxt);
-		oldcxt = MemoryContextSwitchTo(lister->ahead_cxt);
-		lister->ahead_path = cp_list_page_path(lister->base_path, lister->ahead_limit,
-											   lister->after);
+		lister->ahead_limit[k] = lister->opts->page_size;
+		MemoryContextReset(lister->ahead_cxt[k]);
+		oldcxt = MemoryContextSwitchTo(lister->ahead_cxt[k]);
+		lister->ahead_path[k] = cp_list_page_path(lister->base_path, lister->ahead_limit[k],
+												  cursor);
 		MemoryContextSwitchTo(oldcxt);
 		t[count].req.method = "GET";
-		t[count].req.path = lister->ahead_path;
+		t[count].req.path = lister->ahead_path[k];
 		t[count].req.progress = "";
 		t[count].arg = lister;
 		count++;
@@ -370,17 +383,18 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 	pfree(t);
 }
 
-/* Make the page read ahead the lister's page, and check it as one read now. */
+/*
+ * Make the first page read ahead the lister's page, and check it as one
+ * read now (cursor, duplicates, the end of the list).
+ */
 static void
 take_ahead_page(CpLister *lister)
 {
-	MemoryContext swap = lister->page_cxt;
+	MemoryContext done = lister->page_cxt;
+	const char *path = lister->ahead_path[0];
+	int			limit = lister->ahead_limit[0];
+	int			i;
 
-	MemoryContextReset(swap);
-	lister->page_cxt = lister->ahead_cxt;
-	lister->ahead_cxt = swap;
-	lister->page = lister->ahead;
-	lister->has_ahead = false;
 	if (lister->pages >= lister->opts->max_pages)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -390,7 +404,19 @@ take_ahead_page(CpLister *lister)
 								  (unsigned long) lister->pages,
 								  (long long) lister->pages),
 				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
-	page_read(lister, lister->ahead_path, lister->ahead_limit);
+	MemoryContextReset(done);
+	lister->page_cxt = lister->ahead_cxt[0];
+	lister->page = lister->ahead[0];
+	for (i = 1; i < lister->nahead; i++)
+	{
+		lister->ahead_cxt[i - 1] = lister->ahead_cxt[i];
+		lister->ahead[i - 1] = lister->ahead[i];
+		lister->ahead_path[i - 1] = lister->ahead_path[i];
+		lister->ahead_limit[i - 1] = lister->ahead_limit[i];
+	}
+	lister->nahead--;
+	lister->ahead_cxt[lister->nahead] = done;
+	page_read(lister, path, limit);
 }
 
 /* The next permission of the list, or NULL at its end. */
@@ -408,7 +434,7 @@ cp_lister_next(CpLister *lister)
 		}
 		if (lister->exhausted)
 			return NULL;
-		if (lister->has_ahead)
+		if (lister->nahead > 0)
 			take_ahead_page(lister);
 		else
 			fetch_next_page(lister);
