@@ -43,6 +43,10 @@ EXPLAIN (COSTS OFF) SELECT w.project, p.checkpoint, count(*) FROM wanted w
   JOIN everywhere p ON p.checkpoint = w.checkpoint AND p.project_id = w.project GROUP BY 1, 2;
 SELECT w.project, p.checkpoint, count(*) FROM wanted w
   JOIN everywhere p ON p.checkpoint = w.checkpoint AND p.project_id = w.project GROUP BY 1, 2 ORDER BY 1;
+-- a join that cannot run as a nested loop over the table (it on the outer
+-- side of a LEFT JOIN, a FULL JOIN) is refused with the same words
+SELECT count(*) FROM everywhere p LEFT JOIN my_models m ON p.checkpoint = m.checkpoint;
+SELECT count(*) FROM everywhere p FULL JOIN my_models m ON p.checkpoint = m.checkpoint;
 -- a checkpoint the API does not know: its 404 names it
 SELECT count(*) FROM everywhere WHERE checkpoint IN ('ft:many:w1:seed-30:proj-3', 'ft:many:missing');
 -- ANALYZE cannot sample a table across checkpoints

@@ -80,6 +80,7 @@ typedef struct CpScanState
 {
 	CpOptions	opts;
 	CpColumnMap columns;
+	Oid			relid;
 	CpOrder		order;
 	int64		limit;			/* rows to fetch at most, 0: all */
 	CpFilterKind filter_kind;
@@ -486,6 +487,18 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	return added;
 }
 
+/* A table across checkpoints that a query names no checkpoint of. */
+static void
+report_no_checkpoint(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
+					get_rel_name(relid)),
+			 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
+			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
+}
+
 /*
  * The paths: the list in the API's order; the list in created_at order
  * when the query wants that; parameterized lists for joins.  LIMIT caps
@@ -512,12 +525,24 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	if (info->spans && info->ckpt_pushed == NULL)
 	{
 		if (add_parameterized_paths(root, baserel, info, true) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
-							get_rel_name(foreigntableid)),
-					 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
-					 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
+			report_no_checkpoint(foreigntableid);
+
+		/*
+		 * A join that cannot run as a nested loop over this table (a FULL
+		 * JOIN, the table on the outer side of a LEFT JOIN) needs a path
+		 * without parameters: one that costs too much to be chosen
+		 * otherwise, and whose scan refuses to run.
+		 */
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+#if PG_VERSION_NUM >= 180000
+										 0,
+#endif
+										 disable_cost, disable_cost, NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+										 NIL,
+#endif
+										 list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
 		return;
 	}
 
@@ -726,6 +751,7 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	CpScanState *st = palloc0(sizeof(CpScanState));
 	int			i;
 
+	st->relid = RelationGetRelid(rel);
 	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
 	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
 	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
@@ -892,6 +918,8 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	 */
 	if (st->ckpt_expr)
 		evaluate_values(st->ckpt_expr, st->ckpt_kind, econtext, &checkpoints, &ncheckpoints);
+	else if (st->columns.checkpoint == NULL)
+		report_no_checkpoint(st->relid);
 	/* the created_at bounds: a NULL one matches no row */
 	st->bound_null = false;
 	for (i = 0; i < 2; i++)
