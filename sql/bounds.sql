@@ -53,3 +53,9 @@ SELECT requests_for($$SELECT count(*) FROM recent_ts WHERE created_at >= '2024-0
 -- a bound of another type (date against timestamptz) is checked here only
 SELECT count(*) FROM recent WHERE created_at >= current_date + 36500;
 RESET timezone;
+-- a bound that becomes NULL on a rescan matches nothing (not the rows of
+-- the bound before)
+CREATE FOREIGN TABLE few_secs (id text, created_at bigint)
+  SERVER mock OPTIONS (checkpoint 'ft:bounds:few:seed-5');
+SELECT v, (SELECT count(*) FROM few_secs r WHERE r.created_at >= o.v) AS rows
+  FROM (VALUES (0::bigint), (NULL), (1721764867 + 3)) o(v);

@@ -133,3 +133,17 @@ SELECT count(*) FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint 
 SELECT count(*) AS requests, 1 + count(*) FILTER (WHERE ts > prev + 0.09) AS rounds FROM (
   SELECT l.ts, lag(l.ts) OVER (ORDER BY l.ts) AS prev
   FROM paged p, conc_log(p.checkpoint) l) s;
+
+-- two scans of the table named by one source of checkpoints join fine; a
+-- join of the table with itself names none
+SELECT count(*) FROM my_models m
+  JOIN everywhere a ON a.checkpoint = m.checkpoint
+  JOIN everywhere b ON b.checkpoint = m.checkpoint AND b.id = a.id;
+SELECT count(*) FROM everywhere a JOIN everywhere b ON a.checkpoint = b.checkpoint;
+-- a 404 names the checkpoint it is about, among several lists at once
+SELECT count(*) FROM everywhere WHERE checkpoint IN ('ft:many:w1:seed-30:proj-3', 'ft:many:zz:missing');
+-- a batch that fails while another's reply was lost says so
+SET client_min_messages = error;
+INSERT INTO everywhere (checkpoint, project_id)
+  VALUES ('ft:many:g1:post-fail-1-applied-hangup', 'proj_a'), ('ft:many:g2:post-status-400', 'proj_a');
+RESET client_min_messages;

@@ -330,6 +330,7 @@ cp_api_delete_many(const CpOptions *opts, char **checkpoints, char **permission_
 		for (i = 0; i < count; i++)
 		{
 			t[i].req.method = "DELETE";
+			t[i].req.checkpoint = checkpoints ? checkpoints[start + i] : opts->checkpoint;
 			t[i].req.missing_ok = true;
 			t[i].req.path = cp_permission_path(checkpoints ? checkpoints[start + i] :
 											   opts->checkpoint,

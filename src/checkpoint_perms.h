@@ -218,6 +218,8 @@ typedef struct CpRequest
 	char	   *path;			/* below base_url, already percent-encoded */
 	char	   *body;			/* JSON for POST, else NULL */
 	bool		missing_ok;		/* a 404 is an answer, not an error */
+	const char *checkpoint;		/* the checkpoint it is about, for a 404's
+								 * message; NULL: opts->checkpoint */
 	const char *progress;		/* ends an errdetail: what the statement already
 								 * did, or "" */
 	bool		unknown_ok;		/* POST: a failure after it was sent is returned

@@ -447,6 +447,7 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 	for (b = 0; b < nbatches; b++)
 	{
 		t[b].req.method = "POST";
+		t[b].req.checkpoint = batches[b].opts.checkpoint;
 		t[b].req.path = cp_permissions_path(batches[b].opts.checkpoint);
 		t[b].req.body = cp_create_body(batches[b].project_ids, batches[b].n);
 		t[b].req.unknown_ok = true;
@@ -474,6 +475,7 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 		ErrorData  *edata;
 		int			unanswered = 0;
 		int			doubtful = 0;
+		int			applied = 0;
 
 		/*
 		 * A POST refused for good, a cancel: a POST never sent did nothing;
@@ -490,8 +492,15 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 		{
 			bool		nothing;
 
+			/* answered: applied, or lost (then never learned: in doubt) */
 			if (t[b].done)
+			{
+				if (firsts[b].made)
+					applied += batches[b].n;
+				else
+					doubtful += batches[b].n;
 				continue;
+			}
 			nothing = !t[b].started ||
 				(unanswered == 1 && cp_error_proves_nothing_applied(edata->sqlerrcode) &&
 				 !cp_http_failure_earlier_applied());
@@ -503,10 +512,15 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 					doubtful++;
 			}
 		}
-		if (doubtful > 0)
+		if (doubtful > 0 || applied > 0)
 		{
-			const char *doubt = psprintf("The grants of %d %s may have been applied.",
-										 doubtful, doubtful == 1 ? "project" : "projects");
+			const char *doubt = psprintf("%s%s",
+										 applied == 0 ? "" :
+										 psprintf("The grants of %d %s on other checkpoints were applied. ",
+												  applied, applied == 1 ? "project" : "projects"),
+										 doubtful == 0 ? "" :
+										 psprintf("The grants of %d %s may have been applied.",
+												  doubtful, doubtful == 1 ? "project" : "projects"));
 
 			edata->detail = edata->detail ?
 				psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);

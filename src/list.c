@@ -298,6 +298,7 @@ cp_lister_fetch_first(CpLister **listers, int n)
 		Assert(listers[i]->pages == 0 && !listers[i]->exhausted);
 		t[i].req.method = "GET";
 		t[i].req.path = next_page_path(listers[i], &limits[i]);
+		t[i].req.checkpoint = listers[i]->opts->checkpoint;
 		t[i].req.progress = "";
 		t[i].arg = listers[i];
 	}
@@ -373,6 +374,7 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		MemoryContextSwitchTo(oldcxt);
 		t[count].req.method = "GET";
 		t[count].req.path = lister->ahead_path[k];
+		t[count].req.checkpoint = lister->opts->checkpoint;
 		t[count].req.progress = "";
 		t[count].arg = lister;
 		count++;

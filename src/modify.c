@@ -551,15 +551,19 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 	/* one batch per checkpoint, in the order the rows name them */
 	for (i = 0; i < n; i++)
 	{
-		char	  **ids = palloc(sizeof(char *) * n);
-		int		   *rows = palloc(sizeof(int) * n);
-		bool	   *skip = palloc0(sizeof(bool) * n);
+		char	  **ids;
+		int		   *rows;
+		bool	   *skip;
 		int			nrows = 0;
 		int			ngrant = 0;
 		int			j;
 
 		if (done[i])
 			continue;
+		ids = palloc(sizeof(char *) * n);
+		rows = palloc(sizeof(int) * n);
+		skip = palloc0(sizeof(bool) * n);
+		/* skip_existing lists this checkpoint's (restored below) */
 		st->opts.checkpoint = checkpoints[i];
 		for (j = i; j < n; j++)
 		{
@@ -586,6 +590,7 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		batch_rows[nbatches++] = rows;
 	}
 
+	st->opts.checkpoint = st->columns.checkpoint;
 	if (nbatches > 0)
 	{
 		cp_note_write();
@@ -785,6 +790,7 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 																			&isnull), isnull);
 	cp_note_write();
 	deleted = send_revoke(st, planSlot, id);
+	st->opts.checkpoint = st->columns.checkpoint;	/* the row's was temporary */
 	MemoryContextSwitchTo(oldcxt);
 
 	/* gone already: not counted, as for a row deleted concurrently */

@@ -514,7 +514,8 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 	if (status == 404)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-				 errmsg("checkpoint \"%s\" not found", cp_shorten(opts->checkpoint)),
+				 errmsg("checkpoint \"%s\" not found",
+						cp_shorten(req->checkpoint ? req->checkpoint : opts->checkpoint)),
 				 errdetail("%s", detail.data),
 				 errhint("Check option \"checkpoint\" of the foreign table and option \"base_url\" of server \"%s\".",
 						 opts->servername)));

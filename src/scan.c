@@ -921,19 +921,24 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	else if (st->columns.checkpoint == NULL)
 		report_no_checkpoint(st->relid);
 	/* the created_at bounds: a NULL one matches no row */
-	st->bound_null = false;
-	for (i = 0; i < 2; i++)
 	{
-		int64		previous = st->bounds[i];
-		bool		isnull;
-		Datum		datum;
+		bool		was_null = st->bound_null;
 
-		if (st->bound_exprs[i] == NULL)
-			continue;
-		datum = ExecEvalExpr(st->bound_exprs[i], econtext, &isnull);
-		st->bound_null |= isnull;
-		st->bounds[i] = isnull ? 0 : DatumGetInt64(datum);
-		bounds_changed |= st->bounds[i] != previous;
+		st->bound_null = false;
+		for (i = 0; i < 2; i++)
+		{
+			int64		previous = st->bounds[i];
+			bool		isnull;
+			Datum		datum;
+
+			if (st->bound_exprs[i] == NULL)
+				continue;
+			datum = ExecEvalExpr(st->bound_exprs[i], econtext, &isnull);
+			st->bound_null |= isnull;
+			st->bounds[i] = isnull ? 0 : DatumGetInt64(datum);
+			bounds_changed |= st->bounds[i] != previous;
+		}
+		bounds_changed |= st->bound_null != was_null;
 	}
 
 	if (st->columns.checkpoint != NULL)
@@ -1148,9 +1153,11 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 
 		/*
 		 * The current list needs its next page: read the next page of every
-		 * list started with it too, at once (they would each wait in turn).
+		 * list started with it too, at once (they would each wait in turn);
+		 * not with a created_at bound, which may end those lists first.
 		 */
 		if (st->segment >= 0 && st->nlisters > 1 &&
+			st->strategies[0] == 0 && st->strategies[1] == 0 &&
 			cp_lister_needs_page(&st->listers[st->segment % st->nlisters]))
 		{
 			CpLister   *batch[CP_MAX_CONCURRENCY];
