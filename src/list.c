@@ -185,6 +185,21 @@ check_page(CpLister *lister, const char *path, int limit)
 	lister->nprev = page->nitems;
 }
 
+/* A list whose has_more never ends: refuse its page past max_pages. */
+static void
+check_max_pages(const CpLister *lister)
+{
+	if (lister->pages >= lister->opts->max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("list of checkpoint permissions is longer than \"max_pages\""),
+				 errdetail_plural("The API still had more after %lld page.",
+								  "The API still had more after %lld pages.",
+								  (unsigned long) lister->pages,
+								  (long long) lister->pages),
+				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
+}
+
 /*
  * The path of the next page, allocated in the page's context, which is
  * reset: the page before is gone.  Sets *limit to the page's limit.
@@ -198,15 +213,7 @@ next_page_path(CpLister *lister, int *limit)
 	*limit = lister->opts->page_size;
 	if (lister->max_rows > 0)
 		*limit = (int) Min((int64) *limit, lister->max_rows - lister->rows);
-	if (lister->pages >= lister->opts->max_pages)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("list of checkpoint permissions is longer than \"max_pages\""),
-				 errdetail_plural("The API still had more after %lld page.",
-								  "The API still had more after %lld pages.",
-								  (unsigned long) lister->pages,
-								  (long long) lister->pages),
-				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
+	check_max_pages(lister);
 
 	MemoryContextReset(lister->page_cxt);
 	oldcxt = MemoryContextSwitchTo(lister->page_cxt);
@@ -397,15 +404,7 @@ take_ahead_page(CpLister *lister)
 	int			limit = lister->ahead_limit[0];
 	int			i;
 
-	if (lister->pages >= lister->opts->max_pages)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("list of checkpoint permissions is longer than \"max_pages\""),
-				 errdetail_plural("The API still had more after %lld page.",
-								  "The API still had more after %lld pages.",
-								  (unsigned long) lister->pages,
-								  (long long) lister->pages),
-				 errhint("Raise option \"max_pages\" if the checkpoint really has that many permissions.")));
+	check_max_pages(lister);
 	MemoryContextReset(done);
 	lister->page_cxt = lister->ahead_cxt[0];
 	lister->page = lister->ahead[0];

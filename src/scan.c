@@ -195,6 +195,23 @@ typedef struct CpRelInfo
 	CpOrder		bound_order;	/* CP_ORDER_NONE without bounds */
 } CpRelInfo;
 
+/* A ForeignPath of the scan, whatever the version's arguments. */
+static Path *
+foreign_path(PlannerInfo *root, RelOptInfo *baserel, double rows, Cost startup_cost,
+			 Cost total_cost, List *pathkeys, Relids required_outer, List *fdw_private)
+{
+	return (Path *) create_foreignscan_path(root, baserel, NULL, rows,
+#if PG_VERSION_NUM >= 180000
+											0,
+#endif
+											startup_cost, total_cost, pathkeys,
+											required_outer, NULL,
+#if PG_VERSION_NUM >= 170000
+											NIL,
+#endif
+											fdw_private);
+}
+
 /* Requests to list rows permissions in pages of page_size. */
 static double
 pages_for(double rows, int page_size)
@@ -392,17 +409,10 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	}
 	estimate_costs(info, requests, received, &startup_cost, &total_cost);
 
-	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-#if PG_VERSION_NUM >= 180000
-									 0,
-#endif
-									 startup_cost, total_cost, pathkeys, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-									 NIL,
-#endif
-									 list_make2(makeInteger(order),
-												makeInteger((int) Min(limit, (double) INT_MAX)))));
+	add_path(baserel,
+			 foreign_path(root, baserel, baserel->rows, startup_cost, total_cost, pathkeys, NULL,
+						  list_make2(makeInteger(order),
+									 makeInteger((int) Min(limit, (double) INT_MAX)))));
 }
 
 /* Is one of a parameterized path's clauses the checkpoint join clause? */
@@ -471,17 +481,10 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 			continue;
 		estimate_costs(info, pages_for(ppi->ppi_rows, info->opts.page_size) * info->ckpt_values,
 					   ppi->ppi_rows, &startup_cost, &total_cost);
-		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-#if PG_VERSION_NUM >= 180000
-										 0,
-#endif
-										 startup_cost, total_cost, NIL, ppi->ppi_req_outer,
-										 NULL,
-#if PG_VERSION_NUM >= 170000
-										 NIL,
-#endif
-										 list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+		add_path(baserel,
+				 foreign_path(root, baserel, ppi->ppi_rows, startup_cost, total_cost, NIL,
+							  ppi->ppi_req_outer,
+							  list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
 		added++;
 	}
 	return added;
@@ -533,16 +536,9 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		 * without parameters: one that costs too much to be chosen
 		 * otherwise, and whose scan refuses to run.
 		 */
-		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-#if PG_VERSION_NUM >= 180000
-										 0,
-#endif
-										 disable_cost, disable_cost, NIL, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-										 NIL,
-#endif
-										 list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+		add_path(baserel,
+				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,
+							  list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
 		return;
 	}
 
