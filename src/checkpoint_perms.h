@@ -114,7 +114,9 @@ typedef struct CpOptions
 	char	   *ca_bundle;		/* NULL: the system's CA store */
 	char	   *proxy;			/* NULL: none, whatever the environment says */
 	char	   *api_key;		/* never printed anywhere */
-	char	   *checkpoint;
+	char	   *checkpoint;		/* across checkpoints: NULL, or the one of
+								 * the request being made */
+	bool		spans;			/* the table has no option "checkpoint" */
 	bool		restricted;		/* owner not superuser: no reserved addresses */
 	int			page_size;
 	int			max_pages;		/* pages one list may take: endless has_more */

@@ -701,6 +701,7 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 		apply_options(opts, user->options);
 	}
 	apply_options(opts, table->options);
+	opts->spans = opts->checkpoint == NULL;
 }
 
 /* The settings of the extension; called once, from _PG_init. */

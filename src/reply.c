@@ -517,6 +517,9 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 				 errmsg("checkpoint \"%s\" not found",
 						cp_shorten(req->checkpoint ? req->checkpoint : opts->checkpoint)),
 				 errdetail("%s", detail.data),
+				 opts->spans ?
+				 errhint("Check the checkpoint the query names, and option \"base_url\" of server \"%s\".",
+						 opts->servername) :
 				 errhint("Check option \"checkpoint\" of the foreign table and option \"base_url\" of server \"%s\".",
 						 opts->servername)));
 	if (status == 409)
