@@ -514,16 +514,18 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 		}
 		if (doubtful > 0 || applied > 0)
 		{
-			const char *doubt = psprintf("%s%s",
-										 applied == 0 ? "" :
-										 psprintf("The grants of %d %s on other checkpoints were applied. ",
-												  applied, applied == 1 ? "project" : "projects"),
-										 doubtful == 0 ? "" :
-										 psprintf("The grants of %d %s may have been applied.",
-												  doubtful, doubtful == 1 ? "project" : "projects"));
+			StringInfoData doubt;
 
+			initStringInfo(&doubt);
+			if (applied > 0)
+				appendStringInfo(&doubt, "The grants of %d %s on other checkpoints were applied.",
+								 applied, applied == 1 ? "project" : "projects");
+			if (doubtful > 0)
+				appendStringInfo(&doubt, "%sThe grants of %d %s may have been applied.",
+								 applied > 0 ? " " : "",
+								 doubtful, doubtful == 1 ? "project" : "projects");
 			edata->detail = edata->detail ?
-				psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
+				psprintf("%s %s", edata->detail, doubt.data) : doubt.data;
 			if (edata->hint == NULL)
 				edata->hint = pstrdup("SELECT * FROM checkpoint_perms_journal() lists them.");
 		}
