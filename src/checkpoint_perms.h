@@ -409,6 +409,8 @@ extern void cp_lister_fetch_first(CpLister **listers, int n);
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
 							  Expr *clause, Expr **value, CpFilterKind *kind);
+extern int	cp_compare_strings(const void *a, const void *b);
+extern int	cp_filter_values(Datum value, bool isnull, CpFilterKind kind, char ***values);
 extern bool cp_created_bound(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
 							 Oid basetype, Expr *clause, Expr **value, int *strategy);
 extern List *cp_project_join_clauses(PlannerInfo *root, RelOptInfo *baserel,

@@ -118,6 +118,17 @@ find_option(const char *name, Oid context)
 	return NULL;
 }
 
+/* "a server or a foreign table": where an option may be set, or "". */
+static void
+option_places(const char *name, StringInfo where)
+{
+	const CpOptionDef *def;
+
+	for (def = cp_option_defs; def->name; def++)
+		if (strcmp(def->name, name) == 0)
+			appendStringInfo(where, "%s%s", where->len ? " or " : "", context_name(def->context));
+}
+
 /*
  * An option that exists but was given in the wrong place: say where it
  * belongs.  api_key matters most: a key in server or table options would be
@@ -126,14 +137,11 @@ find_option(const char *name, Oid context)
 static void
 report_misplaced_option(const char *name, Oid context)
 {
-	const CpOptionDef *def;
 	StringInfoData where;
 
 	/* every place the option may go: page_size belongs to two */
 	initStringInfo(&where);
-	for (def = cp_option_defs; def->name; def++)
-		if (strcmp(def->name, name) == 0)
-			appendStringInfo(&where, "%s%s", where.len ? " or " : "", context_name(def->context));
+	option_places(name, &where);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
@@ -598,9 +606,7 @@ cp_check_import_option(const char *name, const char *value)
 	initStringInfo(&valid);
 	closest = closest_option(name, ForeignTableRelationId, "checkpoint", &valid);
 	initStringInfo(&where);
-	for (def = cp_option_defs; def->name; def++)
-		if (strcmp(def->name, name) == 0)
-			appendStringInfo(&where, "%s%s", where.len ? " or " : "", context_name(def->context));
+	option_places(name, &where);
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 			 errmsg("invalid option \"%s\" for IMPORT FOREIGN SCHEMA", name),

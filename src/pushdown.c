@@ -23,6 +23,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
@@ -290,4 +291,49 @@ cp_created_bound(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno, Oid b
 	*value = (Expr *) other;
 	*strategy = s;
 	return true;
+}
+
+int
+cp_compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The values a filter names: its value (kind CP_FILTER_SCALAR) or the
+ * elements of its array (CP_FILTER_ARRAY), without NULLs, sorted, each
+ * once: one list, or one revoke, per value.  "= NULL" and an empty array
+ * name nothing.  Returns how many, in *values (palloc'd).
+ */
+int
+cp_filter_values(Datum value, bool isnull, CpFilterKind kind, char ***values)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			n = 0;
+	int			i;
+
+	*values = NULL;
+	if (isnull)
+		return 0;
+	if (kind == CP_FILTER_SCALAR)
+	{
+		*values = palloc(sizeof(char *));
+		(*values)[0] = TextDatumGetCString(value);
+		return 1;
+	}
+	deconstruct_array(DatumGetArrayTypeP(value), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	*values = palloc(sizeof(char *) * Max(nelems, 1));
+	for (i = 0; i < nelems; i++)
+		if (!nulls[i])
+			(*values)[n++] = TextDatumGetCString(elems[i]);
+	qsort(*values, n, sizeof(char *), cp_compare_strings);
+	nelems = n;
+	n = 0;
+	for (i = 0; i < nelems; i++)
+		if (n == 0 || strcmp((*values)[i], (*values)[n - 1]) != 0)
+			(*values)[n++] = (*values)[i];
+	return n;
 }

@@ -240,49 +240,21 @@ BeginDirectModify(ForeignScanState *node, int eflags)
 		st->qual_econtext = CreateExprContext(node->ss.ps.state);
 }
 
-static int
-compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /*
- * By id: the distinct, non-empty ids to revoke, sorted.  An empty id names
- * no permission (and would be the list's path): it matches nothing.
+ * By id: the distinct ids to revoke, sorted.  An empty id names no
+ * permission (and would be the list's path): it matches nothing.
  */
 static void
 evaluate_ids(CpRevokeState *st, ExprContext *econtext)
 {
 	bool		isnull;
 	Datum		datum = ExecEvalExpr(st->id_expr, econtext, &isnull);
-	int			n = 0;
+	int			n = cp_filter_values(datum, isnull, st->by_id, &st->ids);
 	int			i;
 
 	st->nids = 0;
-	if (isnull)
-		return;
-	if (st->by_id == CP_FILTER_SCALAR)
-	{
-		st->ids = palloc(sizeof(char *));
-		st->ids[n++] = TextDatumGetCString(datum);
-	}
-	else
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-
-		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
-		st->ids = palloc(sizeof(char *) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-			if (!nulls[i])
-				st->ids[n++] = TextDatumGetCString(elems[i]);
-		qsort(st->ids, n, sizeof(char *), compare_strings);
-	}
 	for (i = 0; i < n; i++)
-		if (st->ids[i][0] != '\0' &&
-			(st->nids == 0 || strcmp(st->ids[i], st->ids[st->nids - 1]) != 0))
+		if (st->ids[i][0] != '\0')
 			st->ids[st->nids++] = st->ids[i];
 }
 
@@ -512,34 +484,17 @@ delete_request_text(const CpRevokeState *st, const char *id, bool placeholder)
 	return psprintf("DELETE %s", cp_permission_path(st->opts.checkpoint, id));
 }
 
-/* The distinct, non-empty elements of a constant id array, sorted. */
+/* The ids a constant names, as evaluate_ids finds them. */
 static List *
 const_ids(Const *c, CpFilterKind kind)
 {
-	List	   *result = NIL;
 	char	  **ids;
-	int			n = 0;
+	int			n = cp_filter_values(c->constvalue, c->constisnull, kind, &ids);
+	List	   *result = NIL;
 	int			i;
 
-	if (c->constisnull)
-		return NIL;
-	if (kind == CP_FILTER_SCALAR)
-		return list_make1(TextDatumGetCString(c->constvalue));
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-
-		deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &nelems);
-		ids = palloc(sizeof(char *) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-			if (!nulls[i])
-				ids[n++] = TextDatumGetCString(elems[i]);
-	}
-	qsort(ids, n, sizeof(char *), compare_strings);
 	for (i = 0; i < n; i++)
-		if (ids[i][0] != '\0' && (i == 0 || strcmp(ids[i], ids[i - 1]) != 0))
+		if (ids[i][0] != '\0')
 			result = lappend(result, ids[i]);
 	return result;
 }

@@ -820,52 +820,15 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = cp_scan_begin(node, eflags, false);
 }
 
-static int
-compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/*
- * Evaluate a filter's value(s) into CurrentMemoryContext: the distinct,
- * non-NULL strings, sorted.  "= NULL" and an empty array name nothing.
- */
+/* Evaluate a filter's value(s) into CurrentMemoryContext: see cp_filter_values. */
 static void
 evaluate_values(ExprState *expr, CpFilterKind kind, ExprContext *econtext,
 				char ***values, int *nvalues)
 {
-	Datum		datum;
 	bool		isnull;
+	Datum		datum = ExecEvalExpr(expr, econtext, &isnull);
 
-	*values = NULL;
-	*nvalues = 0;
-	datum = ExecEvalExpr(expr, econtext, &isnull);
-	if (!isnull && kind == CP_FILTER_SCALAR)
-	{
-		*values = palloc(sizeof(char *));
-		(*values)[(*nvalues)++] = TextDatumGetCString(datum);
-	}
-	else if (!isnull)
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-		int			i;
-
-		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &nelems);
-		*values = palloc(sizeof(char *) * Max(nelems, 1));
-		for (i = 0; i < nelems; i++)
-			if (!nulls[i])
-				(*values)[(*nvalues)++] = TextDatumGetCString(elems[i]);
-		/* sorted, then each value once: one list per distinct value */
-		qsort(*values, *nvalues, sizeof(char *), compare_strings);
-		nelems = *nvalues;
-		*nvalues = 0;
-		for (i = 0; i < nelems; i++)
-			if (*nvalues == 0 || strcmp((*values)[i], (*values)[*nvalues - 1]) != 0)
-				(*values)[(*nvalues)++] = (*values)[i];
-	}
+	*nvalues = cp_filter_values(datum, isnull, kind, values);
 }
 
 /* Are two sorted lists of strings the same? */
@@ -1089,7 +1052,7 @@ wanted_row(CpScanState *st, const CpPermission *perm)
 		return false;
 	if (st->filter_expr && !st->per_value &&
 		bsearch(&perm->project_id, st->values, st->nvalues, sizeof(char *),
-				compare_strings) == NULL)
+				cp_compare_strings) == NULL)
 		return false;
 	/* a scan that started after this statement's grants does not see them */
 	if (cp_statement_is_own_grant(st->stmt, segment_checkpoint(st, st->segment), perm->id))
@@ -1279,31 +1242,17 @@ list_request_text(const CpScanState *st, const char *checkpoint, const char *pro
 									  limit, NULL));
 }
 
-/*
- * The distinct, non-NULL text elements of a constant array, sorted, as
- * the scan will list them.
- */
+/* The values a constant filter names, as the scan will list them. */
 static List *
-const_array_values(Const *c)
+const_values(Const *c, CpFilterKind kind)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
 	char	  **values;
-	int			n = 0;
-	int			i;
+	int			n = cp_filter_values(c->constvalue, c->constisnull, kind, &values);
 	List	   *result = NIL;
+	int			i;
 
-	deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &nelems);
-	values = palloc(sizeof(char *) * Max(nelems, 1));
-	for (i = 0; i < nelems; i++)
-		if (!nulls[i])
-			values[n++] = TextDatumGetCString(elems[i]);
-	qsort(values, n, sizeof(char *), compare_strings);
 	for (i = 0; i < n; i++)
-		if (i == 0 || strcmp(values[i], values[i - 1]) != 0)
-			result = lappend(result, values[i]);
+		result = lappend(result, values[i]);
 	return result;
 }
 
@@ -1324,8 +1273,7 @@ explain_checkpoints(const CpScanState *st, bool *placeholder)
 			ListCell   *lc;
 			bool		found = false;
 
-			named = st->ckpt_kind == CP_FILTER_SCALAR ?
-				list_make1(TextDatumGetCString(c->constvalue)) : const_array_values(c);
+			named = const_values(c, st->ckpt_kind);
 			foreach(lc, named)
 				found = found || strcmp(lfirst(lc), st->opts.checkpoint) == 0;
 			if (!found)
@@ -1336,8 +1284,7 @@ explain_checkpoints(const CpScanState *st, bool *placeholder)
 	if (c && c->constisnull)
 		return NIL;
 	if (c)
-		return st->ckpt_kind == CP_FILTER_SCALAR ?
-			list_make1(TextDatumGetCString(c->constvalue)) : const_array_values(c);
+		return const_values(c, st->ckpt_kind);
 	*placeholder = true;
 	if (st->ckpt_kind == CP_FILTER_SCALAR)
 		return list_make1(st->ckpt_label[0] ? psprintf("{%s}", st->ckpt_label) :
@@ -1383,7 +1330,7 @@ cp_scan_request_lines(const CpScanState *st)
 												cflag | CP_PLACEHOLDER_PROJECT));
 		else if (c)
 		{
-			List	   *values = const_array_values(c);
+			List	   *values = const_values(c, CP_FILTER_ARRAY);
 
 			if (list_length(values) > st->max_lists)
 				mine = list_make1(psprintf("%s, filtered here by %d values",
