@@ -81,3 +81,22 @@ BEGIN;
 INSERT INTO jt_many SELECT format('proj_%s', g) FROM generate_series(1, 10003) g;
 ROLLBACK;
 SELECT count(*), min(project_id), max(project_id) FROM checkpoint_perms_journal();
+
+-- a revoke whose first attempt acted and lost its reply (past timeout_ms),
+-- and whose retry is refused (400): the 400 says nothing of the first
+-- attempt, so the revoke stays "unknown" in the journal
+\getenv mock_url MOCK_URL
+\getenv mock_key MOCK_KEY
+CREATE SERVER mock_quick FOREIGN DATA WRAPPER checkpoint_perms
+  OPTIONS (base_url :'mock_url', timeout_ms '500', max_concurrency '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mock_quick OPTIONS (api_key :'mock_key');
+CREATE FOREIGN TABLE jt_stall (id text, project_id text)
+  SERVER mock_quick OPTIONS (checkpoint 'ft:journal:lostreply:seed-1:delete-fail-1-stall:delete-after-1-400');
+SET client_min_messages = error;
+BEGIN;
+DELETE FROM jt_stall;
+ROLLBACK;
+RESET client_min_messages;
+SELECT action, project_id, outcome, rolled_back FROM checkpoint_perms_journal()
+  WHERE transaction = 'previous';
+SELECT method, status FROM mock_requests('ft:journal:lostreply:seed-1:delete-fail-1-stall:delete-after-1-400');
