@@ -98,5 +98,5 @@ DELETE FROM jt_stall;
 ROLLBACK;
 RESET client_min_messages;
 SELECT action, project_id, outcome, rolled_back FROM checkpoint_perms_journal()
-  WHERE transaction = 'previous';
+  WHERE transaction = 'previous' AND action = 'revoke';
 SELECT method, status FROM mock_requests('ft:journal:lostreply:seed-1:delete-fail-1-stall:delete-after-1-400');
