@@ -23,7 +23,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# every object depends on the shared header (PGXS does not track headers)
-$(OBJS): src/checkpoint_perms.h
+# every object depends on the headers (PGXS does not track them)
+$(OBJS): $(wildcard src/*.h)
 # and these on the version in the control file (CHECKPOINT_PERMS_VERSION)
 src/http.o src/version.o: checkpoint_perms.control

@@ -14,7 +14,9 @@
 #include "utils/rel.h"
 #include "utils/sampling.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 /* ---------------------------------------------------------------------
  * ANALYZE

@@ -12,7 +12,8 @@
 
 #include "utils/memutils.h"
 
-#include "checkpoint_perms.h"
+#include "api.h"
+#include "effects.h"	/* to be removed: the journal belongs to the effects layer */
 
 /* Shows "OpenAI API request: GET /fine_tuning/..." under any error. */
 static void

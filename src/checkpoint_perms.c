@@ -2,7 +2,7 @@
  *
  * checkpoint_perms.c
  *		  The foreign-data wrapper's handler and what its statements share:
- *		  the transaction callback and EXPLAIN ANALYZE's counters.
+ *		  the transaction callback and EXPLAIN's request lines and counters.
  *
  * The callbacks live by the statement they serve: scan.c (planning and
  * SELECT), modify.c (INSERT, COPY, DELETE row by row), revoke.c (a DELETE
@@ -21,7 +21,9 @@
 #endif
 #include "foreign/fdwapi.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 PG_MODULE_MAGIC;
 
@@ -96,21 +98,6 @@ cp_explain_requests(List *lines, ExplainState *es)
 	}
 	else
 		ExplainPropertyList("OpenAI Request", lines, es);
-}
-
-/*
- * " Earlier requests of this statement already revoked N permissions; they
- * stay applied.", to end the detail of an error mid-statement; "" before
- * anything was applied.
- */
-const char *
-cp_progress_note(bool revoke, int64 applied)
-{
-	if (applied == 0)
-		return "";
-	return psprintf(" Earlier requests of this statement already %s " INT64_FORMAT " %s; they stay applied.",
-					revoke ? "revoked" : "granted", applied,
-					applied == 1 ? "permission" : "permissions");
 }
 
 PG_FUNCTION_INFO_V1(checkpoint_perms_handler);

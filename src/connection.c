@@ -25,7 +25,7 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
-#include "checkpoint_perms.h"
+#include "transport.h"
 
 struct CpConnection
 {

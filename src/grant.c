@@ -37,7 +37,7 @@
 
 #include "utils/memutils.h"
 
-#include "checkpoint_perms.h"
+#include "effects.h"
 
 /* Projects an error names whose grants may have been applied. */
 #define CP_NAMED_PROJECTS 10

@@ -35,7 +35,8 @@
 #include "common/pg_prng.h"
 #endif
 
-#include "checkpoint_perms.h"
+#include "transport.h"
+#include "api.h"
 
 /*
  * The wait events a backend shows while it waits on the API: PostgreSQL 17

@@ -28,7 +28,9 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 /* The remote schema, and its table across checkpoints. */
 #define CP_REMOTE_SCHEMA "checkpoints"

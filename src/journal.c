@@ -36,7 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "checkpoint_perms.h"
+#include "effects.h"
 
 /* Entries kept per transaction; later ones are only counted. */
 #define CP_JOURNAL_MAX 10000
@@ -497,4 +497,19 @@ checkpoint_perms_journal(PG_FUNCTION_ARGS)
 	rsinfo->setResult = store;
 	rsinfo->setDesc = tupdesc;
 	return (Datum) 0;
+}
+
+/*
+ * " Earlier requests of this statement already revoked N permissions; they
+ * stay applied.", to end the detail of an error mid-statement; "" before
+ * anything was applied.
+ */
+const char *
+cp_progress_note(bool revoke, int64 applied)
+{
+	if (applied == 0)
+		return "";
+	return psprintf(" Earlier requests of this statement already %s " INT64_FORMAT " %s; they stay applied.",
+					revoke ? "revoked" : "granted", applied,
+					applied == 1 ? "permission" : "permissions");
 }

@@ -28,7 +28,7 @@
 #include "common/hashfn.h"
 #include "utils/memutils.h"
 
-#include "checkpoint_perms.h"
+#include "api.h"
 
 void
 cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,

@@ -29,7 +29,9 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 /* Positions in the fdw_private of a ModifyTable's foreign target. */
 enum FdwModifyPrivateIndex

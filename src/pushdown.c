@@ -28,7 +28,8 @@
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
-#include "checkpoint_perms.h"
+#include "planner.h"
+#include "api.h"
 
 /* Is node the given column of the relation, under any binary-compatible cast? */
 static bool
@@ -203,41 +204,6 @@ cp_order_for_pathkeys(RelOptInfo *baserel, AttrNumber attno, Oid basetype,
 		}
 	}
 	return CP_ORDER_NONE;
-}
-
-static void
-append_order(StringInfo buf, CpOrder order)
-{
-	if (order != CP_ORDER_NONE)
-		cp_append_query(buf, "order", order == CP_ORDER_ASC ? "ascending" : "descending");
-}
-
-/*
- * The list path with its fixed query, for one project (or NULL: all).
- * EXPLAIN passes a {placeholder} for a value known only at run time (the
- * checkpoint, the project: placeholders says which), which goes into the
- * path as it is.
- */
-char *
-cp_list_base_path(const char *checkpoint, const char *project_id, int placeholders,
-				  CpOrder order)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, (placeholders & CP_PLACEHOLDER_CHECKPOINT) ?
-						   cp_permissions_path_placeholder(checkpoint) :
-						   cp_permissions_path(checkpoint));
-	if (project_id && (placeholders & CP_PLACEHOLDER_PROJECT))
-		appendStringInfo(&buf, "?project_id=%s", project_id);
-	else if (project_id)
-	{
-		/* a value from the query: checked before it reaches the URL */
-		cp_check_sql_id(CP_ID_PROJECT, project_id, "");
-		cp_append_query(&buf, "project_id", project_id);
-	}
-	append_order(&buf, order);
-	return buf.data;
 }
 
 /*

@@ -18,7 +18,7 @@
 
 #include "mb/pg_wchar.h"
 
-#include "checkpoint_perms.h"
+#include "api.h"
 
 /* Latest created_at accepted: 9999-12-31 23:59:59 UTC. */
 #define CP_MAX_UNIX_SECONDS INT64CONST(253402300799)

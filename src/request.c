@@ -20,7 +20,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 
-#include "checkpoint_perms.h"
+#include "api.h"
 
 #define CP_PERMISSIONS_PREFIX "/fine_tuning/checkpoints/"
 
@@ -243,6 +243,41 @@ cp_append_query(StringInfo buf, const char *name, const char *value)
 {
 	appendStringInfo(buf, "%c%s=", strchr(buf->data, '?') ? '&' : '?', name);
 	append_encoded(buf, value, false);
+}
+
+static void
+append_order(StringInfo buf, CpOrder order)
+{
+	if (order != CP_ORDER_NONE)
+		cp_append_query(buf, "order", order == CP_ORDER_ASC ? "ascending" : "descending");
+}
+
+/*
+ * The list path with its fixed query, for one project (or NULL: all).
+ * EXPLAIN passes a {placeholder} for a value known only at run time (the
+ * checkpoint, the project: placeholders says which), which goes into the
+ * path as it is.
+ */
+char *
+cp_list_base_path(const char *checkpoint, const char *project_id, int placeholders,
+				  CpOrder order)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, (placeholders & CP_PLACEHOLDER_CHECKPOINT) ?
+						   cp_permissions_path_placeholder(checkpoint) :
+						   cp_permissions_path(checkpoint));
+	if (project_id && (placeholders & CP_PLACEHOLDER_PROJECT))
+		appendStringInfo(&buf, "?project_id=%s", project_id);
+	else if (project_id)
+	{
+		/* a value from the query: checked before it reaches the URL */
+		cp_check_sql_id(CP_ID_PROJECT, project_id, "");
+		cp_append_query(&buf, "project_id", project_id);
+	}
+	append_order(&buf, order);
+	return buf.data;
 }
 
 /* {"project_ids": [...]}: the only key the API accepts. */

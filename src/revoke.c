@@ -44,7 +44,9 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 /*
  * Items appended to the scan's fdw_private by PlanDirectModify, counted

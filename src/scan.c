@@ -43,7 +43,9 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
-#include "checkpoint_perms.h"
+#include "executor.h"
+#include "planner.h"
+#include "effects.h"
 
 /* Rows assumed for a table never analyzed. */
 #define CP_DEFAULT_ROWS 1000.0

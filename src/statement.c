@@ -29,7 +29,7 @@
 #include "nodes/plannodes.h"
 #include "utils/memutils.h"
 
-#include "checkpoint_perms.h"
+#include "effects.h"
 
 struct CpStatement
 {

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.h
+ *		  The api layer (request.c, reply.c, api.c, list.c): typed calls of the
+ *		  checkpoint-permissions API (list a page, walk a list, create,
+ *		  delete), the requests they send and the checks of their replies.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CP_API_H
+#define CP_API_H
+
+#include "transport.h"
+
+/* Pages a list reads ahead of the one it returns rows of (list.c). */
+#define CP_READ_AHEAD 4
+
+/* Walks one list request across its pages (list.c). */
+typedef struct CpLister
+{
+	const CpOptions *opts;		/* &own_opts */
+	CpOptions	own_opts;		/* the caller's, with the list's checkpoint */
+	CpStats    *stats;
+	MemoryContext cxt;			/* holds base_path and the cursor */
+	MemoryContext page_cxt;		/* holds the page; reset per page */
+	char	   *base_path;		/* list path with its fixed query */
+	char	   *after;			/* cursor for the next page, NULL for the first */
+	int64		max_rows;		/* stop after this many rows; 0: never */
+	int64		rows;			/* rows returned so far */
+	int64		pages;			/* pages fetched since the start */
+	CpPage		page;
+	int			next;			/* next item of page to return */
+	bool		exhausted;		/* no page after this one */
+	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
+	int			nprev;
+
+	/* pages after this one, read ahead with other lists' (see list.c) */
+	int			nahead;
+	bool		ahead_end;		/* the last of them ends the list */
+	MemoryContext ahead_cxt[CP_READ_AHEAD]; /* one each; a page's context
+											 * becomes page_cxt when it is read */
+	CpPage		ahead[CP_READ_AHEAD];
+	char	   *ahead_path[CP_READ_AHEAD];
+	int			ahead_limit[CP_READ_AHEAD];
+} CpLister;
+
+/* request.c */
+extern char *cp_permissions_path(const char *checkpoint);
+extern char *cp_permissions_path_placeholder(const char *placeholder);
+extern char *cp_permission_path(const char *checkpoint, const char *permission_id);
+extern char *cp_list_page_path(const char *base, int limit, const char *after);
+extern void cp_append_query(StringInfo buf, const char *name, const char *value);
+extern char *cp_create_body(char **project_ids, int n);
+
+/* cp_list_base_path's placeholders: which value is an EXPLAIN {placeholder} */
+#define CP_PLACEHOLDER_PROJECT 1
+#define CP_PLACEHOLDER_CHECKPOINT 2
+extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
+							   int placeholders, CpOrder order);
+
+
+/* list.c */
+extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
+						   MemoryContext parent);
+extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
+extern bool cp_lister_rewind(CpLister *lister);
+extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
+extern bool cp_lister_needs_page(const CpLister *lister);
+extern void cp_lister_fetch_ahead(CpLister **listers, int n);
+extern CpPermission *cp_lister_next(CpLister *lister);
+extern void cp_lister_fetch_first(CpLister **listers, int n);
+
+/* reply.c */
+CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
+											 const CpResponse *resp, int retries);
+extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
+extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
+							 const char *permission_id);
+
+/* api.c */
+extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
+extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, int n,
+								   const char *progress, CpStats *stats,
+								   const char **unknown_reason);
+extern CpPermission *cp_read_created(const CpOptions *opts, const CpResponse *resp,
+									 char **project_ids, int n, const char **unknown_reason);
+extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
+						  const char *progress, CpStats *stats);
+
+/* Revokes sent by one cp_http_send_many call: bounds the transfers held. */
+#define CP_DELETE_SLICE 256
+extern void cp_api_delete_many(const CpOptions *opts, char **checkpoints,
+							   char **permission_ids, char **project_ids, int n,
+							   bool *revoked, int64 *applied, CpStats *stats);
+
+#endif							/* CP_API_H */
