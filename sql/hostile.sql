@@ -56,13 +56,16 @@ SET client_min_messages = error;
 INSERT INTO h_batch1 (project_id) VALUES ('proj_q1'), (E'proj_q2\n');
 RESET client_min_messages;
 SELECT method, body FROM mock_requests('ft:hostile:batch1');
+-- a value in a condition that cannot be an id matches nothing, with no
+-- request and no error, as it would filtered locally (issue 17)
 SELECT count(*) FROM h_ids WHERE project_id = E'proj_0001\n';
--- every value of an IN list is checked before any list is sent
+-- and an IN list sends only the values that can be ids
 SELECT count(*) FROM h_ids WHERE project_id IN ('proj_0001', E'proj_0002\r\n');
 SELECT method, count(*) FROM mock_requests('ft:hostile:ids:seed-3') GROUP BY method;
 
 -- 3. Length caps: checkpoint 512 bytes, project and permission ids 256,
--- refused before any request; a message repeats at most 200 bytes of a value
+-- refused before any request (a condition's value past them matches
+-- nothing); a message repeats at most 200 bytes of a value
 INSERT INTO h_ids (project_id) VALUES (repeat('x', 100000));
 SELECT count(*) FROM h_ids WHERE project_id = repeat('x', 100000);
 INSERT INTO h_ids (project_id) VALUES (repeat('p', 257));

@@ -51,7 +51,7 @@ RESET plan_cache_mode;
 SELECT * FROM byid_requests();
 -- RETURNING what a delete reply does not hold (project_id): by list
 EXPLAIN (COSTS OFF) DELETE FROM by_id WHERE id = 'cp_x' RETURNING project_id;
--- an id that cannot be one is refused before anything is sent
+-- a value that cannot be an id revokes nothing and sends nothing
 DELETE FROM by_id WHERE id = E'cp_\nx';
 SELECT * FROM byid_requests();
 
@@ -130,8 +130,8 @@ SELECT count(*) FILTER (WHERE status = 429) > 0 AS some_429,
        count(*) FILTER (WHERE status = 404) AS not_found
   FROM mock_requests('ft:revoke:rateone:seed-1:delete-inflight-1:delete-slow-50');
 
--- every id is checked before any revoke is in the journal: nothing sent,
--- nothing for a rollback to warn about
+-- a value that cannot be an id matches nothing: the others are revoked
+-- (and journaled), the impossible one is neither sent nor an error
 BEGIN;
 DELETE FROM by_id WHERE id IN ('cp_a1', 'cp_a2', repeat('z', 300));
 ROLLBACK;

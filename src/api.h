@@ -25,8 +25,7 @@ typedef struct CpLister
 	MemoryContext page_cxt;		/* holds the page; reset per page */
 	char	   *base_path;		/* list path with its fixed query */
 	char	   *after;			/* cursor for the next page, NULL for the first */
-	int64		max_rows;		/* stop after this many rows; 0: never */
-	int64		rows;			/* rows returned so far */
+	int			page_limit;		/* rows a page asks for: page_size or fewer */
 	int64		pages;			/* pages fetched since the start */
 	CpPage		page;
 	int			next;			/* next item of page to return */
@@ -62,7 +61,8 @@ extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
 /* list.c */
 extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 						   MemoryContext parent);
-extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
+extern void cp_lister_start(CpLister *lister, const char *base_path);
+extern void cp_lister_set_page_limit(CpLister *lister, int limit);
 extern bool cp_lister_rewind(CpLister *lister);
 extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern bool cp_lister_needs_page(const CpLister *lister);

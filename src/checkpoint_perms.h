@@ -209,6 +209,7 @@ extern char *cp_value_problem_detail(CpValueProblem problem, const char *value,
 									 size_t maxlen, int byte);
 extern const char *cp_id_name(CpIdKind kind);
 extern size_t cp_id_max_len(CpIdKind kind);
+extern bool cp_id_possible(CpIdKind kind, const char *value);
 extern void cp_check_sql_id(CpIdKind kind, const char *value, const char *progress);
 extern char *cp_shorten(const char *value);
 

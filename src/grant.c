@@ -178,7 +178,7 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 		}
 		qsort(slots, n, sizeof(CpProjectSlot), compare_slots);
 		cp_lister_start(&lister, cp_list_base_path(opts->checkpoint, NULL, false,
-												   CP_ORDER_NONE), 0);
+												   CP_ORDER_NONE));
 		while ((perm = cp_lister_next(&lister)) != NULL)
 		{
 			CpProjectSlot key = {.project_id = perm->project_id};

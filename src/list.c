@@ -6,9 +6,12 @@
  * A lister holds one page at a time, in a memory context reset per page,
  * and fetches the next page only when the last row of the current one has
  * been taken.  It stops when the contract says the list ends (has_more
- * false, data empty or last_id empty), when max_rows rows were returned,
- * refuses a cursor that does not advance, and stops a list that goes on
- * past max_pages pages (an API whose has_more never ends).  Scans and ANALYZE use it.
+ * false, data empty or last_id empty), refuses a cursor that does not
+ * advance, and stops a list that goes on past max_pages pages (an API
+ * whose has_more never ends).  Scans, ANALYZE and grant recovery use it.
+ * How many rows a page asks for is the caller's (cp_lister_set_page_limit):
+ * a scan with a row budget asks for no more than it still needs, and
+ * stops when it has them (plan.c).
  *
  * The first pages of several lists can be fetched at once
  * (cp_lister_fetch_first), each into its own lister: a scan with one list
@@ -52,10 +55,10 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 
 /*
  * Start listing base_path (the list path with its fixed query: project_id,
- * order), returning at most max_rows rows (0: all).
+ * order), in pages of page_size.
  */
 void
-cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
+cp_lister_start(CpLister *lister, const char *base_path)
 {
 	int			i;
 
@@ -66,8 +69,7 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 		pfree(lister->after);
 	lister->base_path = MemoryContextStrdup(lister->cxt, base_path);
 	lister->after = NULL;
-	lister->max_rows = max_rows;
-	lister->rows = 0;
+	lister->page_limit = lister->opts->page_size;
 	lister->pages = 0;
 	lister->next = 0;
 	lister->page.nitems = 0;
@@ -77,6 +79,14 @@ cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
 	lister->nahead = 0;
 	lister->ahead_end = false;
 	lister->nprev = 0;
+}
+
+/* The limit of the pages requested from now on (1 to page_size). */
+void
+cp_lister_set_page_limit(CpLister *lister, int limit)
+{
+	Assert(limit >= 1 && limit <= lister->opts->page_size);
+	lister->page_limit = limit;
 }
 
 /* The checkpoint the next list is of, for its requests' errors. */
@@ -96,7 +106,6 @@ cp_lister_rewind(CpLister *lister)
 	if (lister->pages != 1)
 		return false;
 	lister->next = 0;
-	lister->rows = 0;
 	return true;
 }
 
@@ -210,9 +219,7 @@ next_page_path(CpLister *lister, int *limit)
 	MemoryContext oldcxt;
 	char	   *path;
 
-	*limit = lister->opts->page_size;
-	if (lister->max_rows > 0)
-		*limit = (int) Min((int64) *limit, lister->max_rows - lister->rows);
+	*limit = lister->page_limit;
 	check_max_pages(lister);
 
 	MemoryContextReset(lister->page_cxt);
@@ -323,8 +330,7 @@ cp_lister_fetch_first(CpLister **listers, int n)
 bool
 cp_lister_needs_page(const CpLister *lister)
 {
-	return lister->next >= lister->page.nitems && !lister->exhausted && lister->nahead == 0 &&
-		!(lister->max_rows > 0 && lister->rows >= lister->max_rows);
+	return lister->next >= lister->page.nitems && !lister->exhausted && lister->nahead == 0;
 }
 
 /* A page read ahead: parse it into the lister's queue. */
@@ -370,10 +376,9 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		MemoryContext oldcxt;
 
 		if (lister->pages == 0 || lister->exhausted || lister->ahead_end ||
-			k >= CP_READ_AHEAD || lister->max_rows > 0 ||
-			lister->pages + k >= lister->opts->max_pages)
+			k >= CP_READ_AHEAD || lister->pages + k >= lister->opts->max_pages)
 			continue;
-		lister->ahead_limit[k] = lister->opts->page_size;
+		lister->ahead_limit[k] = lister->page_limit;
 		MemoryContextReset(lister->ahead_cxt[k]);
 		oldcxt = MemoryContextSwitchTo(lister->ahead_cxt[k]);
 		lister->ahead_path[k] = cp_list_page_path(lister->base_path, lister->ahead_limit[k],
@@ -426,13 +431,8 @@ cp_lister_next(CpLister *lister)
 {
 	for (;;)
 	{
-		if (lister->max_rows > 0 && lister->rows >= lister->max_rows)
-			return NULL;
 		if (lister->next < lister->page.nitems)
-		{
-			lister->rows++;
 			return &lister->page.items[lister->next++];
-		}
 		if (lister->exhausted)
 			return NULL;
 		if (lister->nahead > 0)

@@ -14,12 +14,82 @@
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
 							  Expr *clause, Expr **value, CpFilterKind *kind);
-extern int	cp_compare_strings(const void *a, const void *b);
-extern int	cp_filter_values(Datum value, bool isnull, CpFilterKind kind, char ***values);
 extern bool cp_created_bound(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
 							 Oid basetype, Expr *clause, Expr **value, int *strategy);
 extern List *cp_project_join_clauses(PlannerInfo *root, RelOptInfo *baserel,
 									 AttrNumber attno);
 extern CpOrder cp_order_for_pathkeys(RelOptInfo *baserel, AttrNumber attno, Oid basetype,
 									 List *pathkeys);
+/*
+ * plan.c: the request plan of a scan, written by GetForeignPlan into
+ * fdw_private and read back by the executor; execution and EXPLAIN walk
+ * the same lists (cp_scan_lists) and build the same requests.
+ */
+typedef struct CpScanPlan
+{
+	CpOrder		order;			/* ?order= of every list */
+	int64		row_budget;		/* rows the scan returns at most (a LIMIT
+								 * sent to the API), 0: all */
+	CpFilterKind project_kind;	/* the project_id value(s), fdw_exprs'
+								 * CP_SCAN_EXPR_PROJECT */
+	int			max_lists;		/* an array: one list per value up to this
+								 * many, else one full list filtered here */
+	char	   *project_label;	/* EXPLAIN's name of a run-time value, or "" */
+	CpFilterKind ckpt_kind;		/* the checkpoint value(s) a query names,
+								 * fdw_exprs' CP_SCAN_EXPR_CHECKPOINT */
+	char	   *ckpt_label;		/* likewise */
+	int			strategies[2];	/* btree strategy of the created_at lower and
+								 * upper bound (fdw_exprs' CP_SCAN_EXPR_LOWER,
+								 * CP_SCAN_EXPR_UPPER), or 0 */
+} CpScanPlan;
+
+/* Positions in a scan's fdw_exprs: a NULL constant for each not sent. */
+typedef enum CpScanExpr
+{
+	CP_SCAN_EXPR_PROJECT,
+	CP_SCAN_EXPR_CHECKPOINT,
+	CP_SCAN_EXPR_LOWER,
+	CP_SCAN_EXPR_UPPER,
+	CP_SCAN_EXPRS
+} CpScanExpr;
+
+/* The values of a condition, as cp_condition_values finds them. */
+typedef struct CpConditionValues
+{
+	char	  **values;
+	int			n;
+} CpConditionValues;
+
+/* The lists a scan sends once its values are known ("segments"). */
+typedef struct CpScanLists
+{
+	char	  **checkpoints;	/* sorted, distinct */
+	int			ncheckpoints;
+	char	  **projects;		/* the project_id values, sorted, distinct */
+	int			nprojects;
+	bool		per_project;	/* one list per value; else one full list
+								 * per checkpoint (filtered here by projects,
+								 * if the plan has a project filter) */
+	int			per_checkpoint; /* segments of one checkpoint */
+	int			nsegments;
+} CpScanLists;
+
+extern List *cp_scan_plan_to_private(const CpScanPlan *plan);
+extern void cp_scan_plan_from_private(List *items, CpScanPlan *plan);
+extern int	cp_compare_strings(const void *a, const void *b);
+extern int	cp_condition_values(Datum value, bool isnull, CpFilterKind kind, CpIdKind idkind,
+								char ***values);
+extern void cp_scan_lists(const CpScanPlan *plan, const char *table_checkpoint,
+						  char **projects, int nprojects, char **checkpoints, int ncheckpoints,
+						  bool bound_null, CpScanLists *lists);
+extern const char *cp_segment_checkpoint(const CpScanLists *lists, int seg);
+extern const char *cp_segment_project(const CpScanLists *lists, int seg);
+extern char *cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg);
+extern int	cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size,
+							   int64 returned);
+extern List *cp_scan_plan_lines(const CpScanPlan *plan, int page_size,
+								const char *table_checkpoint,
+								const CpConditionValues *project,
+								const CpConditionValues *checkpoint);
+
 #endif							/* CP_PLANNER_H */

@@ -9,9 +9,10 @@
  * contain) is percent-encoded, and a "." or ".." segment is encoded whole,
  * so that no id can change the path it is sent to.
  *
- * Ids from SQL are checked before any request is built (length, control
- * characters, white space at either end), and values that messages repeat
- * are cut to a readable length here too.
+ * What an id can be is decided here too (cp_id_possible): an id being
+ * written that cannot be one is refused before any request is built
+ * (cp_check_sql_id), and values that messages repeat are cut to a
+ * readable length (cp_shorten).
  *
  *-------------------------------------------------------------------------
  */
@@ -97,6 +98,22 @@ cp_id_max_len(CpIdKind kind)
 			return CP_MAX_PERMISSION_ID_LEN;
 	}
 	return 0;
+}
+
+/*
+ * Could the API have an id like this?  Not when it is empty, too long,
+ * holds a control character or white space at either end: reply.c refuses
+ * such an id from the API.  The one rule for ids: a value being written
+ * that fails it is an error (cp_check_sql_id), a value in a condition
+ * matches nothing (plan.c, cp_condition_values).
+ */
+bool
+cp_id_possible(CpIdKind kind, const char *value)
+{
+	int			byte;
+
+	return value[0] != '\0' &&
+		cp_value_problem(value, cp_id_max_len(kind), &byte) == CP_VALUE_OK;
 }
 
 /*
@@ -209,7 +226,6 @@ cp_permission_path(const char *checkpoint, const char *permission_id)
 {
 	StringInfoData buf;
 
-	cp_check_sql_id(CP_ID_PERMISSION, permission_id, "");
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, cp_permissions_path(checkpoint));
 	appendStringInfoChar(&buf, '/');
@@ -271,11 +287,7 @@ cp_list_base_path(const char *checkpoint, const char *project_id, int placeholde
 	if (project_id && (placeholders & CP_PLACEHOLDER_PROJECT))
 		appendStringInfo(&buf, "?project_id=%s", project_id);
 	else if (project_id)
-	{
-		/* a value from the query: checked before it reaches the URL */
-		cp_check_sql_id(CP_ID_PROJECT, project_id, "");
 		cp_append_query(&buf, "project_id", project_id);
-	}
 	append_order(&buf, order);
 	return buf.data;
 }

@@ -49,8 +49,9 @@
 #include "effects.h"
 
 /*
- * Items appended to the scan's fdw_private by PlanDirectModify, counted
- * from the end of the list (the scan's own items come first).
+ * The list PlanDirectModify adds to the scan's fdw_private, as its second
+ * item (scan.c's FdwScanPrivateDirectModify): written by
+ * PlanDirectModify, read by direct_private().
  */
 enum FdwDirectModifyPrivateIndex
 {
@@ -58,8 +59,7 @@ enum FdwDirectModifyPrivateIndex
 									 * (fdw_exprs' one item), or
 									 * CP_FILTER_NONE: by list */
 	FdwDirectModifyPrivateIdLabel,	/* String: EXPLAIN's name of a run-time id */
-	FdwDirectModifyPrivateSetProcessed, /* Integer: count rows in es_processed */
-	FdwDirectModifyPrivateCount
+	FdwDirectModifyPrivateSetProcessed	/* Integer: count rows in es_processed */
 };
 
 /* Ids of a by-id DELETE that EXPLAIN names one by one. */
@@ -95,9 +95,7 @@ typedef struct CpRevokeState
 static inline Node *
 direct_private(ForeignScan *fsplan, int item)
 {
-	int			len = list_length(fsplan->fdw_private);
-
-	return list_nth(fsplan->fdw_private, len - FdwDirectModifyPrivateCount + item);
+	return list_nth(lsecond(fsplan->fdw_private), item);
 }
 
 /*
@@ -207,9 +205,10 @@ PlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	fscan->scan.plan.qual = NIL;
 	fscan->operation = CMD_DELETE;
 	fscan->resultRelation = resultRelation;
-	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(kind));
-	fscan->fdw_private = lappend(fscan->fdw_private, makeString(pstrdup(label)));
-	fscan->fdw_private = lappend(fscan->fdw_private, makeInteger(plan->canSetTag));
+	Assert(list_length(fscan->fdw_private) == 1);
+	fscan->fdw_private = lappend(fscan->fdw_private,
+								 list_make3(makeInteger(kind), makeString(pstrdup(label)),
+											makeInteger(plan->canSetTag)));
 	return true;
 }
 
@@ -243,21 +242,17 @@ BeginDirectModify(ForeignScanState *node, int eflags)
 }
 
 /*
- * By id: the distinct ids to revoke, sorted.  An empty id names no
- * permission (and would be the list's path): it matches nothing.
+ * By id: the distinct ids to revoke, sorted.  A value that cannot be an id
+ * (empty, white space at either end, ...: cp_condition_values) names no
+ * permission: it matches nothing, and nothing is sent for it.
  */
 static void
 evaluate_ids(CpRevokeState *st, ExprContext *econtext)
 {
 	bool		isnull;
 	Datum		datum = ExecEvalExpr(st->id_expr, econtext, &isnull);
-	int			n = cp_filter_values(datum, isnull, st->by_id, &st->ids);
-	int			i;
 
-	st->nids = 0;
-	for (i = 0; i < n; i++)
-		if (st->ids[i][0] != '\0')
-			st->ids[st->nids++] = st->ids[i];
+	st->nids = cp_condition_values(datum, isnull, st->by_id, CP_ID_PERMISSION, &st->ids);
 }
 
 /*
@@ -491,13 +486,13 @@ static List *
 const_ids(Const *c, CpFilterKind kind)
 {
 	char	  **ids;
-	int			n = cp_filter_values(c->constvalue, c->constisnull, kind, &ids);
+	int			n = cp_condition_values(c->constvalue, c->constisnull, kind, CP_ID_PERMISSION,
+										&ids);
 	List	   *result = NIL;
 	int			i;
 
 	for (i = 0; i < n; i++)
-		if (ids[i][0] != '\0')
-			result = lappend(result, ids[i]);
+		result = lappend(result, ids[i]);
 	return result;
 }
 

@@ -53,22 +53,15 @@
 /* Values assumed in a project_id = ANY(array) that is not a constant. */
 #define CP_DEFAULT_ARRAY_VALUES 10
 
-/* Positions in ForeignScan.fdw_private. */
+/*
+ * ForeignScan.fdw_private: a list whose first item is the scan's request
+ * plan (plan.c writes and reads it); PlanDirectModify (revoke.c) adds its
+ * own as the second.
+ */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateOrder,		/* Integer: CpOrder */
-	FdwScanPrivateLimit,		/* Integer: rows to fetch at most, 0: all */
-	FdwScanPrivateFilterKind,	/* Integer: CpFilterKind of fdw_exprs' one value */
-	FdwScanPrivateMaxLists,		/* Integer: array filter: lists per value up to
-								 * this many values, else one full list */
-	FdwScanPrivateValueLabel,	/* String: EXPLAIN's name for a value known at
-								 * run time, or "" */
-	FdwScanPrivateCkptKind,		/* Integer: CpFilterKind of the checkpoint
-								 * value(s), fdw_exprs' second item */
-	FdwScanPrivateCkptLabel,	/* String: as FdwScanPrivateValueLabel, for it */
-	FdwScanPrivateLowerStrategy,	/* Integer: btree strategy of the created_at
-									 * lower bound (fdw_exprs' third), or 0 */
-	FdwScanPrivateUpperStrategy /* Integer: likewise, the upper bound (fourth) */
+	FdwScanPrivatePlan,			/* List: cp_scan_plan_to_private() */
+	FdwScanPrivateDirectModify	/* List: revoke.c's, for a DELETE run whole */
 };
 
 /* Positions in a ForeignPath's fdw_private. */
@@ -83,39 +76,21 @@ typedef struct CpScanState
 	CpOptions	opts;
 	CpColumnMap columns;
 	Oid			relid;
-	CpOrder		order;
-	int64		limit;			/* rows to fetch at most, 0: all */
-	CpFilterKind filter_kind;
-	int			max_lists;		/* array filter: see FdwScanPrivateMaxLists */
-	char	   *value_label;	/* see FdwScanPrivateValueLabel */
-	Expr	   *filter_value;	/* the project_id value(s), or NULL */
-	ExprState  *filter_expr;
-	CpFilterKind ckpt_kind;		/* the checkpoint(s) a query names */
-	char	   *ckpt_label;		/* see FdwScanPrivateCkptLabel */
-	Expr	   *ckpt_value;		/* the checkpoint value(s), or NULL */
-	ExprState  *ckpt_expr;
-	int			strategies[2];	/* of the lower and upper created_at bound */
-	ExprState  *bound_exprs[2];
+	CpScanPlan	plan;			/* what the scan sends (plan.c) */
+	Expr	   *exprs[CP_SCAN_EXPRS];	/* fdw_exprs: the plan's values */
+	ExprState  *expr_states[CP_SCAN_EXPRS]; /* NULL for each not sent */
 	bool		bound_null;		/* a bound is NULL: no row can match */
 	int64		bounds[2];		/* as row_time() gives a row's */
 
 	/*
-	 * The project ids of the filter, sorted and distinct, and how they are
-	 * listed: one list ("segment") per value, or one full list whose rows
-	 * are filtered here.  See start_scan().
+	 * The lists of the current (re)start, from the values evaluated then
+	 * (start_scan), and where the scan is in them.
 	 */
-	char	  **values;
-	int			nvalues;
-	bool		per_value;
-	char	  **checkpoints;	/* the checkpoints listed, sorted and distinct */
-	int			ncheckpoints;
-	int			per_checkpoint; /* segments of one checkpoint: the value
-								 * lists, or 1 full list */
-	int			nsegments;		/* ncheckpoints * per_checkpoint */
+	CpScanLists lists;
 	int			segment;		/* segment being listed, -1 before the first */
 	int			started;		/* segments whose list was started */
-	bool		need_eval;		/* (re)start: evaluate the filter first */
-	MemoryContext values_cxt;	/* holds values */
+	bool		need_eval;		/* (re)start: evaluate the values first */
+	MemoryContext values_cxt;	/* holds lists' values */
 	MemoryContext eval_cxt;		/* holds newly evaluated values */
 
 	/*
@@ -133,7 +108,7 @@ typedef struct CpScanState
 	CpStatement *stmt;
 	Tuplestorestate *store;		/* the whole list, read before the first row */
 	TupleTableSlot *store_slot; /* a row read back from store */
-	bool		stored;			/* store holds the list of values */
+	bool		stored;			/* store holds the lists' rows */
 } CpScanState;
 
 /*
@@ -661,6 +636,7 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			strategies[2];
 	List	   *fdw_exprs;
 	List	   *fdw_private;
+	CpScanPlan	plan;
 	ListCell   *lc;
 	int			i;
 
@@ -702,25 +678,20 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	if (local_exprs != NIL)
 		limit = 0;
 
-	fdw_private = NIL;
-	fdw_private = lappend(fdw_private, makeInteger(order));
-	fdw_private = lappend(fdw_private, makeInteger(limit));
-	fdw_private = lappend(fdw_private, makeInteger(kind));
-	fdw_private = lappend(fdw_private, makeInteger(kind == CP_FILTER_ARRAY ? info->max_lists : 0));
-	fdw_private = lappend(fdw_private,
-						  makeString(chosen && !IsA(value, Const) ? cp_value_label(root, value) :
-									 pstrdup("")));
-	fdw_private = lappend(fdw_private, makeInteger(ckpt_kind));
-	fdw_private = lappend(fdw_private,
-						  makeString(ckpt_chosen && !IsA(ckpt_value, Const) ?
-									 cp_value_label(root, ckpt_value) : pstrdup("")));
-	fdw_private = lappend(fdw_private, makeInteger(strategies[0]));
-	fdw_private = lappend(fdw_private, makeInteger(strategies[1]));
+	/* the request plan, walked by the scan and by EXPLAIN alike */
+	plan.order = order;
+	plan.row_budget = limit;
+	plan.project_kind = kind;
+	plan.max_lists = kind == CP_FILTER_ARRAY ? info->max_lists : 0;
+	plan.project_label = chosen && !IsA(value, Const) ? cp_value_label(root, value) : "";
+	plan.ckpt_kind = ckpt_kind;
+	plan.ckpt_label = ckpt_chosen && !IsA(ckpt_value, Const) ?
+		cp_value_label(root, ckpt_value) : "";
+	plan.strategies[0] = strategies[0];
+	plan.strategies[1] = strategies[1];
+	fdw_private = list_make1(cp_scan_plan_to_private(&plan));
 
-	/*
-	 * fdw_exprs: the project_id value(s), the checkpoint(s), the lower and
-	 * the upper created_at bound; a NULL constant for each that is not sent.
-	 */
+	/* fdw_exprs (CpScanExpr): a NULL constant for each value not sent */
 	fdw_exprs = list_make4(value ? value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
 						   ckpt_value ? ckpt_value : (Expr *) makeNullConst(TEXTOID, -1, InvalidOid),
 						   bound_exprs[0] ? bound_exprs[0] : (Expr *) makeNullConst(INT8OID, -1, InvalidOid),
@@ -733,6 +704,9 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * Scanning
  * ---------------------------------------------------------------------
  */
+
+/* The id kind of the values of each of fdw_exprs' conditions. */
+static const CpIdKind expr_id_kind[2] = {CP_ID_PROJECT, CP_ID_CHECKPOINT};
 
 /*
  * Start a scan of node's plan (a ForeignScan made by GetForeignPlan): the
@@ -750,19 +724,14 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	int			i;
 
 	st->relid = RelationGetRelid(rel);
-	st->order = (CpOrder) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateOrder));
-	st->limit = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLimit));
-	st->filter_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateFilterKind));
-	st->max_lists = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateMaxLists));
-	st->value_label = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateValueLabel));
-	st->ckpt_kind = (CpFilterKind) intVal(list_nth(fsplan->fdw_private, FdwScanPrivateCkptKind));
-	st->ckpt_label = strVal(list_nth(fsplan->fdw_private, FdwScanPrivateCkptLabel));
-	if (st->filter_kind != CP_FILTER_NONE)
-		st->filter_value = (Expr *) linitial(fsplan->fdw_exprs);
-	if (st->ckpt_kind != CP_FILTER_NONE)
-		st->ckpt_value = (Expr *) lsecond(fsplan->fdw_exprs);
-	st->strategies[0] = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateLowerStrategy));
-	st->strategies[1] = intVal(list_nth(fsplan->fdw_private, FdwScanPrivateUpperStrategy));
+	cp_scan_plan_from_private(list_nth(fsplan->fdw_private, FdwScanPrivatePlan), &st->plan);
+	st->exprs[CP_SCAN_EXPR_PROJECT] = st->plan.project_kind != CP_FILTER_NONE ?
+		list_nth(fsplan->fdw_exprs, CP_SCAN_EXPR_PROJECT) : NULL;
+	st->exprs[CP_SCAN_EXPR_CHECKPOINT] = st->plan.ckpt_kind != CP_FILTER_NONE ?
+		list_nth(fsplan->fdw_exprs, CP_SCAN_EXPR_CHECKPOINT) : NULL;
+	for (i = 0; i < 2; i++)
+		st->exprs[CP_SCAN_EXPR_LOWER + i] = st->plan.strategies[i] != 0 ?
+			list_nth(fsplan->fdw_exprs, CP_SCAN_EXPR_LOWER + i) : NULL;
 
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 	{
@@ -771,19 +740,15 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 		return st;
 	}
 
-	if (st->filter_value)
-		st->filter_expr = ExecInitExpr(st->filter_value, (PlanState *) node);
-	if (st->ckpt_value)
-		st->ckpt_expr = ExecInitExpr(st->ckpt_value, (PlanState *) node);
-	for (i = 0; i < 2; i++)
-		if (st->strategies[i] != 0)
-			st->bound_exprs[i] = ExecInitExpr((Expr *) list_nth(fsplan->fdw_exprs, 2 + i),
-											  (PlanState *) node);
+	for (i = 0; i < CP_SCAN_EXPRS; i++)
+		if (st->exprs[i])
+			st->expr_states[i] = ExecInitExpr(st->exprs[i], (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
-	/* a pushed LIMIT may stop after the first list: those go one by one */
-	st->nlisters = (st->filter_kind == CP_FILTER_ARRAY || st->ckpt_kind == CP_FILTER_ARRAY) &&
-		st->limit == 0 ? st->opts.max_concurrency : 1;
+	/* a row budget may stop after the first list: those go one by one */
+	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
+					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
+		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
 	st->listers = palloc0(sizeof(CpLister) * st->nlisters);
 	cp_lister_init(&st->listers[0], &st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
@@ -822,17 +787,6 @@ BeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = cp_scan_begin(node, eflags, false);
 }
 
-/* Evaluate a filter's value(s) into CurrentMemoryContext: see cp_filter_values. */
-static void
-evaluate_values(ExprState *expr, CpFilterKind kind, ExprContext *econtext,
-				char ***values, int *nvalues)
-{
-	bool		isnull;
-	Datum		datum = ExecEvalExpr(expr, econtext, &isnull);
-
-	*nvalues = cp_filter_values(datum, isnull, kind, values);
-}
-
 /* Are two sorted lists of strings the same? */
 static bool
 same_strings(char **a, int na, char **b, int nb)
@@ -848,120 +802,116 @@ same_strings(char **a, int na, char **b, int nb)
 }
 
 /*
- * Start (or restart, after a rescan) a scan: evaluate the filter, and if
- * it lists the same projects as before and what it read is still in
- * memory (the tuplestore, or the only page of a single list), rewind
- * instead of sending the requests again.
+ * Evaluate the created_at bounds (a NULL one matches no row); returns
+ * whether they differ from the last (re)start's.
+ */
+static bool
+evaluate_bounds(CpScanState *st, ExprContext *econtext)
+{
+	bool		was_null = st->bound_null;
+	bool		changed = false;
+	int			i;
+
+	st->bound_null = false;
+	for (i = 0; i < 2; i++)
+	{
+		ExprState  *expr = st->expr_states[CP_SCAN_EXPR_LOWER + i];
+		int64		previous = st->bounds[i];
+		bool		isnull;
+		Datum		datum;
+
+		if (expr == NULL)
+			continue;
+		datum = ExecEvalExpr(expr, econtext, &isnull);
+		st->bound_null |= isnull;
+		st->bounds[i] = isnull ? 0 : DatumGetInt64(datum);
+		changed |= st->bounds[i] != previous;
+	}
+	return changed || st->bound_null != was_null;
+}
+
+/*
+ * Evaluate the values of the project_id and checkpoint conditions into
+ * CurrentMemoryContext (cp_condition_values: sorted, distinct, only
+ * values that can be ids).
+ */
+static void
+evaluate_values(CpScanState *st, ExprContext *econtext, CpConditionValues *values)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		ExprState  *expr = st->expr_states[i];
+		CpFilterKind kind = i == CP_SCAN_EXPR_PROJECT ? st->plan.project_kind :
+			st->plan.ckpt_kind;
+		bool		isnull;
+		Datum		datum;
+
+		values[i].values = NULL;
+		values[i].n = 0;
+		if (expr == NULL)
+			continue;
+		datum = ExecEvalExpr(expr, econtext, &isnull);
+		values[i].n = cp_condition_values(datum, isnull, kind, expr_id_kind[i],
+										  &values[i].values);
+	}
+}
+
+/*
+ * Start (or restart, after a rescan) a scan: evaluate its values, and if
+ * they name the same lists as before and what was read is still in memory
+ * (the tuplestore, or the only page of a single list), rewind instead of
+ * sending the requests again.
  */
 static void
 start_scan(CpScanState *st, ExprContext *econtext)
 {
-	char	  **values = NULL;
-	int			nvalues = 0;
-	char	  **checkpoints = NULL;
-	int			ncheckpoints = 0;
-	bool		bounds_changed = false;
-	bool		same;
+	CpConditionValues values[2];
+	CpScanLists lists;
+	bool		bounds_changed;
 	MemoryContext oldcxt;
-	int			i;
 
 	st->need_eval = false;
 	st->rows = 0;
+	/* the planner saw to it that a table across checkpoints names them */
+	if (st->columns.checkpoint == NULL && st->expr_states[CP_SCAN_EXPR_CHECKPOINT] == NULL)
+		report_no_checkpoint(st->relid);
 	MemoryContextReset(st->eval_cxt);
 	oldcxt = MemoryContextSwitchTo(st->eval_cxt);
-	if (st->filter_expr)
-		evaluate_values(st->filter_expr, st->filter_kind, econtext, &values, &nvalues);
-
-	/*
-	 * The checkpoints: those the query names (a table across checkpoints
-	 * names them so, the planner saw to it); for a table of one checkpoint,
-	 * its own, unless a condition on its checkpoint column rules it out.
-	 */
-	if (st->ckpt_expr)
-		evaluate_values(st->ckpt_expr, st->ckpt_kind, econtext, &checkpoints, &ncheckpoints);
-	else if (st->columns.checkpoint == NULL)
-		report_no_checkpoint(st->relid);
-	/* the created_at bounds: a NULL one matches no row */
-	{
-		bool		was_null = st->bound_null;
-
-		st->bound_null = false;
-		for (i = 0; i < 2; i++)
-		{
-			int64		previous = st->bounds[i];
-			bool		isnull;
-			Datum		datum;
-
-			if (st->bound_exprs[i] == NULL)
-				continue;
-			datum = ExecEvalExpr(st->bound_exprs[i], econtext, &isnull);
-			st->bound_null |= isnull;
-			st->bounds[i] = isnull ? 0 : DatumGetInt64(datum);
-			bounds_changed |= st->bounds[i] != previous;
-		}
-		bounds_changed |= st->bound_null != was_null;
-	}
-
-	if (st->columns.checkpoint != NULL)
-	{
-		bool		named = st->ckpt_expr == NULL;
-
-		for (i = 0; !named && i < ncheckpoints; i++)
-			named = strcmp(checkpoints[i], st->columns.checkpoint) == 0;
-		checkpoints = palloc(sizeof(char *));
-		checkpoints[0] = pstrdup(st->columns.checkpoint);
-		ncheckpoints = named ? 1 : 0;
-	}
+	evaluate_values(st, econtext, values);
+	bounds_changed = evaluate_bounds(st, econtext);
+	cp_scan_lists(&st->plan, st->columns.checkpoint,
+				  values[CP_SCAN_EXPR_PROJECT].values, values[CP_SCAN_EXPR_PROJECT].n,
+				  values[CP_SCAN_EXPR_CHECKPOINT].values, values[CP_SCAN_EXPR_CHECKPOINT].n,
+				  st->bound_null, &lists);
 	MemoryContextSwitchTo(oldcxt);
 
-	same = st->segment >= 0 && !bounds_changed &&
-		same_strings(values, nvalues, st->values, st->nvalues) &&
-		same_strings(checkpoints, ncheckpoints, st->checkpoints, st->ncheckpoints);
-	if (same && st->store && st->stored)
+	if (st->segment >= 0 && !bounds_changed &&
+		same_strings(lists.projects, lists.nprojects, st->lists.projects, st->lists.nprojects) &&
+		same_strings(lists.checkpoints, lists.ncheckpoints,
+					 st->lists.checkpoints, st->lists.ncheckpoints))
 	{
-		tuplestore_rescan(st->store);
-		return;
-	}
-	if (same && !st->store && st->nsegments == 1 && cp_lister_rewind(&st->listers[0]))
-	{
-		st->segment = 0;
-		return;
+		if (st->store && st->stored)
+		{
+			tuplestore_rescan(st->store);
+			return;
+		}
+		if (!st->store && st->lists.nsegments == 1 && cp_lister_rewind(&st->listers[0]))
+		{
+			st->segment = 0;
+			return;
+		}
 	}
 
-	/* keep the new values: the evaluation context becomes the values' */
+	/* keep the new lists: the evaluation context becomes the values' */
 	{
 		MemoryContext swap = st->values_cxt;
 
 		st->values_cxt = st->eval_cxt;
 		st->eval_cxt = swap;
 	}
-	st->values = values;
-	st->nvalues = nvalues;
-	st->checkpoints = checkpoints;
-	st->ncheckpoints = ncheckpoints;
-	if (st->filter_expr == NULL)
-	{
-		st->per_value = false;
-		st->per_checkpoint = 1;
-	}
-	else if (nvalues <= st->max_lists || st->filter_kind == CP_FILTER_SCALAR)
-	{
-		st->per_value = true;
-		st->per_checkpoint = nvalues;
-	}
-	else
-	{
-		/* more lists than one full list takes: list all, filter here */
-		st->per_value = false;
-		st->per_checkpoint = nvalues > 0 ? 1 : 0;
-	}
-	st->nsegments = st->bound_null ? 0 : ncheckpoints * st->per_checkpoint;
-	/* every value is refused before any list is sent, not when its turn comes */
-	for (i = 0; i < ncheckpoints; i++)
-		cp_check_sql_id(CP_ID_CHECKPOINT, checkpoints[i], "");
-	if (st->per_value)
-		for (i = 0; i < nvalues; i++)
-			cp_check_sql_id(CP_ID_PROJECT, values[i], "");
+	st->lists = lists;
 	st->segment = -1;
 	st->started = 0;
 	if (st->store)
@@ -970,21 +920,6 @@ start_scan(CpScanState *st, ExprContext *econtext)
 		st->stored = false;
 	}
 }
-
-/* The checkpoint and the project_id value (or NULL) of a segment. */
-static inline char *
-segment_checkpoint(const CpScanState *st, int seg)
-{
-	return st->checkpoints[seg / st->per_checkpoint];
-}
-
-static inline const char *
-segment_value(const CpScanState *st, int seg)
-{
-	return st->per_value ? st->values[seg % st->per_checkpoint] : NULL;
-}
-
-static bool wanted_row(CpScanState *st, const CpPermission *perm);
 
 /* What the scan does with a row of a list. */
 typedef enum CpRowVerdict
@@ -1009,7 +944,7 @@ row_time(const CpScanState *st, int64 seconds)
 static bool
 meets_bound(const CpScanState *st, int i, int64 t)
 {
-	switch (st->strategies[i])
+	switch (st->plan.strategies[i])
 	{
 		case BTGreaterStrategyNumber:
 			return t > st->bounds[i];
@@ -1021,6 +956,13 @@ meets_bound(const CpScanState *st, int i, int64 t)
 			return t < st->bounds[i];
 	}
 	return true;
+}
+
+/* Is this a full list filtered here by the project values? */
+static inline bool
+filtered_here(const CpScanState *st)
+{
+	return st->plan.project_kind != CP_FILTER_NONE && !st->lists.per_project;
 }
 
 /*
@@ -1035,31 +977,27 @@ judge_row(CpScanState *st, const CpPermission *perm)
 	for (i = 0; i < 2; i++)
 	{
 		bool		lower = i == 0;
-		bool		ascending = st->order == CP_ORDER_ASC;
+		bool		ascending = st->plan.order == CP_ORDER_ASC;
 
-		if (st->strategies[i] == 0 || meets_bound(st, i, row_time(st, perm->created_at)))
+		if (st->plan.strategies[i] == 0 || meets_bound(st, i, row_time(st, perm->created_at)))
 			continue;
 		/* newest first runs towards the lower bound, oldest first the upper */
 		return lower != ascending ? CP_ROW_STOP : CP_ROW_SKIP;
 	}
-	return wanted_row(st, perm) ? CP_ROW_TAKE : CP_ROW_SKIP;
-}
 
-/* Is this row of the list one the scan returns? */
-static bool
-wanted_row(CpScanState *st, const CpPermission *perm)
-{
 	/* the API filtered; should it ever not, the row is not ours */
-	if (st->per_value && strcmp(perm->project_id, segment_value(st, st->segment)) != 0)
-		return false;
-	if (st->filter_expr && !st->per_value &&
-		bsearch(&perm->project_id, st->values, st->nvalues, sizeof(char *),
+	if (st->lists.per_project &&
+		strcmp(perm->project_id, cp_segment_project(&st->lists, st->segment)) != 0)
+		return CP_ROW_SKIP;
+	if (filtered_here(st) &&
+		bsearch(&perm->project_id, st->lists.projects, st->lists.nprojects, sizeof(char *),
 				cp_compare_strings) == NULL)
-		return false;
+		return CP_ROW_SKIP;
 	/* a scan that started after this statement's grants does not see them */
-	if (cp_statement_is_own_grant(st->stmt, segment_checkpoint(st, st->segment), perm->id))
-		return false;
-	return true;
+	if (cp_statement_is_own_grant(st->stmt, cp_segment_checkpoint(&st->lists, st->segment),
+								  perm->id))
+		return CP_ROW_SKIP;
+	return CP_ROW_TAKE;
 }
 
 /*
@@ -1072,7 +1010,7 @@ static void
 start_segments(CpScanState *st)
 {
 	CpLister   *batch[CP_MAX_CONCURRENCY];
-	int			n = Min(st->nlisters, st->nsegments - st->segment);
+	int			n = Min(st->nlisters, st->lists.nsegments - st->segment);
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -1085,61 +1023,72 @@ start_segments(CpScanState *st)
 			cp_lister_init(lister, &st->opts, &st->stats, st->listers[0].cxt);
 			st->nready++;
 		}
-
-		/*
-		 * Cap the rows fetched by the LIMIT, unless rows are dropped here
-		 * (a full list for an array filter): then only rows returned count.
-		 */
-		cp_lister_set_checkpoint(lister, segment_checkpoint(st, seg));
-		cp_lister_start(lister,
-						cp_list_base_path(segment_checkpoint(st, seg), segment_value(st, seg),
-										  false, st->order),
-						st->limit > 0 && (st->per_value || !st->filter_expr) &&
-						st->strategies[0] == 0 && st->strategies[1] == 0 ?
-						st->limit - st->rows : 0);
+		cp_lister_set_checkpoint(lister, (char *) cp_segment_checkpoint(&st->lists, seg));
+		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg));
+		cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
+															st->opts.page_size, st->rows));
 		batch[i] = lister;
 	}
 	st->started = st->segment + n;
 	cp_lister_fetch_first(batch, n);
 }
 
-/* The next row from the API into slot, or false at the end of the lists. */
+/*
+ * The current list needs its next page: read the next page of every list
+ * started with it too, at once (they would each wait in turn); not with a
+ * created_at bound, which may end those lists first.
+ */
+static void
+read_ahead(CpScanState *st)
+{
+	CpLister   *batch[CP_MAX_CONCURRENCY];
+	int			n = 0;
+	int			seg;
+
+	if (st->segment < 0 || st->nlisters == 1 ||
+		st->plan.strategies[0] != 0 || st->plan.strategies[1] != 0 ||
+		!cp_lister_needs_page(&st->listers[st->segment % st->nlisters]))
+		return;
+	for (seg = st->segment; seg < st->started && n < st->nlisters; seg++)
+		batch[n++] = &st->listers[seg % st->nlisters];
+	cp_lister_fetch_ahead(batch, n);
+}
+
+/*
+ * The next row from the API into slot, or false at the end of the lists
+ * or once the row budget is met: the budget counts the rows returned, not
+ * those the lists sent, some of which may be passed over here.
+ */
 static bool
 next_api_row(CpScanState *st, TupleTableSlot *slot)
 {
-	for (;;)
+	int64		budget = st->plan.row_budget;
+
+	while (budget == 0 || st->rows < budget)
 	{
+		CpLister   *lister;
 		CpPermission *perm;
 		MemoryContext oldcxt;
 
-		/*
-		 * The current list needs its next page: read the next page of every
-		 * list started with it too, at once (they would each wait in turn);
-		 * not with a created_at bound, which may end those lists first.
-		 */
-		if (st->segment >= 0 && st->nlisters > 1 &&
-			st->strategies[0] == 0 && st->strategies[1] == 0 &&
-			cp_lister_needs_page(&st->listers[st->segment % st->nlisters]))
+		read_ahead(st);
+		lister = st->segment >= 0 ? &st->listers[st->segment % st->nlisters] : NULL;
+		while (lister)
 		{
-			CpLister   *batch[CP_MAX_CONCURRENCY];
-			int			n = 0;
-			int			seg;
+			CpRowVerdict verdict;
 
-			for (seg = st->segment; seg < st->started && n < st->nlisters; seg++)
-				batch[n++] = &st->listers[seg % st->nlisters];
-			cp_lister_fetch_ahead(batch, n);
-		}
-
-		while (st->segment >= 0 &&
-			   (perm = cp_lister_next(&st->listers[st->segment % st->nlisters])) != NULL)
-		{
-			CpRowVerdict verdict = judge_row(st, perm);
-
+			/* a smaller page when the budget needs fewer rows */
+			if (budget > 0)
+				cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
+																	st->opts.page_size,
+																	st->rows));
+			if ((perm = cp_lister_next(lister)) == NULL)
+				break;
+			verdict = judge_row(st, perm);
 			if (verdict == CP_ROW_STOP)
 				break;			/* on to the next list */
 			if (verdict == CP_ROW_SKIP)
 				continue;
-			perm->checkpoint = segment_checkpoint(st, st->segment);
+			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
 			st->rows++;
 			ExecClearTuple(slot);
 			MemoryContextReset(st->row_cxt);
@@ -1150,12 +1099,13 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			return true;
 		}
 
-		if ((st->limit > 0 && st->rows >= st->limit) || st->segment + 1 >= st->nsegments)
+		if (st->segment + 1 >= st->lists.nsegments)
 			return false;
 		st->segment++;
 		if (st->segment >= st->started)
 			start_segments(st);
 	}
+	return false;
 }
 
 /* The next row of the scan in node's scan slot; an empty slot at the end. */
@@ -1223,148 +1173,36 @@ EndForeignScan(ForeignScanState *node)
 	cp_scan_end((CpScanState *) node->fdw_state);
 }
 
-/* Requests of an array filter that EXPLAIN names one by one. */
-#define CP_EXPLAIN_MAX_LISTS 5
-
 /*
- * The first page request of a list, built by the code that builds the
- * real one: the checkpoint and the project_id are values or {placeholders}
- * (placeholders: CP_PLACEHOLDER_*); project_id NULL: no filter.
+ * The values of a condition that is a constant, as the scan evaluates
+ * them; NULL for none or a run-time value (EXPLAIN shows a placeholder).
  */
-static char *
-list_request_text(const CpScanState *st, const char *checkpoint, const char *project_id,
-				  int placeholders)
+static CpConditionValues *
+const_values(Expr *expr, CpFilterKind kind, CpIdKind idkind)
 {
-	int			limit = st->limit > 0 ? (int) Min(st->limit, (int64) st->opts.page_size) :
-		st->opts.page_size;
+	CpConditionValues *values;
+	Const	   *c;
 
-	return psprintf("GET %s",
-					cp_list_page_path(cp_list_base_path(checkpoint, project_id, placeholders,
-														st->order),
-									  limit, NULL));
-}
-
-/* The values a constant filter names, as the scan will list them. */
-static List *
-const_values(Const *c, CpFilterKind kind)
-{
-	char	  **values;
-	int			n = cp_filter_values(c->constvalue, c->constisnull, kind, &values);
-	List	   *result = NIL;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		result = lappend(result, values[i]);
-	return result;
-}
-
-/* The checkpoints EXPLAIN shows lists of: names, or one {placeholder}. */
-static List *
-explain_checkpoints(const CpScanState *st, bool *placeholder)
-{
-	Const	   *c = (st->ckpt_value && IsA(st->ckpt_value, Const)) ?
-		(Const *) st->ckpt_value : NULL;
-	List	   *named;
-
-	*placeholder = false;
-	if (st->opts.checkpoint != NULL)
-	{
-		/* a table of one checkpoint: a condition naming another excludes it */
-		if (c && !c->constisnull)
-		{
-			ListCell   *lc;
-			bool		found = false;
-
-			named = const_values(c, st->ckpt_kind);
-			foreach(lc, named)
-				found = found || strcmp(lfirst(lc), st->opts.checkpoint) == 0;
-			if (!found)
-				return NIL;
-		}
-		return list_make1(st->opts.checkpoint);
-	}
-	if (c && c->constisnull)
-		return NIL;
-	if (c)
-		return const_values(c, st->ckpt_kind);
-	*placeholder = true;
-	if (st->ckpt_kind == CP_FILTER_SCALAR)
-		return list_make1(st->ckpt_label[0] ? psprintf("{%s}", st->ckpt_label) :
-						  "{run-time checkpoint}");
-	return list_make1(st->ckpt_label[0] ? psprintf("{each value of %s}", st->ckpt_label) :
-					  "{each run-time checkpoint}");
+	if (expr == NULL || !IsA(expr, Const))
+		return NULL;
+	c = (Const *) expr;
+	values = palloc(sizeof(CpConditionValues));
+	values->n = cp_condition_values(c->constvalue, c->constisnull, kind, idkind, &values->values);
+	return values;
 }
 
 /*
- * The requests a scan sends, as EXPLAIN's "OpenAI Request" lines: one per
- * list (the first few, for several checkpoints or an array of values), a
- * {placeholder} for a value known only at run time.
+ * The requests a scan sends, as EXPLAIN's "OpenAI Request" lines (plan.c
+ * builds them from the plan the scan walks).
  */
 List *
 cp_scan_request_lines(const CpScanState *st)
 {
-	List	   *lines = NIL;
-	Const	   *c = (st->filter_value && IsA(st->filter_value, Const)) ?
-		(Const *) st->filter_value : NULL;
-	bool		ckpt_placeholder;
-	List	   *checkpoints = explain_checkpoints(st, &ckpt_placeholder);
-	int			cflag = ckpt_placeholder ? CP_PLACEHOLDER_CHECKPOINT : 0;
-	ListCell   *lc;
-	ListCell   *vc;
-
-	if (checkpoints == NIL)
-		return list_make1(pstrdup("none: no checkpoint of this table is named"));
-
-	foreach(lc, checkpoints)
-	{
-		const char *ckpt = lfirst(lc);
-		List	   *mine = NIL;
-
-		if (st->filter_kind == CP_FILTER_NONE)
-			mine = list_make1(list_request_text(st, ckpt, NULL, cflag));
-		else if (st->filter_kind == CP_FILTER_SCALAR && c)
-			mine = list_make1(list_request_text(st, ckpt, TextDatumGetCString(c->constvalue),
-												cflag));
-		else if (st->filter_kind == CP_FILTER_SCALAR)
-			mine = list_make1(list_request_text(st, ckpt, st->value_label[0] ?
-												psprintf("{%s}", st->value_label) :
-												"{run-time value}",
-												cflag | CP_PLACEHOLDER_PROJECT));
-		else if (c)
-		{
-			List	   *values = const_values(c, CP_FILTER_ARRAY);
-
-			if (list_length(values) > st->max_lists)
-				mine = list_make1(psprintf("%s, filtered here by %d values",
-										   list_request_text(st, ckpt, NULL, cflag),
-										   list_length(values)));
-			else
-				foreach(vc, values)
-					mine = lappend(mine, list_request_text(st, ckpt, lfirst(vc), cflag));
-			if (values == NIL)
-				return list_make1(pstrdup("none: the array holds no value"));
-		}
-		else
-		{
-			mine = list_make1(list_request_text(st, ckpt, st->value_label[0] ?
-												psprintf("{each value of %s}", st->value_label) :
-												"{each run-time value}",
-												cflag | CP_PLACEHOLDER_PROJECT));
-			mine = lappend(mine, psprintf("%s, filtered here, for more than %d values",
-										  list_request_text(st, ckpt, NULL, cflag),
-										  st->max_lists));
-		}
-		lines = list_concat(lines, mine);
-	}
-	/* many lists: the first few, and how many more */
-	if (list_length(lines) > CP_EXPLAIN_MAX_LISTS + 1)
-	{
-		int			more = list_length(lines) - CP_EXPLAIN_MAX_LISTS;
-
-		lines = list_truncate(lines, CP_EXPLAIN_MAX_LISTS);
-		lines = lappend(lines, psprintf("... and %d more, one per list", more));
-	}
-	return lines;
+	return cp_scan_plan_lines(&st->plan, st->opts.page_size, st->opts.checkpoint,
+							  const_values(st->exprs[CP_SCAN_EXPR_PROJECT],
+										   st->plan.project_kind, CP_ID_PROJECT),
+							  const_values(st->exprs[CP_SCAN_EXPR_CHECKPOINT],
+										   st->plan.ckpt_kind, CP_ID_CHECKPOINT));
 }
 
 static void
