@@ -4,8 +4,8 @@
  *		  The foreign-data wrapper's handler and what its statements share:
  *		  the transaction callback and EXPLAIN's request lines and counters.
  *
- * The callbacks live by the statement they serve: scan.c (planning and
- * SELECT), modify.c (INSERT, COPY, DELETE row by row), revoke.c (a DELETE
+ * The callbacks live by the statement they serve: paths.c (planning a
+ * scan), scan.c (SELECT), modify.c (INSERT, COPY, DELETE row by row), revoke.c (a DELETE
  * run whole: direct modify), analyze.c (ANALYZE), import.c (IMPORT
  * FOREIGN SCHEMA).
  *
@@ -107,6 +107,7 @@ checkpoint_perms_handler(PG_FUNCTION_ARGS)
 {
 	FdwRoutine *routine = makeNode(FdwRoutine);
 
+	cp_path_callbacks(routine);
 	cp_scan_callbacks(routine);
 	cp_modify_callbacks(routine);
 	cp_revoke_callbacks(routine);

@@ -34,7 +34,6 @@ extern TupleTableSlot *cp_scan_next(CpScanState *st, ForeignScanState *node);
 extern void cp_scan_end(CpScanState *st);
 extern List *cp_scan_request_lines(const CpScanState *st);
 extern Oid	cp_scan_userid(ForeignScanState *node);
-extern char *cp_value_label(PlannerInfo *root, Expr *value);
 extern const CpStats *cp_scan_stats(const CpScanState *st);
 
 #endif							/* CP_EXECUTOR_H */

@@ -11,6 +11,23 @@
 
 #include "checkpoint_perms.h"
 
+/*
+ * ForeignScan.fdw_private: a list whose first item is the scan's request
+ * plan (plan.c writes and reads it); PlanDirectModify (revoke.c) adds its
+ * own as the second.
+ */
+enum FdwScanPrivateIndex
+{
+	FdwScanPrivatePlan,			/* List: cp_scan_plan_to_private() */
+	FdwScanPrivateDirectModify	/* List: revoke.c's, for a DELETE run whole */
+};
+
+/* paths.c */
+struct FdwRoutine;
+extern void cp_path_callbacks(struct FdwRoutine *routine);
+extern char *cp_value_label(PlannerInfo *root, Expr *value);
+CP_NORETURN extern void cp_report_no_checkpoint(Oid relid);
+
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
 							  Expr *clause, Expr **value, CpFilterKind *kind);
