@@ -44,19 +44,19 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	CpOptions	opts;
 	CpColumnMap columns;
 	CpStats		stats = {0};
-	CpLister	lister;
+	CpLister   *lister;
 	CpPermission *perm;
 	double		rowstoskip = -1;
 	int			numrows = 0;
 
 	cp_get_options(RelationGetRelid(relation), relation->rd_rel->relowner, &opts);
 	cp_build_column_map(relation, &columns);
-	cp_lister_init(&lister, &opts, &stats, cxt);
-	cp_lister_start(&lister, cp_list_base_path(opts.checkpoint, NULL, 0, CP_ORDER_NONE));
+	lister = cp_lister_create(&opts, &stats, cxt);
+	cp_lister_start(lister, cp_list_base_path(opts.checkpoint, NULL, 0, CP_ORDER_NONE));
 	reservoir_init_selection_state(&rstate, targrows);
 	*totalrows = 0;
 
-	while ((perm = cp_lister_next(&lister)) != NULL)
+	while ((perm = cp_lister_next(lister)) != NULL)
 	{
 		MemoryContext oldcxt;
 		HeapTuple	tuple;

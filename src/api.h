@@ -12,36 +12,8 @@
 
 #include "transport.h"
 
-/* Pages a list reads ahead of the one it returns rows of (list.c). */
-#define CP_READ_AHEAD 4
-
 /* Walks one list request across its pages (list.c). */
-typedef struct CpLister
-{
-	const CpOptions *opts;		/* &own_opts */
-	CpOptions	own_opts;		/* the caller's, with the list's checkpoint */
-	CpStats    *stats;
-	MemoryContext cxt;			/* holds base_path and the cursor */
-	MemoryContext page_cxt;		/* holds the page; reset per page */
-	char	   *base_path;		/* list path with its fixed query */
-	char	   *after;			/* cursor for the next page, NULL for the first */
-	int			page_limit;		/* rows a page asks for: page_size or fewer */
-	int64		pages;			/* pages fetched since the start */
-	CpPage		page;
-	int			next;			/* next item of page to return */
-	bool		exhausted;		/* no page after this one */
-	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
-	int			nprev;
-
-	/* pages after this one, read ahead with other lists' (see list.c) */
-	int			nahead;
-	bool		ahead_end;		/* the last of them ends the list */
-	MemoryContext ahead_cxt[CP_READ_AHEAD]; /* one each; a page's context
-											 * becomes page_cxt when it is read */
-	CpPage		ahead[CP_READ_AHEAD];
-	char	   *ahead_path[CP_READ_AHEAD];
-	int			ahead_limit[CP_READ_AHEAD];
-} CpLister;
+typedef struct CpLister CpLister;
 
 /* request.c */
 extern char *cp_permissions_path(const char *checkpoint);
@@ -59,8 +31,7 @@ extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
 
 
 /* list.c */
-extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
-						   MemoryContext parent);
+extern CpLister *cp_lister_create(const CpOptions *opts, CpStats *stats, MemoryContext parent);
 extern void cp_lister_start(CpLister *lister, const char *base_path);
 extern void cp_lister_set_page_limit(CpLister *lister, int limit);
 extern bool cp_lister_rewind(CpLister *lister);

@@ -167,19 +167,19 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 	else
 	{
 		CpProjectSlot *slots = palloc(sizeof(CpProjectSlot) * n);
-		CpLister	lister;
+		CpLister   *lister;
 		CpPermission *perm;
 
-		cp_lister_init(&lister, opts, stats, cxt);
+		lister = cp_lister_create(opts, stats, cxt);
 		for (i = 0; i < n; i++)
 		{
 			slots[i].project_id = project_ids[i];
 			slots[i].index = i;
 		}
 		qsort(slots, n, sizeof(CpProjectSlot), compare_slots);
-		cp_lister_start(&lister, cp_list_base_path(opts->checkpoint, NULL, false,
+		cp_lister_start(lister, cp_list_base_path(opts->checkpoint, NULL, false,
 												   CP_ORDER_NONE));
-		while ((perm = cp_lister_next(&lister)) != NULL)
+		while ((perm = cp_lister_next(lister)) != NULL)
 		{
 			CpProjectSlot key = {.project_id = perm->project_id};
 			CpProjectSlot *hit;

@@ -33,13 +33,46 @@
 
 #include "api.h"
 
-void
-cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
-			   MemoryContext parent)
+/* Pages a list reads ahead of the one it returns rows of (list.c). */
+#define CP_READ_AHEAD 4
+
+struct CpLister
 {
+	const CpOptions *opts;		/* &own_opts */
+	CpOptions	own_opts;		/* the caller's, with the list's checkpoint */
+	CpStats    *stats;
+	MemoryContext cxt;			/* holds base_path and the cursor */
+	MemoryContext page_cxt;		/* holds the page; reset per page */
+	char	   *base_path;		/* list path with its fixed query */
+	char	   *after;			/* cursor for the next page, NULL for the first */
+	int			page_limit;		/* rows a page asks for: page_size or fewer */
+	int64		pages;			/* pages fetched since the start */
+	CpPage		page;
+	int			next;			/* next item of page to return */
+	bool		exhausted;		/* no page after this one */
+	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
+	int			nprev;
+
+	/* pages after this one, read ahead with other lists' (see list.c) */
+	int			nahead;
+	bool		ahead_end;		/* the last of them ends the list */
+	MemoryContext ahead_cxt[CP_READ_AHEAD]; /* one each; a page's context
+											 * becomes page_cxt when it is read */
+	CpPage		ahead[CP_READ_AHEAD];
+	char	   *ahead_path[CP_READ_AHEAD];
+	int			ahead_limit[CP_READ_AHEAD];
+};
+
+/*
+ * A lister in parent's memory, over opts (copied: a table across
+ * checkpoints lists each with its own), counting its requests in stats.
+ */
+CpLister *
+cp_lister_create(const CpOptions *opts, CpStats *stats, MemoryContext parent)
+{
+	CpLister   *lister = MemoryContextAllocZero(parent, sizeof(CpLister));
 	int			i;
 
-	memset(lister, 0, sizeof(*lister));
 	/* a copy: a table across checkpoints lists each with its own */
 	lister->own_opts = *opts;
 	lister->opts = &lister->own_opts;
@@ -51,6 +84,7 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 		lister->ahead_cxt[i] = AllocSetContextCreate(parent, "checkpoint_perms page ahead",
 													 ALLOCSET_SMALL_SIZES);
 	lister->exhausted = true;	/* nothing to list until started */
+	return lister;
 }
 
 /*

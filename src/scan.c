@@ -76,7 +76,7 @@ typedef struct CpScanState
 	 * The segments' listers: segment s uses listers[s % nlisters], so that
 	 * the first pages of nlisters segments can be fetched at once.
 	 */
-	CpLister   *listers;
+	CpLister  **listers;
 	int			nlisters;		/* max_concurrency, or 1 */
 	int			nready;			/* listers initialized */
 	int64		rows;			/* rows returned since the (re)start */
@@ -160,8 +160,8 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
 					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
 		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
-	st->listers = palloc0(sizeof(CpLister) * st->nlisters);
-	cp_lister_init(&st->listers[0], &st->opts, &st->stats, estate->es_query_cxt);
+	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
+	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
 										   ALLOCSET_SMALL_SIZES);
@@ -308,7 +308,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 			tuplestore_rescan(st->store);
 			return;
 		}
-		if (!st->store && st->lists.nsegments == 1 && cp_lister_rewind(&st->listers[0]))
+		if (!st->store && st->lists.nsegments == 1 && cp_lister_rewind(st->listers[0]))
 		{
 			st->segment = 0;
 			return;
@@ -427,13 +427,13 @@ start_segments(CpScanState *st)
 	for (i = 0; i < n; i++)
 	{
 		int			seg = st->segment + i;
-		CpLister   *lister = &st->listers[seg % st->nlisters];
+		CpLister   *lister;
 
 		if (seg % st->nlisters >= st->nready)
-		{
-			cp_lister_init(lister, &st->opts, &st->stats, st->listers[0].cxt);
-			st->nready++;
-		}
+			/* in the query's memory, with the first one */
+			st->listers[st->nready++] = cp_lister_create(&st->opts, &st->stats,
+														 GetMemoryChunkContext(st->listers[0]));
+		lister = st->listers[seg % st->nlisters];
 		cp_lister_set_checkpoint(lister, (char *) cp_segment_checkpoint(&st->lists, seg));
 		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg));
 		cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
@@ -458,10 +458,10 @@ read_ahead(CpScanState *st)
 
 	if (st->segment < 0 || st->nlisters == 1 ||
 		st->plan.strategies[0] != 0 || st->plan.strategies[1] != 0 ||
-		!cp_lister_needs_page(&st->listers[st->segment % st->nlisters]))
+		!cp_lister_needs_page(st->listers[st->segment % st->nlisters]))
 		return;
 	for (seg = st->segment; seg < st->started && n < st->nlisters; seg++)
-		batch[n++] = &st->listers[seg % st->nlisters];
+		batch[n++] = st->listers[seg % st->nlisters];
 	cp_lister_fetch_ahead(batch, n);
 }
 
@@ -482,7 +482,7 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		MemoryContext oldcxt;
 
 		read_ahead(st);
-		lister = st->segment >= 0 ? &st->listers[st->segment % st->nlisters] : NULL;
+		lister = st->segment >= 0 ? st->listers[st->segment % st->nlisters] : NULL;
 		while (lister)
 		{
 			CpRowVerdict verdict;
