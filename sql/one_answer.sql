@@ -114,3 +114,18 @@ SELECT id FROM oa
   WHERE created_at BETWEEN to_timestamp(1721764867 + 10) AND to_timestamp(1721764867 + 60)
   ORDER BY created_at DESC LIMIT 3;
 SELECT path, query FROM mock_requests('ft:one:a:seed-72:proj-2') OFFSET :before;
+
+-- a table across checkpoints: a plan that never runs its scan answers as
+-- the others do; one that must read it whole says what to change
+CREATE TABLE oa_models (c text);
+INSERT INTO oa_models VALUES ('ft:one:a:seed-72:proj-2'), ('');
+ANALYZE oa_models;
+SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
+SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c AND p.project_id = NULL;
+SELECT count(*) FROM oa_models m WHERE NOT EXISTS
+  (SELECT FROM oa_all p WHERE p.checkpoint = m.c AND p.project_id IN (NULL));
+SET enable_nestloop = off;
+SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
+SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c AND p.project_id = NULL;
+RESET enable_nestloop;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM oa_all;

@@ -386,7 +386,12 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	return added;
 }
 
-/* A table across checkpoints that a query names no checkpoint of (scan.c too). */
+/*
+ * A scan of a table across checkpoints that names none of them: raised
+ * when such a scan runs (scan.c), not when it is planned, so that a plan
+ * that never runs it (a condition PostgreSQL found false, an empty outer
+ * side) answers as every other plan does.
+ */
 void
 cp_report_no_checkpoint(Oid relid)
 {
@@ -395,7 +400,9 @@ cp_report_no_checkpoint(Oid relid)
 			 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
 					get_rel_name(relid)),
 			 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
-			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
+			 enable_nestloop ?
+			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.") :
+			 errhint("A join on checkpoint reads this table as the inner side of a nested loop, and enable_nestloop is off: SET enable_nestloop = on, or name the checkpoints with WHERE checkpoint = ...")));
 }
 
 /*
@@ -423,14 +430,13 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	 */
 	if (info->spans && info->ckpt_pushed == NULL)
 	{
-		if (add_parameterized_paths(root, baserel, info, true) == 0)
-			cp_report_no_checkpoint(foreigntableid);
+		(void) add_parameterized_paths(root, baserel, info, true);
 
 		/*
-		 * A join that cannot run as a nested loop over this table (a FULL
-		 * JOIN, the table on the outer side of a LEFT JOIN) needs a path
-		 * without parameters: one that costs too much to be chosen
-		 * otherwise, and whose scan refuses to run.
+		 * A path without parameters, for a join that cannot run as a nested
+		 * loop over this table (a FULL JOIN, the table on the outer side of
+		 * a LEFT JOIN) or a query that names no checkpoint: one that costs
+		 * too much to be chosen otherwise, and whose scan refuses to run.
 		 */
 		add_path(baserel,
 				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,

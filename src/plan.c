@@ -330,6 +330,8 @@ cp_scan_plan_lines(const CpScanPlan *plan, int page_size, const char *table_chec
 	int			cflag = 0;
 	int			i;
 
+	if (table_checkpoint == NULL && plan->ckpt_kind == CP_FILTER_NONE)
+		return list_make1(pstrdup("none: the query names no checkpoint, and the scan fails if it runs"));
 	if (checkpoint)
 	{
 		checkpoints = checkpoint->values;
