@@ -1,9 +1,14 @@
 #!/usr/bin/python3
 """Plan independence: the same query gives the same answer under every plan.
 
-A seeded generator (standard library only) writes a few hundred queries over the foreign tables of
-test/t_plans.sh, runs each one against the foreign table under several planner settings, pushed and
-defeated, and once against a local copy of the same list, then compares the answers.
+A seeded generator (standard library only) writes a few hundred queries over foreign tables on the
+mock (f_one: one checkpoint, 300 permissions over 12 projects, created_at ties in fours; f_big and
+f_char: the same list with created_at as bigint, and as timestamp with a char(12) project_id;
+f_multi: a table across three checkpoints), runs each one against the foreign table under several
+planner settings, pushed and defeated, and against a local copy of the same list (CREATE TABLE
+l_x AS SELECT * FROM f_x, checked against the ids the mock holds), then compares the answers.
+The local tables of the joins hold valid ids, duplicates, NULLs, ids no permission has and values
+that cannot be ids (outer_p, outer_s, outer_b only those; outer_c, outer_cs, outer_cb for checkpoints).
 
     pushed     p.project_id = x, p.created_at >= x, ORDER BY p.created_at: what the API can do
     defeated   p.project_id || '' = x, p.created_at + interval '0 s' >= x: filtered locally
@@ -70,13 +75,14 @@ SETTINGS = {
     "merge": ["enable_nestloop = off", "enable_hashjoin = off"],
 }
 FORMS = {
-    "pushed": {"@P@": "p.project_id", "@C@": "p.created_at",
+    "pushed": {"@P@": "p.project_id", "@C@": "p.created_at", "@CB@": "p.created_at",
                "@MP@": "m.project_id", "@MC@": "m.created_at"},
     "defeated": {"@P@": "(p.project_id || '')", "@C@": "(p.created_at + interval '0 s')",
+                 "@CB@": "(p.created_at + 0)",
                  "@MP@": "(m.project_id || '')", "@MC@": "(m.created_at + interval '0 s')"},
 }
-TABLES = {"foreign": {"@T@": "f_one", "@M@": "f_multi"},
-          "local": {"@T@": "l_one", "@M@": "l_multi"}}
+TABLES = {"foreign": {"@T@": "f_one", "@M@": "f_multi", "@B@": "f_big", "@K@": "f_char"},
+          "local": {"@T@": "l_one", "@M@": "l_multi", "@B@": "l_big", "@K@": "l_char"}}
 
 
 def lit(s):
@@ -128,7 +134,15 @@ CREATE FOREIGN TABLE f_multi (checkpoint text, id text, created_at timestamptz, 
   SERVER plans OPTIONS (page_size '25');
 CREATE FOREIGN TABLE f_write (id text, created_at timestamptz, project_id text, object text)
   SERVER plans OPTIONS (checkpoint %(write)s);
+-- the same list with created_at as bigint, and as timestamp with a char(12) project_id
+-- (a char(n) column is compared without its padding: nothing about it is sent)
+CREATE FOREIGN TABLE f_big (id text, created_at bigint, project_id varchar(40))
+  SERVER plans OPTIONS (checkpoint %(one)s, page_size '40');
+CREATE FOREIGN TABLE f_char (id text, created_at timestamp, project_id char(12))
+  SERVER plans OPTIONS (checkpoint %(one)s, page_size '40');
 CREATE TABLE l_one AS SELECT * FROM f_one;
+CREATE TABLE l_big AS SELECT * FROM f_big;
+CREATE TABLE l_char AS SELECT * FROM f_char;
 CREATE TABLE l_multi AS SELECT * FROM f_multi WHERE checkpoint IN (%(multi)s);
 CREATE TABLE outer_p (k int, v text);
 INSERT INTO outer_p VALUES %(op)s;
@@ -142,7 +156,7 @@ CREATE TABLE outer_cs (k int, c text);
 INSERT INTO outer_cs VALUES %(ocs)s;
 CREATE TABLE outer_cb (k int, c text);
 INSERT INTO outer_cb VALUES %(ocb)s;
-ANALYZE l_one, l_multi, outer_p, outer_s, outer_b, outer_c, outer_cs, outer_cb;
+ANALYZE l_one, l_big, l_char, l_multi, outer_p, outer_s, outer_b, outer_c, outer_cs, outer_cb;
 -- the mock's request log: its size now, and the requests since a size
 CREATE FUNCTION plans_log_size() RETURNS bigint LANGUAGE sql
   AS $$ SELECT (pg_stat_file(%(log)s)).size $$;
@@ -151,8 +165,15 @@ CREATE FUNCTION plans_requests_since(mark bigint) RETURNS bigint LANGUAGE sql
           pg_read_file(%(log)s, mark, plans_log_size() - mark), E'\n') l WHERE l <> '' $$;
 \pset format unaligned
 \pset tuples_only on
+-- the copies of the typed tables hold the rows of l_one
+SELECT count(*) FILTER (WHERE b.created_at = extract(epoch FROM o.created_at)
+    AND b.project_id = o.project_id AND c.created_at = o.created_at AT TIME ZONE 'UTC'
+    AND c.project_id = o.project_id::char(12)) AS same
+  FROM l_one o JOIN l_big b USING (id) JOIN l_char c USING (id) \gset
 \echo @@SNAP
-SELECT 'one', id, extract(epoch FROM created_at)::bigint, project_id, object FROM l_one
+SELECT 'typed', :'same', (SELECT count(*) FROM l_big), (SELECT count(*) FROM l_char)::text,
+  (SELECT count(*) FROM l_one)::text
+UNION ALL SELECT 'one', id, extract(epoch FROM created_at)::bigint, project_id, object FROM l_one
 UNION ALL SELECT checkpoint, id, extract(epoch FROM created_at)::bigint, project_id, object FROM l_multi;
 """ % {"url": lit(mock_url), "key": lit(mock_key), "one": lit(CK_ONE), "write": lit(write_ck),
        "multi": multi, "log": lit(mock_log), "op": rows(OUTER_P), "os": rows(OUTER_S),
@@ -361,6 +382,29 @@ class Gen:
                      "ORDER BY @C@ %s LIMIT $2" % d, "window", (False, True),
                      params=(["text", "bigint"], [v, str(n)]), nr=k in ("bad", "null"))
 
+    # -- the same list as bigint created_at (bounds of integers) or char(12) project_id and timestamp
+    def f_typed(self):
+        big = self.rng.random() < 0.5
+        table, col = ("@B@", "@CB@") if big else ("@K@", "@C@")
+        parts, imp = [], False
+        if self.rng.random() < 0.6:
+            s, i = self.p_cond(kinds=("eq", "in", "any"))
+            parts.append(s)
+            imp = big and i             # a char(n) condition is not sent, so it sends its list
+        if self.rng.random() < 0.6 or not parts:
+            op = self.choice([">=", ">", "<", "<="])
+            off = self.rng.randint(-2, 77)
+            v = (str(BASE_CREATED_AT + off) if big else
+                 "(to_timestamp(%d) AT TIME ZONE 'UTC')" % (BASE_CREATED_AT + off))
+            parts.append("%s %s %s" % (col, op, v))
+        w = " WHERE " + " AND ".join(parts)
+        if self.rng.random() < 0.4:
+            q = self.window("SELECT p.created_at, p.id, p.project_id FROM %s p%s" % (table, w), col, "p.id",
+                            imp, "typed")
+        else:
+            q = Query("typed", "SELECT p.id, p.project_id, p.created_at FROM %s p%s" % (table, w), nr=imp)
+        return q
+
     # -- joins of f_one with the local tables
     def outer_p(self):
         o = self.rng.choices(list(OUTERS_P), (50, 30, 20))[0]
@@ -460,10 +504,11 @@ class Gen:
 
     # -- the table across checkpoints
     def m_cond(self):
-        kind = self.choice(["eq", "eq", "in", "in", "any", "any_empty", "sub"])
-        if kind == "sub":
+        kind = self.choice(["eq", "eq", "in", "in", "any", "any_empty", "sub", "any_sub"])
+        if kind in ("sub", "any_sub"):
             o = self.choice(list(OUTERS_C))
-            return "m.checkpoint IN (SELECT c FROM %s)" % o, OUTERS_C[o]
+            return ("m.checkpoint IN (SELECT c FROM %s)" if kind == "sub" else
+                    "m.checkpoint = ANY (ARRAY(SELECT c FROM %s))") % o, OUTERS_C[o]
         return self.p_cond("m.checkpoint", self.cval, (kind,))
 
     def m_filter(self):
@@ -549,9 +594,11 @@ class Gen:
         a.append(Query("anchor", sel + "@P@ IN ('proj_0001', '', 'proj_0002 ', repeat('p', 300), NULL)"))
         a += [Query("anchor", msel + c, nr=True) for c in (
             "m.checkpoint = ''", "m.checkpoint = NULL", "m.checkpoint = %s" % lit(CK_A + " "),
+            r"m.checkpoint = E'ft:plans:b\t'", "m.checkpoint = repeat('c', 600)",
             "m.checkpoint IN ('', NULL)", "m.checkpoint = ANY ('{}'::text[])",
             "m.checkpoint = %s AND @MP@ = ''" % lit(CK_A))]
         a.append(Query("anchor", msel + "m.checkpoint = $1", params=(["text"], ["''"]), nr=True))
+        a.append(Query("anchor", "SELECT p.id FROM @K@ p WHERE @P@ = 'proj_0002 '"))
         a.append(Query("anchor", "SELECT o.k, p.id FROM outer_p o JOIN @T@ p ON @P@ = o.v", joins=True))
         a.append(Query("anchor", "SELECT o.k, p.id FROM outer_b o JOIN @T@ p ON @P@ = o.v", joins=True,
                        nr_outer=True))
@@ -565,7 +612,7 @@ class Gen:
                        (False, True)))
         return a
 
-    FAMILIES = [("f_filter", 16), ("f_not_in", 2), ("f_order", 12), ("f_limit", 6), ("f_prepared", 10),
+    FAMILIES = [("f_filter", 16), ("f_not_in", 2), ("f_order", 12), ("f_limit", 6), ("f_prepared", 10), ("f_typed", 6),
                 ("j_inner", 10), ("j_left", 5), ("j_semi", 6), ("j_anti", 4), ("j_lateral", 6),
                 ("j_prepared", 4), ("m_filter", 10), ("m_join", 8), ("m_prepared", 4)]
 
@@ -786,7 +833,7 @@ def main():
         print("setup failed:\n" + r.stdout[-2000:] + r.stderr[-2000:])
         return 1
     got = sorted(x for x in snap[1].split("\n") if x)
-    want = expected_snapshot()
+    want = sorted(expected_snapshot() + ["typed|%d|%d|%d|%d" % ((ONE[0],) * 4)])
     if got != want:
         print("the local copies differ from what the mock holds (%d rows, %d expected): "
               "nothing to compare with" % (len(got), len(want)))
@@ -797,11 +844,12 @@ def main():
     queries = gen.queries(a.queries)
     execs, pairs = [], []           # pairs: (foreign exec, local exec)
     for q in queries:
-        loc = Exec(len(execs), q, "local", "pushed", "default", None)
-        execs.append(loc)
         settings = list(SETTINGS) if q.joins else ["default", gen.choice(list(SETTINGS)[1:])]
         plans = ["generic", "custom"] if q.params else [None]
         for form in FORMS:
+            # the local answer of each form: on a char(n) column, x || '' is not x
+            loc = Exec(len(execs), q, "local", form, "default", None)
+            execs.append(loc)
             for s in settings:
                 for p in plans:
                     e = Exec(len(execs), q, "foreign", form, s, p)
@@ -854,7 +902,8 @@ def main():
     print("seed %d: %d queries, %d foreign executions (%d pushed, %d defeated) against %d local answers, "
           "%d requests, %d grants through a CTE; %.1f s"
           % (a.seed, len(queries), len(pairs), sum(e.form == "pushed" for e, _ in pairs),
-             sum(e.form == "defeated" for e, _ in pairs), len(queries), requests, len(dml_stmts), elapsed))
+             sum(e.form == "defeated" for e, _ in pairs), len({l.eid for _, l in pairs}), requests,
+             len(dml_stmts), elapsed))
     fams = collections.Counter(q.family for q in queries)
     print("families: " + ", ".join("%s %d" % kv for kv in sorted(fams.items())))
     print("plans seen (foreign executions): " + ", ".join("%s %d" % kv for kv in sorted(tags.items())))
