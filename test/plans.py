@@ -747,6 +747,14 @@ def compare(f, l):
     return None if min(pool.values(), default=0) >= 0 else "rows not in the answer without LIMIT"
 
 
+def documented_refusal(e):
+    """A join on checkpoint of the table across checkpoints with nested loops off: the README says
+    such a join reads the table as the inner side of a nested loop, and the error says to turn
+    enable_nestloop back on (issue 21 is to batch these joins instead; then drop this)."""
+    return (e.setting in ("hash", "merge") and e.state == "0A000"
+            and "must name the checkpoints" in e.msg and "f_multi" in e.sql())
+
+
 def param_only(e):
     """Every request line of the plan takes its id from an outer row or parameter."""
     lines = [x for x in e.explain if "OpenAI Request:" in x]
@@ -869,10 +877,14 @@ def main():
     parse(main_out, by_id)
 
     mismatches = []
+    refused = []
     tags = collections.Counter()
     requests = 0
     for e, loc in pairs:
         why = compare(e, loc)
+        if why and documented_refusal(e):
+            refused.append(e)
+            why = None
         tags.update(plan_tags(e))
         requests += e.requests or 0
         if why is None and e.form == "pushed" and e.state == "00000" and e.requests:
@@ -909,6 +921,8 @@ def main():
     print("plans seen (foreign executions): " + ", ".join("%s %d" % kv for kv in sorted(tags.items())))
     print("mismatches: %d of %d executions, %d of %d grant statements"
           % (len(mismatches), len(pairs), len(dml_bad), len(dml_stmts)))
+    print("refused as documented (a join on checkpoint with enable_nestloop off): %d executions"
+          % len(refused))
 
     def cause(why):
         why = re.sub(r"\d+ requests", "N requests", why)
