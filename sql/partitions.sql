@@ -56,14 +56,14 @@ INSERT INTO parts (project_id) VALUES ('proj_a1'), ('proj_b1'), ('proj_l1'), ('p
 -- and in batches without
 INSERT INTO parts (project_id) VALUES ('proj_a2'), ('proj_a3'), ('proj_b3'), ('proj_l2'), ('proj_l3');
 SELECT * FROM pt_sent('ft:parts:a', 'ft:parts:b');
-SELECT pt_mark('ft:parts:a', 'ft:parts:b');
 SELECT tableoid::regclass AS part, * FROM parts ORDER BY project_id;
 CREATE TABLE pt_ids AS SELECT project_id, id FROM parts;
 SELECT max(id) FILTER (WHERE project_id = 'proj_a1') AS a1,
        max(id) FILTER (WHERE project_id = 'proj_b1') AS b1
   FROM pt_ids \gset
+SELECT pt_mark('ft:parts:a', 'ft:parts:b');
 
--- DELETE by id, run whole on each foreign partition: one DELETE each
+-- DELETE by id, run whole on each foreign partition: one DELETE each, no list
 EXPLAIN (COSTS OFF) DELETE FROM parts WHERE id = 'cp_none' RETURNING checkpoint;
 \set QUIET off
 DELETE FROM parts WHERE id = 'cp_none' RETURNING checkpoint;

@@ -56,9 +56,9 @@ EXPLAIN (COSTS OFF) DELETE FROM ret_ckpt t WHERE id = 'cp_x' RETURNING row_to_js
 DELETE FROM ret_ckpt t WHERE id = :'a' RETURNING t;
 DELETE FROM ret_ckpt t WHERE id = :'b' RETURNING row_to_json(t);
 DELETE FROM ret_ckpt t WHERE id = :'c' RETURNING t.*;
--- checkpoint, id and object: by id
+-- checkpoint, id and object: by id; tableoid is known too
 SELECT ret_mark('ft:returning:ckpt');
-DELETE FROM ret_ckpt WHERE id = :'d' RETURNING checkpoint, id, object;
+DELETE FROM ret_ckpt WHERE id = :'d' RETURNING tableoid::regclass, checkpoint, id, object;
 SELECT * FROM ret_sent('ft:returning:ckpt');
 
 -- a whole row of only what a revoke knows needs no list either

@@ -130,15 +130,18 @@ target_scan(ModifyTable *plan, Index resultRelation, int subplan_index)
 /*
  * Is the column at attno known of a row revoked by id, without a list: id
  * and object (what a delete reply has), and the checkpoint of a table with
- * the option?  A dropped column is NULL in a whole row, known as well.
- * attno 0 (a whole-row reference) needs every column; a system column is
- * left to the list, which fills the scan tuple as a scan does.
+ * the option?  A dropped column is NULL in a whole row, known as well, and
+ * tableoid is set by the executor on every RETURNING row (it names the
+ * partition a row came from).  attno 0 (a whole-row reference) needs every
+ * column; another system column is left to the list.
  */
 static bool
 known_without_list(const CpColumnMap *columns, AttrNumber attno)
 {
 	int			i;
 
+	if (attno == TableOidAttributeNumber)
+		return true;
 	if (attno < 0 || attno > columns->natts)
 		return false;
 	if (attno == 0)
