@@ -243,26 +243,13 @@ create_command(const char *name, const char *server, const char *checkpoint,
 }
 
 /*
- * IMPORT FOREIGN SCHEMA (named with a prefix: the core's own function has
- * the member's name): the commands that create the tables.  Everything is
- * checked before the first command is returned, so a bad entry or option
- * imports nothing.
+ * Refuse, before anything is created, a remote schema other than ours,
+ * EXCEPT, and an option that cannot go on every table.
  */
-static List *
-cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+static void
+check_import_statement(ImportForeignSchemaStmt *stmt, ForeignServer *server)
 {
-	ForeignServer *server = GetForeignServer(serverOid);
-	List	   *commands = NIL;
-	bool		across;			/* import the table across checkpoints */
-	const char **ids;			/* the distinct checkpoint ids of LIMIT TO */
-	char	  **names;			/* ...and the names of their tables */
-	int			n = 0;
-	CpStrSet   *listed;
-	CpStrSet   *seen;
-	CpStrSet   *shared;
-	CpStrSet   *taken;
 	ListCell   *lc;
-	int			i;
 
 	if (strcmp(stmt->remote_schema, CP_REMOTE_SCHEMA) != 0)
 	{
@@ -292,35 +279,54 @@ cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 		cp_check_import_option(opt->defname, defGetString(opt));
 	}
+}
 
-	/* what to import: every entry is checked before anything is created */
-	across = stmt->list_type == FDW_IMPORT_SCHEMA_ALL;
-	ids = palloc(sizeof(char *) * (list_length(stmt->table_list) + 1));
-	listed = cp_strset_create(CurrentMemoryContext);
+/*
+ * What to import: the distinct checkpoint ids of LIMIT TO, each checked,
+ * in *ids; returns how many.  *across: the table across checkpoints too
+ * (no LIMIT TO, or LIMIT TO names it).
+ */
+static int
+import_entries(ImportForeignSchemaStmt *stmt, bool *across, const char ***ids)
+{
+	CpStrSet   *listed = cp_strset_create(CurrentMemoryContext);
+	ListCell   *lc;
+	int			n = 0;
+
+	*across = stmt->list_type == FDW_IMPORT_SCHEMA_ALL;
+	*ids = palloc(sizeof(char *) * (list_length(stmt->table_list) + 1));
 	foreach(lc, stmt->table_list)
 	{
 		RangeVar   *rv = (RangeVar *) lfirst(lc);
 
 		if (strcmp(rv->relname, CP_ACROSS_TABLE) == 0 &&
 			rv->schemaname == NULL && rv->catalogname == NULL)
-			across = true;
+			*across = true;
 		else
 		{
 			check_limit_to_id(rv);
 			if (cp_strset_add(listed, rv->relname))
-				ids[n++] = rv->relname;
+				(*ids)[n++] = rv->relname;
 		}
 	}
+	return n;
+}
 
-	/*
-	 * Name each checkpoint's table.  A name that is too long, or that two
-	 * checkpoints (or one and the table across checkpoints) would share,
-	 * ends with a hash of its id instead; a clash left after that (two
-	 * hashes alike) is an error rather than a table for the wrong id.
-	 */
-	names = palloc(sizeof(char *) * (n + 1));
-	seen = cp_strset_create(CurrentMemoryContext);
-	shared = cp_strset_create(CurrentMemoryContext);
+/*
+ * Name each checkpoint's table.  A name that is too long, or that two
+ * checkpoints (or one and the table across checkpoints) would share, ends
+ * with a hash of its id instead; a clash left after that (two hashes
+ * alike) is an error rather than a table for the wrong id.
+ */
+static char **
+table_names(const char **ids, int n, bool across)
+{
+	char	  **names = palloc(sizeof(char *) * (n + 1));
+	CpStrSet   *seen = cp_strset_create(CurrentMemoryContext);
+	CpStrSet   *shared = cp_strset_create(CurrentMemoryContext);
+	CpStrSet   *taken = cp_strset_create(CurrentMemoryContext);
+	int			i;
+
 	if (across)
 		cp_strset_add(seen, CP_ACROSS_TABLE);
 	for (i = 0; i < n; i++)
@@ -329,7 +335,6 @@ cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		if (!cp_strset_add(seen, names[i]))
 			cp_strset_add(shared, names[i]);
 	}
-	taken = cp_strset_create(CurrentMemoryContext);
 	if (across)
 		cp_strset_add(taken, CP_ACROSS_TABLE);
 	for (i = 0; i < n; i++)
@@ -344,22 +349,23 @@ cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 							   ids[i]),
 					 errhint("Import that checkpoint on its own into another schema, or create its table with CREATE FOREIGN TABLE.")));
 	}
+	return names;
+}
 
-	if (across)
-		commands = lappend(commands, create_command(CP_ACROSS_TABLE, server->servername,
-													NULL, stmt->options));
-	for (i = 0; i < n; i++)
-		commands = lappend(commands, create_command(names[i], server->servername,
-													ids[i], stmt->options));
+/*
+ * The core creates only the tables whose names LIMIT TO lists
+ * (IsImportableForeignTable): let each checkpoint's entry name its table.
+ * This changes the statement the core passed, which it reads only to
+ * filter the commands; since PostgreSQL 14, a statement that a plan cache
+ * keeps reaches here as a copy (ProcessUtility's readOnlyTree), so the
+ * cached one still names the ids.
+ */
+static void
+rename_entries(ImportForeignSchemaStmt *stmt, const char **ids, char **names, int n)
+{
+	ListCell   *lc;
+	int			i;
 
-	/*
-	 * The core creates only the tables whose names LIMIT TO lists
-	 * (IsImportableForeignTable): let each checkpoint's entry name its
-	 * table.  This changes the statement the core passed, which it reads
-	 * only to filter these commands; since PostgreSQL 14, a statement that
-	 * a plan cache keeps reaches here as a copy (ProcessUtility's
-	 * readOnlyTree), so the cached one still names the ids.
-	 */
 	foreach(lc, stmt->table_list)
 	{
 		RangeVar   *rv = (RangeVar *) lfirst(lc);
@@ -371,6 +377,36 @@ cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				break;
 			}
 	}
+}
+
+/*
+ * IMPORT FOREIGN SCHEMA (named with a prefix: the core's own function has
+ * the member's name): the commands that create the tables.  Everything is
+ * checked before the first command is returned, so a bad entry or option
+ * imports nothing.
+ */
+static List *
+cpImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	List	   *commands = NIL;
+	bool		across;			/* import the table across checkpoints */
+	const char **ids;			/* the distinct checkpoint ids of LIMIT TO */
+	char	  **names;			/* ...and the names of their tables */
+	int			n;
+	int			i;
+
+	check_import_statement(stmt, server);
+	n = import_entries(stmt, &across, &ids);
+	names = table_names(ids, n, across);
+
+	if (across)
+		commands = lappend(commands, create_command(CP_ACROSS_TABLE, server->servername,
+													NULL, stmt->options));
+	for (i = 0; i < n; i++)
+		commands = lappend(commands, create_command(names[i], server->servername,
+													ids[i], stmt->options));
+	rename_entries(stmt, ids, names, n);
 	return commands;
 }
 

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -41,14 +42,12 @@ enum FdwModifyPrivateIndex
 								 * Boolean node before PostgreSQL 15 */
 };
 
-/* Name of the row identity column that carries the permission id. */
-#define CP_ROWID_NAME "cp_permission_id"
-/* ...of the checkpoint, for a table across checkpoints... */
-#define CP_CHECKPOINT_NAME "cp_checkpoint"
-/* ...and of the whole row that DELETE ... RETURNING returns. */
+/*
+ * The row identity of a DELETE row by row: the whole row scanned, a Var of
+ * type RECORD (AddForeignUpdateTargets).  Its name is ours: core's
+ * "wholerow" is the OLD row it hands to row triggers.
+ */
 #define CP_WHOLEROW_NAME "cp_wholerow"
-/* ...and of the project id, for the journal of revokes. */
-#define CP_PROJECT_NAME "cp_project_id"
 
 typedef struct CpModifyState
 {
@@ -57,10 +56,7 @@ typedef struct CpModifyState
 	Oid			relid;
 	CpColumnMap columns;
 	CmdType		operation;
-	AttrNumber	rowid_attno;	/* DELETE: junk column with the id */
-	AttrNumber	wholerow_attno; /* DELETE RETURNING: the row scanned */
-	AttrNumber	project_attno;	/* DELETE: junk column with the project id */
-	AttrNumber	ckpt_attno;		/* DELETE across checkpoints: junk checkpoint */
+	AttrNumber	wholerow_attno; /* DELETE: junk column with the row scanned */
 	int			batch_size;
 	double		est_rows;		/* permissions thought to be there; < 0: unknown */
 	CpStrSet   *granted;		/* the project ids granted to */
@@ -148,21 +144,34 @@ IsForeignRelUpdatable(Relation rel)
 	return (1 << CMD_INSERT) | (1 << CMD_DELETE);
 }
 
-/* DELETE finds a permission by its id: make the scan carry it. */
+/*
+ * DELETE finds a permission by its id (and, across checkpoints, its
+ * checkpoint), the journal names its project, and RETURNING returns the
+ * row: make the scan carry the whole row, from which ExecForeignDelete
+ * reads each with the target's own column map.
+ *
+ * Why the whole row, as a RECORD: a DELETE of a partitioned table gives
+ * all its partitions one junk column per name, and the planner accepts a
+ * name only when each partition asks for an equal Var but for its varno
+ * (add_row_identity_var).  A Var of a column has the partition's attribute
+ * number, and a whole-row Var its row type; both differ between partitions
+ * whose columns are in another order, or dropped.  A whole-row Var of type
+ * RECORD, like core's "wholerow", is the same in every partition.  (Junk
+ * names made of attribute number and type would work too, at the cost of
+ * a column per variant and per field, found anew in each partition.)  A
+ * permission is a few short strings: carrying all of it costs little.
+ */
 static void
 AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 						RangeTblEntry *target_rte, Relation target_relation)
 {
 	CpColumnMap columns;
-	Form_pg_attribute attr;
-	AttrNumber	attno;
 
 	if (root->parse->commandType == CMD_UPDATE)
 		refuse_update();
 
 	cp_build_column_map(target_relation, &columns);
-	attno = columns.attno[CP_FIELD_ID];
-	if (attno == InvalidAttrNumber)
+	if (columns.attno[CP_FIELD_ID] == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no id column to revoke by",
@@ -170,36 +179,9 @@ AddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 				 errdetail("DELETE revokes each permission by its id."),
 				 errhint("Add a column for field \"id\": ALTER FOREIGN TABLE %s ADD COLUMN id text.",
 						 RelationGetRelationName(target_relation))));
-	attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
 	add_row_identity_var(root,
-						 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
-								 attr->attcollation, 0),
-						 rtindex, CP_ROWID_NAME);
-	/* across checkpoints, a permission is the pair (checkpoint, id) */
-	if (columns.checkpoint == NULL)
-	{
-		attno = columns.attno[CP_FIELD_CHECKPOINT];
-		attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
-		add_row_identity_var(root,
-							 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
-									 attr->attcollation, 0),
-							 rtindex, CP_CHECKPOINT_NAME);
-	}
-	/* the journal names the project of a revoke (journal.c) */
-	attno = columns.attno[CP_FIELD_PROJECT_ID];
-	if (attno != InvalidAttrNumber)
-	{
-		attr = TupleDescAttr(RelationGetDescr(target_relation), attno - 1);
-		add_row_identity_var(root,
-							 makeVar(rtindex, attno, attr->atttypid, attr->atttypmod,
-									 attr->attcollation, 0),
-							 rtindex, CP_PROJECT_NAME);
-	}
-	/* the API's delete reply holds only the id: RETURNING needs the row */
-	if (root->parse->returningList != NIL)
-		add_row_identity_var(root,
-							 makeWholeRowVar(target_rte, rtindex, 0, false),
-							 rtindex, CP_WHOLEROW_NAME);
+						 makeVar(rtindex, InvalidAttrNumber, RECORDOID, -1, InvalidOid, 0),
+						 rtindex, CP_WHOLEROW_NAME);
 }
 
 /*
@@ -305,12 +287,9 @@ BeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	{
 		List	   *tlist = outerPlanState(mtstate)->plan->targetlist;
 
-		st->rowid_attno = ExecFindJunkAttributeInTlist(tlist, CP_ROWID_NAME);
-		if (!AttributeNumberIsValid(st->rowid_attno))
-			elog(ERROR, "could not find junk column \"%s\"", CP_ROWID_NAME);
 		st->wholerow_attno = ExecFindJunkAttributeInTlist(tlist, CP_WHOLEROW_NAME);
-		st->project_attno = ExecFindJunkAttributeInTlist(tlist, CP_PROJECT_NAME);
-		st->ckpt_attno = ExecFindJunkAttributeInTlist(tlist, CP_CHECKPOINT_NAME);
+		if (!AttributeNumberIsValid(st->wholerow_attno))
+			elog(ERROR, "could not find junk column \"%s\"", CP_WHOLEROW_NAME);
 	}
 	rinfo->ri_FdwState = st;
 }
@@ -701,7 +680,14 @@ GetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	return opts.batch_size;
 }
 
-/* Fill slot with the scanned row that DELETE ... RETURNING returns. */
+/*
+ * Fill slot (the target's row type) with the row to delete, from the junk
+ * whole row: its fields are the target's, whatever the row type of the
+ * table the DELETE names.  Materialized: its values would point into the
+ * junk datum, which lives in the scan's per-tuple memory, and the slot
+ * (the result relation's returning slot) must not depend on when that is
+ * reset.
+ */
 static void
 store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
@@ -723,6 +709,19 @@ store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planS
 	tuple.t_data = td;
 	heap_deform_tuple(&tuple, slot->tts_tupleDescriptor, slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);
+	ExecMaterializeSlot(slot);
+}
+
+/* The text of a field of the row in slot, or NULL (also for an absent field). */
+static char *
+deleted_field(CpModifyState *st, TupleTableSlot *slot, CpField field)
+{
+	AttrNumber	attno = st->columns.attno[field];
+
+	if (attno == InvalidAttrNumber)
+		return NULL;
+	return cp_text_value(&st->columns, field, slot->tts_values[attno - 1],
+						 slot->tts_isnull[attno - 1]);
 }
 
 /*
@@ -730,20 +729,12 @@ store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planS
  * a cancel or a lost reply leaves it there as "unknown".
  */
 static bool
-send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
+send_revoke(CpModifyState *st, const char *project_id, const char *id)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	char	   *project_id = NULL;
 	CpJournalRef ref;
 	bool		deleted = false;
 
-	if (st->project_attno != InvalidAttrNumber)
-	{
-		bool		isnull;
-		Datum		datum = ExecGetJunkAttribute(planSlot, st->project_attno, &isnull);
-
-		project_id = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID, datum, isnull);
-	}
 	ref = cp_journal_record(CP_JOURNAL_REVOKE, st->opts.checkpoint, project_id, id,
 							CP_OUTCOME_UNKNOWN);
 	PG_TRY();
@@ -766,32 +757,38 @@ send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
 	return deleted;
 }
 
+/*
+ * Revoke the row the scan found; slot, filled with it, is what RETURNING
+ * and AFTER triggers see.
+ */
 static TupleTableSlot *
 ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 				  TupleTableSlot *slot, TupleTableSlot *planSlot)
 {
 	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
 	MemoryContext oldcxt;
-	bool		isnull;
-	Datum		datum;
 	char	   *id;
 	bool		deleted;
 
 	MemoryContextReset(st->temp_cxt);
 	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-	datum = ExecGetJunkAttribute(planSlot, st->rowid_attno, &isnull);
-	id = cp_text_value(&st->columns, CP_FIELD_ID, datum, isnull);
+	store_deleted_row(st, slot, planSlot);
+	id = deleted_field(st, slot, CP_FIELD_ID);
 	if (id == NULL || id[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cannot revoke a permission without an id"),
 				 errdetail("The row to delete has %s id.%s", id ? "an empty" : "a NULL",
 						   progress_note(st))));
-	if (st->ckpt_attno != InvalidAttrNumber)
-		st->opts.checkpoint = row_checkpoint_value(st, ExecGetJunkAttribute(planSlot, st->ckpt_attno,
-																			&isnull), isnull);
+	if (st->columns.checkpoint == NULL)
+	{
+		AttrNumber	attno = st->columns.attno[CP_FIELD_CHECKPOINT];
+
+		st->opts.checkpoint = row_checkpoint_value(st, slot->tts_values[attno - 1],
+												   slot->tts_isnull[attno - 1]);
+	}
 	cp_note_write();
-	deleted = send_revoke(st, planSlot, id);
+	deleted = send_revoke(st, deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
 	st->opts.checkpoint = st->columns.checkpoint;	/* the row's was temporary */
 	MemoryContextSwitchTo(oldcxt);
 
@@ -799,8 +796,6 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	if (!deleted)
 		return NULL;
 	st->applied++;
-	if (st->wholerow_attno != InvalidAttrNumber)
-		store_deleted_row(st, slot, planSlot);
 	return slot;
 }
 

@@ -10,7 +10,8 @@
  * set instead:
  *
  * - by id: every condition is "id = value" or "id = ANY(array)", and
- *   RETURNING needs no more than id and object: one DELETE per distinct id,
+ *   RETURNING needs no more than id, object and the table's checkpoint (a
+ *   whole-row reference needs every column): one DELETE per distinct id,
  *   no list at all;
  * - otherwise, by list: the lists the scan would send (with every filter
  *   pushed), every condition of the DELETE checked here on each listed row,
@@ -125,8 +126,46 @@ target_scan(ModifyTable *plan, Index resultRelation, int subplan_index)
 }
 
 /*
- * Does RETURNING need no column but id and object (what a delete reply
- * has), and the checkpoint (the table's own)?
+ * Is the column at attno known of a row revoked by id, without a list: id
+ * and object (what a delete reply has), and the checkpoint of a table with
+ * the option?  A dropped column is NULL in a whole row, known as well, and
+ * tableoid is set by the executor on every RETURNING row (it names the
+ * partition a row came from).  attno 0 (a whole-row reference) needs every
+ * column; another system column is left to the list.
+ */
+static bool
+known_without_list(const CpColumnMap *columns, AttrNumber attno)
+{
+	int			i;
+
+	if (attno == TableOidAttributeNumber)
+		return true;
+	if (attno < 0 || attno > columns->natts)
+		return false;
+	if (attno == 0)
+	{
+		for (i = 1; i <= columns->natts; i++)
+			if (!known_without_list(columns, i))
+				return false;
+		return true;
+	}
+	switch (columns->field[attno - 1])
+	{
+		case CP_FIELD_NONE:
+		case CP_FIELD_ID:
+		case CP_FIELD_OBJECT:
+			return true;
+		case CP_FIELD_CHECKPOINT:
+			return columns->checkpoint != NULL;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Does RETURNING need no column but those a revoke by id knows?  Compare
+ * field by field: an absent field's attno is InvalidAttrNumber, which is
+ * also the attno of a whole-row reference.
  */
 static bool
 returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *columns)
@@ -141,11 +180,7 @@ returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *colum
 	{
 		Var		   *var = (Var *) lfirst(lc);
 
-		if (var->varno != rtindex)
-			continue;
-		if (var->varattno != columns->attno[CP_FIELD_ID] &&
-			var->varattno != columns->attno[CP_FIELD_OBJECT] &&
-			var->varattno != columns->attno[CP_FIELD_CHECKPOINT])
+		if (var->varno == rtindex && !known_without_list(columns, var->varattno))
 			return false;
 	}
 	return true;
