@@ -115,8 +115,10 @@ SELECT id FROM oa
   ORDER BY created_at DESC LIMIT 3;
 SELECT path, query FROM mock_requests('ft:one:a:seed-72:proj-2') OFFSET :before;
 
--- a table across checkpoints: a plan that never runs its scan answers as
--- the others do; one that must read it whole says what to change
+-- a table across checkpoints: a read that names no checkpoint fails when
+-- its scan runs, so a plan that never runs it answers as the others do; a
+-- join on checkpoint planned with nested loops off says what to change; a
+-- statement that writes is refused before it sends anything
 CREATE TABLE oa_models (c text);
 INSERT INTO oa_models VALUES ('ft:one:a:seed-72:proj-2'), ('');
 ANALYZE oa_models;
@@ -129,3 +131,4 @@ SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
 SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c AND p.project_id = NULL;
 RESET enable_nestloop;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM oa_all;
+DELETE FROM oa_all p USING oa_models m WHERE p.checkpoint = m.c AND p.project_id = NULL;

@@ -387,22 +387,30 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 }
 
 /*
- * A scan of a table across checkpoints that names none of them: raised
- * when such a scan runs (scan.c), not when it is planned, so that a plan
- * that never runs it (a condition PostgreSQL found false, an empty outer
- * side) answers as every other plan does.
+ * A table across checkpoints that a query names no checkpoint of: raised
+ * when a statement that writes is planned and no path can name them, else
+ * when the scan runs (scan.c).
  */
 void
-cp_report_no_checkpoint(Oid relid)
+cp_report_no_checkpoint(Oid relid, bool at_run_time)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
 					get_rel_name(relid)),
 			 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
-			 enable_nestloop ?
-			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.") :
-			 errhint("A join on checkpoint reads this table as the inner side of a nested loop, and enable_nestloop is off: SET enable_nestloop = on, or name the checkpoints with WHERE checkpoint = ...")));
+			 at_run_time && !enable_nestloop ?
+			 errhint("A join on checkpoint reads this table as the inner side of a nested loop, and enable_nestloop is off: SET enable_nestloop = on, or name the checkpoints with WHERE checkpoint = ...") :
+			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
+}
+
+/* Does the statement being planned grant or revoke (or write anything)? */
+static bool
+statement_writes(PlannerInfo *root)
+{
+	while (root->parent_root)
+		root = root->parent_root;
+	return root->parse->commandType != CMD_SELECT || root->parse->hasModifyingCTE;
 }
 
 /*
@@ -430,13 +438,20 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	 */
 	if (info->spans && info->ckpt_pushed == NULL)
 	{
-		(void) add_parameterized_paths(root, baserel, info, true);
+		/*
+		 * No path can name them.  A statement that writes is refused now,
+		 * before it sends anything; a read fails only if the scan does run,
+		 * so that a plan that never runs it (a condition PostgreSQL found
+		 * false, an empty outer side) answers as every other plan does.
+		 */
+		if (add_parameterized_paths(root, baserel, info, true) == 0 && statement_writes(root))
+			cp_report_no_checkpoint(foreigntableid, false);
 
 		/*
 		 * A path without parameters, for a join that cannot run as a nested
 		 * loop over this table (a FULL JOIN, the table on the outer side of
-		 * a LEFT JOIN) or a query that names no checkpoint: one that costs
-		 * too much to be chosen otherwise, and whose scan refuses to run.
+		 * a LEFT JOIN, nested loops disabled): one that costs too much to be
+		 * chosen otherwise, and whose scan refuses to run.
 		 */
 		add_path(baserel,
 				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,

@@ -26,7 +26,7 @@ enum FdwScanPrivateIndex
 struct FdwRoutine;
 extern void cp_path_callbacks(struct FdwRoutine *routine);
 extern char *cp_value_label(PlannerInfo *root, Expr *value);
-CP_NORETURN extern void cp_report_no_checkpoint(Oid relid);
+CP_NORETURN extern void cp_report_no_checkpoint(Oid relid, bool at_run_time);
 
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,

@@ -287,7 +287,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->rows = 0;
 	/* the planner saw to it that a table across checkpoints names them */
 	if (st->columns.checkpoint == NULL && st->expr_states[CP_SCAN_EXPR_CHECKPOINT] == NULL)
-		cp_report_no_checkpoint(st->relid);
+		cp_report_no_checkpoint(st->relid, true);
 	MemoryContextReset(st->eval_cxt);
 	oldcxt = MemoryContextSwitchTo(st->eval_cxt);
 	evaluate_values(st, econtext, values);
