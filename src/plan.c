@@ -25,7 +25,6 @@
  */
 #include "postgres.h"
 
-#include "access/stratnum.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 

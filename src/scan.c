@@ -16,9 +16,6 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-#include <math.h>
-
 #include "access/stratnum.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
@@ -28,16 +25,8 @@
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "optimizer/cost.h"
-#include "optimizer/optimizer.h"
-#include "optimizer/pathnode.h"
-#include "optimizer/planmain.h"
-#include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
