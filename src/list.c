@@ -285,7 +285,7 @@ first_page_reply(CpTransfer *t, void *arg)
 
 /*
  * Fetch the first page of n listers, just started over the same user
- * mapping, at once (http.c: at most max_concurrency in flight), as
+ * mapping, at once (at most max_concurrency in flight), as
  * cp_lister_next would fetch them one after the other.  Each page lives in
  * its lister's page context: n pages are held until they are read.
  */
@@ -309,7 +309,7 @@ cp_lister_fetch_first(CpLister **listers, int n)
 		t[i].req.progress = "";
 		t[i].arg = listers[i];
 	}
-	cp_http_send_many(listers[0]->opts, t, n, first_page_reply, NULL, NULL, listers[0]->stats);
+	cp_api_send_many(listers[0]->opts, t, n, first_page_reply, NULL, NULL, listers[0]->stats);
 	for (i = 0; i < n; i++)
 		page_read(listers[i], t[i].req.path, limits[i]);
 	pfree(limits);
@@ -387,8 +387,8 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		count++;
 	}
 	if (count > 0)
-		cp_http_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
-						  listers[0]->stats);
+		cp_api_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
+						 listers[0]->stats);
 	pfree(t);
 }
 

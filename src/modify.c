@@ -726,16 +726,13 @@ store_deleted_row(CpModifyState *st, TupleTableSlot *slot, TupleTableSlot *planS
 }
 
 /*
- * DELETE one permission, recorded in the journal from before it is sent:
- * a cancel or a lost reply leaves it there as "unknown".
+ * DELETE one permission (revocation.c: recorded in the journal from before
+ * it is sent, so a cancel or a lost reply leaves it there as "unknown").
  */
 static bool
 send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	char	   *project_id = NULL;
-	CpJournalRef ref;
-	bool		deleted = false;
 
 	if (st->project_attno != InvalidAttrNumber)
 	{
@@ -744,26 +741,7 @@ send_revoke(CpModifyState *st, TupleTableSlot *planSlot, const char *id)
 
 		project_id = cp_text_value(&st->columns, CP_FIELD_PROJECT_ID, datum, isnull);
 	}
-	ref = cp_journal_record(CP_JOURNAL_REVOKE, st->opts.checkpoint, project_id, id,
-							CP_OUTCOME_UNKNOWN);
-	PG_TRY();
-	{
-		deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (cp_error_proves_nothing_applied(edata->sqlerrcode) &&
-			!cp_http_failure_earlier_applied())
-			cp_journal_discard(ref);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	cp_journal_set_outcome(ref, deleted ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
-	return deleted;
+	return cp_revoke_one(&st->opts, project_id, id, progress_note(st), &st->stats);
 }
 
 static TupleTableSlot *
