@@ -246,6 +246,8 @@ typedef struct CpGrantRun
 	char	  **send;			/* the pending ids, for a request */
 	CpTransfer *post;			/* the last POST sent for the pending ids */
 	const char *reason;			/* why the last POST's outcome is unknown */
+	const char *first_reason;	/* ...and the first's, which had every id */
+	bool		all_lost;		/* no POST so far had a whole reply */
 	int			resent;			/* POSTs sent after the first */
 } CpGrantRun;
 
@@ -267,6 +269,7 @@ start_run(const CpOptions *opts, char **project_ids, int n, double est_rows,
 	run->pending = palloc(sizeof(int) * n);
 	run->send = palloc(sizeof(char *) * n);
 	run->npending = n;
+	run->all_lost = true;
 	/* until a POST is made, what an error finds: a request not sent */
 	run->post = first ? first->post : palloc0(sizeof(CpTransfer));
 	for (i = 0; i < n; i++)
@@ -364,6 +367,10 @@ grant_rounds(CpGrantRun *run, const CpGrantFirst *first)
 			take_made(run, made);
 			return;
 		}
+		if (run->first_reason == NULL)
+			run->first_reason = run->reason;
+		if (run->post->outcome == CP_REPLIED)
+			run->all_lost = false;
 		learn_from_list(run);
 		if (run->npending == 0 || run->resent >= run->opts->max_retries)
 			return;
@@ -409,7 +416,11 @@ grant_in_doubt(CpGrantRun *run, ErrorData *edata)
 		edata->hint = pstrdup("Check with SELECT ... WHERE project_id = '...' before you grant them again; SELECT * FROM checkpoint_perms_journal() lists them.");
 }
 
-/* Lists show the pending grants were not applied, after every try. */
+/*
+ * Lists show the pending grants were not applied, after every try.  The
+ * error says what the first POST's reply said (it had every project id of
+ * the request), and that replies were lost only when none came whole.
+ */
 CP_NORETURN static void report_not_granted(CpGrantRun *run);
 
 static void
@@ -417,22 +428,27 @@ report_not_granted(CpGrantRun *run)
 {
 	int			npending = run->npending;
 	int			n = run->n;
+	int			posts = run->resent + 1;
+	const char *what = psprintf("%d of %d %s", npending, n, n == 1 ? "project" : "projects");
 	int			i;
 
 	for (i = 0; i < npending; i++)
 		cp_journal_discard(run->refs[run->pending[i]]);
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("could not grant %d of %d %s: every reply to the grant request was lost",
-					npending, n, n == 1 ? "project" : "projects"),
-			 errdetail("%s. Lists show no permission for %s: %s not applied.%s%s",
-					   without_period(run->reason),
+			 run->all_lost ?
+			 errmsg("could not grant %s: every reply to the grant request was lost", what) :
+			 errmsg("could not grant %s: no reply to the grant request confirmed %s", what,
+					npending == 1 ? "it" : "them"),
+			 errdetail("%s. Lists show no permission for %s after %d grant %s: %s not applied.%s%s",
+					   without_period(run->first_reason),
 					   name_projects(run->project_ids, run->pending, npending),
+					   posts, posts == 1 ? "request" : "requests",
 					   npending == 1 ? "it was" : "they were",
 					   n > npending ? psprintf(" The other %d of the request %s applied.",
 											   n - npending, n - npending == 1 ? "was" : "were") : "",
 					   run->progress),
-			 errhint("Option \"max_retries\" of server \"%s\" (%d) sets how often a lost grant is sent again.",
+			 errhint("Option \"max_retries\" of server \"%s\" (%d) sets how often a grant whose outcome is unknown is sent again.",
 					 run->opts->servername, run->opts->max_retries)));
 }
 
