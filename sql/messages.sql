@@ -13,3 +13,23 @@ INSERT INTO m_short VALUES ('proj_a'), ('proj_b'), ('proj_c');
 RESET client_min_messages;
 SELECT project_id FROM m_short ORDER BY 1;
 SELECT method, status, body FROM mock_requests('ft:messages:short:post-skiplast');
+
+-- a revoke the API answers with "deleted": false: it was not revoked, and
+-- the error names it (direct modify, then row by row); it did nothing, so
+-- the journal leaves it out (one request at a time: the request ids are known)
+CREATE SERVER m_one FOREIGN DATA WRAPPER checkpoint_perms
+  OPTIONS (base_url :'mock_url', max_concurrency '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m_one OPTIONS (api_key :'mock_key');
+CREATE FOREIGN TABLE m_kept (id text, project_id text)
+  SERVER m_one OPTIONS (checkpoint 'ft:messages:kept:seed-2:proj-1:notdeleted');
+CREATE TABLE m_projects (project text);
+INSERT INTO m_projects VALUES ('proj_0001');
+BEGIN;
+DELETE FROM m_kept;
+ROLLBACK;
+BEGIN;
+DELETE FROM m_kept k USING m_projects p WHERE k.project_id = p.project;
+ROLLBACK;
+SELECT count(*) AS kept FROM m_kept;
+SELECT count(*) AS journaled FROM checkpoint_perms_journal()
+  WHERE checkpoint = 'ft:messages:kept:seed-2:proj-1:notdeleted';

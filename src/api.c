@@ -296,3 +296,30 @@ cp_api_delete(const CpOptions *opts, CpTransfer *t, const char *permission_id,
 	pop_request_context(&errcallback);
 	return answer;
 }
+
+/*
+ * A DELETE answered "deleted": false: the API kept the permission.  The
+ * contract allows that reply, so it is not malformed, and it is no 404:
+ * the permission is there still, and the error names it.  others: how
+ * many more revokes of the same statement were kept.  progress ends the
+ * detail.
+ */
+void
+cp_api_report_kept(const CpOptions *opts, const CpTransfer *t, const char *permission_id,
+				   int others, const char *progress)
+{
+	ErrorContextCallback errcallback;
+
+	push_request_context(&errcallback, &t->req);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("OpenAI API did not revoke permission \"%s\"", cp_shorten(permission_id)),
+			 errdetail("Its reply to the DELETE says \"deleted\": false.%s%s%s",
+					   t->resp.request_id[0] ?
+					   psprintf(" Request id: %s.", t->resp.request_id) : "",
+					   others == 0 ? "" : others == 1 ?
+					   " 1 other permission of this statement was kept too." :
+					   psprintf(" %d other permissions of this statement were kept too.", others),
+					   progress ? progress : ""),
+			 errhint("Check with SELECT ... WHERE id = '...' that it still exists before you revoke it again.")));
+}

@@ -112,6 +112,9 @@ extern CpDeleteAnswer cp_api_delete(const CpOptions *opts, CpTransfer *t,
 									CpStats *stats);
 extern CpDeleteAnswer cp_read_deleted(const CpOptions *opts, const CpTransfer *t,
 									  const char *permission_id);
+CP_NORETURN extern void cp_api_report_kept(const CpOptions *opts, const CpTransfer *t,
+										   const char *permission_id, int others,
+										   const char *progress);
 
 /* Revokes sent by one cp_api_send_many call: bounds the transfers held. */
 #define CP_DELETE_SLICE 256

@@ -60,7 +60,12 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	return cp_journal_settle(ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED;
+	if (cp_journal_settle(ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED)
+		return true;
+	/* the API says it kept it: not gone, so not a silent DELETE 0 */
+	if (answer == CP_DELETE_KEPT)
+		cp_api_report_kept(opts, t, permission_id, 0, progress);
+	return false;
 }
 
 /* What cp_revoke_many's callbacks share. */
@@ -73,6 +78,8 @@ typedef struct CpRevokeBatch
 	CpJournalRef *refs;			/* the journal's entries of the slice sent */
 	bool	   *settled;		/* ...and which of them a reply settled */
 	int			start;			/* index of the slice's first id */
+	int			kept;			/* the first one the API kept ("deleted": false) */
+	int			nkept;			/* ...and how many it kept */
 } CpRevokeBatch;
 
 /* One DELETE's reply: settle its entry from what it says. */
@@ -86,6 +93,9 @@ revoke_reply(CpTransfer *t, void *arg)
 												 says_of(answer), NULL);
 
 	batch->settled[i - batch->start] = true;
+	/* the error names the first in the statement's order, whatever ended first */
+	if (answer == CP_DELETE_KEPT && (batch->nkept++ == 0 || i < batch->kept))
+		batch->kept = i;
 	batch->revoked[i] = outcome == CP_OUTCOME_APPLIED;
 	if (batch->revoked[i])
 		(*batch->applied)++;
@@ -150,6 +160,10 @@ revoke_slice(const CpOptions *opts, char **checkpoints, char **project_ids,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	/* the others of the slice have ended: each is settled */
+	if (batch->nkept > 0)
+		cp_api_report_kept(opts, &t[batch->kept - start], batch->permission_ids[batch->kept],
+						   batch->nkept - 1, cp_progress_note(true, *batch->applied));
 }
 
 /*
@@ -166,7 +180,7 @@ void
 cp_revoke_many(const CpOptions *opts, char **checkpoints, char **permission_ids,
 			   char **project_ids, int n, bool *revoked, int64 *applied, CpStats *stats)
 {
-	CpRevokeBatch batch = {opts, permission_ids, revoked, applied, NULL, NULL, 0};
+	CpRevokeBatch batch = {opts, permission_ids, revoked, applied, NULL, NULL, 0, 0, 0};
 	MemoryContext cxt = CurrentMemoryContext;
 	int			start;
 
