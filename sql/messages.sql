@@ -33,3 +33,15 @@ ROLLBACK;
 SELECT count(*) AS kept FROM m_kept;
 SELECT count(*) AS journaled FROM checkpoint_perms_journal()
   WHERE checkpoint = 'ft:messages:kept:seed-2:proj-1:notdeleted';
+
+-- a list filtered by project_id that returns another project's row breaks
+-- the contract: the same error in a SELECT (one filtered list, or one per
+-- value), a DELETE's list and a grant's list (mock token nofilter)
+CREATE FOREIGN TABLE m_nofilter (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:messages:nofilter:seed-4:proj-2:get-nofilter');
+SELECT project_id FROM m_nofilter WHERE project_id = 'proj_0001';
+SELECT project_id FROM m_nofilter WHERE project_id IN ('proj_0001', 'proj_0002');
+DELETE FROM m_nofilter WHERE project_id = 'proj_0002';
+INSERT INTO m_nofilter (project_id) VALUES ('proj_new') ON CONFLICT DO NOTHING;
+-- unfiltered, every row is the checkpoint's
+SELECT count(*) FROM m_nofilter;

@@ -24,6 +24,7 @@ typedef struct CpLister
 	MemoryContext cxt;			/* holds base_path and the cursor */
 	MemoryContext page_cxt;		/* holds the page; reset per page */
 	char	   *base_path;		/* list path with its fixed query */
+	char	   *project_id;		/* the project it is filtered on, or NULL */
 	char	   *after;			/* cursor for the next page, NULL for the first */
 	int64		max_rows;		/* stop after this many rows; 0: never */
 	int64		rows;			/* rows returned so far */
@@ -62,7 +63,10 @@ extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
 /* list.c */
 extern void cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 						   MemoryContext parent);
-extern void cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows);
+extern void cp_lister_start(CpLister *lister, const char *base_path, const char *project_id,
+							int64 max_rows);
+extern void cp_check_listed_project(const CpPermission *perm, const char *project_id,
+									const char *path);
 extern bool cp_lister_rewind(CpLister *lister);
 extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern bool cp_lister_needs_page(const CpLister *lister);

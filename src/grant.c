@@ -97,20 +97,16 @@ project_list_reply(CpTransfer *t, void *arg)
 	int			i = (int) (intptr_t) t->arg;
 	MemoryContext oldcxt = MemoryContextSwitchTo(lists->scratch);
 	CpPage		page;
+	int			k;
 
 	cp_parse_page(lists->opts, &t->resp, &page);
 	if (lists->stats)
 		lists->stats->pages++;
+	/* an API that ignored the filter must not make us skip a grant */
+	for (k = 0; k < page.nitems; k++)
+		cp_check_listed_project(&page.items[k], lists->project_ids[i], NULL);
 	if (page.nitems > 0)
 	{
-		/* an API that ignored the filter must not make us skip a grant */
-		if (strcmp(page.items[0].project_id, lists->project_ids[i]) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed reply from the OpenAI API"),
-					 errdetail("A list filtered on project \"%s\" returned a permission of project \"%s\".",
-							   cp_shorten(lists->project_ids[i]),
-							   cp_shorten(page.items[0].project_id))));
 		lists->found[i] = true;
 		copy_permission(&lists->newest[i], &page.items[0], lists->callercxt);
 	}
@@ -178,7 +174,7 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 		}
 		qsort(slots, n, sizeof(CpProjectSlot), compare_slots);
 		cp_lister_start(&lister, cp_list_base_path(opts->checkpoint, NULL, false,
-												   CP_ORDER_NONE), 0);
+												   CP_ORDER_NONE), NULL, 0);
 		while ((perm = cp_lister_next(&lister)) != NULL)
 		{
 			CpProjectSlot key = {.project_id = perm->project_id};

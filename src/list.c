@@ -52,19 +52,25 @@ cp_lister_init(CpLister *lister, const CpOptions *opts, CpStats *stats,
 
 /*
  * Start listing base_path (the list path with its fixed query: project_id,
- * order), returning at most max_rows rows (0: all).
+ * order), returning at most max_rows rows (0: all).  project_id: the
+ * project base_path filters on, or NULL; every row must be of it
+ * (cp_check_listed_project).
  */
 void
-cp_lister_start(CpLister *lister, const char *base_path, int64 max_rows)
+cp_lister_start(CpLister *lister, const char *base_path, const char *project_id,
+				int64 max_rows)
 {
 	int			i;
 
 	MemoryContextReset(lister->page_cxt);
 	if (lister->base_path)
 		pfree(lister->base_path);
+	if (lister->project_id)
+		pfree(lister->project_id);
 	if (lister->after)
 		pfree(lister->after);
 	lister->base_path = MemoryContextStrdup(lister->cxt, base_path);
+	lister->project_id = project_id ? MemoryContextStrdup(lister->cxt, project_id) : NULL;
 	lister->after = NULL;
 	lister->max_rows = max_rows;
 	lister->rows = 0;
@@ -138,9 +144,36 @@ report_bad_page(const char *path, const char *problem)
 }
 
 /*
- * Refuse a page that breaks the contract: more items than asked for, or an
- * id seen twice (in this page, or in the page before).  Then remember this
- * page's ids for the next one.  Runs in the page's memory context.
+ * A row of a list filtered on project_id must be of that project.  The
+ * one policy for every filtered list (a scan's, a DELETE's, a grant's
+ * recovery list, ON CONFLICT's): a row of another project breaks the
+ * contract, and is a malformed reply, never a row dropped in silence (a
+ * grant could then skip a project that has no permission).  project_id
+ * NULL: the list is not filtered.  path: the request, for the context, or
+ * NULL when the caller's context names it.
+ */
+void
+cp_check_listed_project(const CpPermission *perm, const char *project_id, const char *path)
+{
+	char	   *problem;
+
+	if (project_id == NULL || strcmp(perm->project_id, project_id) == 0)
+		return;
+	problem = psprintf("A list filtered on project \"%s\" returned permission \"%s\" of project \"%s\".",
+					   cp_shorten(project_id), cp_shorten(perm->id), cp_shorten(perm->project_id));
+	if (path)
+		report_bad_page(path, problem);
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("%s", problem)));
+}
+
+/*
+ * Refuse a page that breaks the contract: more items than asked for, a row
+ * of another project than the list is filtered on, or an id seen twice (in
+ * this page, or in the page before).  Then remember this page's ids for
+ * the next one.  Runs in the page's memory context.
  */
 static void
 check_page(CpLister *lister, const char *path, int limit)
@@ -152,6 +185,8 @@ check_page(CpLister *lister, const char *path, int limit)
 	if (page->nitems > limit)
 		report_bad_page(path, psprintf("The page holds %d permissions; %d were asked for.",
 									   page->nitems, limit));
+	for (i = 0; i < page->nitems; i++)
+		cp_check_listed_project(&page->items[i], lister->project_id, path);
 	ids = palloc(sizeof(CpIdHash) * Max(page->nitems, 1));
 	for (i = 0; i < page->nitems; i++)
 	{

@@ -1094,6 +1094,7 @@ start_segments(CpScanState *st)
 		cp_lister_start(lister,
 						cp_list_base_path(segment_checkpoint(st, seg), segment_value(st, seg),
 										  false, st->order),
+						segment_value(st, seg),
 						st->limit > 0 && (st->per_value || !st->filter_expr) &&
 						st->strategies[0] == 0 && st->strategies[1] == 0 ?
 						st->limit - st->rows : 0);
