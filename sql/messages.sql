@@ -45,3 +45,20 @@ DELETE FROM m_nofilter WHERE project_id = 'proj_0002';
 INSERT INTO m_nofilter (project_id) VALUES ('proj_new') ON CONFLICT DO NOTHING;
 -- unfiltered, every row is the checkpoint's
 SELECT count(*) FROM m_nofilter;
+
+-- a revoke past timeout_ms names the permission that may have been revoked
+-- (direct modify, then row by row)
+CREATE SERVER m_quick FOREIGN DATA WRAPPER checkpoint_perms
+  OPTIONS (base_url :'mock_url', timeout_ms '300', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER m_quick OPTIONS (api_key :'mock_key');
+CREATE FOREIGN TABLE m_slow (id text, project_id text)
+  SERVER m_quick OPTIONS (checkpoint 'ft:messages:slow:seed-2:proj-2:delete-stall');
+-- the rollback warning may reach psql before or after the error: hidden here
+SET client_min_messages = error;
+DELETE FROM m_slow WHERE project_id = 'proj_0001';
+SELECT action, project_id, permission_id IS NOT NULL AS has_id, outcome
+  FROM checkpoint_perms_journal() WHERE transaction = 'previous';
+DELETE FROM m_slow s USING m_projects p WHERE s.project_id = 'proj_0002';
+SELECT action, project_id, permission_id IS NOT NULL AS has_id, outcome
+  FROM checkpoint_perms_journal() WHERE transaction = 'previous';
+RESET client_min_messages;

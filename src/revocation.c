@@ -31,6 +31,38 @@ says_of(CpDeleteAnswer answer)
 	return CP_SAYS_KEPT;
 }
 
+/* Permissions an error names whose revokes may have been applied. */
+#define CP_NAMED_REVOKES 10
+
+/*
+ * An error stopped revokes, some of which may have been applied (their
+ * ids in doubt[0..ndoubt)): say so in its detail, naming them, as a grant's
+ * error names its projects.  A cancel keeps its SQLSTATE and message.
+ */
+static void
+name_in_doubt(ErrorData *edata, char **doubt, int ndoubt)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (ndoubt == 0)
+		return;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "The %s of %s ", ndoubt == 1 ? "revoke" : "revokes",
+					 ndoubt == 1 ? "permission" : "permissions");
+	for (i = 0; i < ndoubt && i < CP_NAMED_REVOKES; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i == 0 ? "" : ", ", cp_shorten(doubt[i]));
+	if (ndoubt > CP_NAMED_REVOKES)
+		appendStringInfo(&buf, " and %d more", ndoubt - CP_NAMED_REVOKES);
+	appendStringInfoString(&buf, " may have been applied.");
+	edata->detail = edata->detail ?
+		psprintf("%s %s", edata->detail, buf.data) : buf.data;
+	if (edata->hint == NULL)
+		edata->hint = pstrdup(ndoubt == 1 ?
+							  "Check with SELECT ... WHERE id = '...' whether it is gone; SELECT * FROM checkpoint_perms_journal() lists it." :
+							  "Check with SELECT ... WHERE id = '...' whether they are gone; SELECT * FROM checkpoint_perms_journal() lists them.");
+}
+
 /*
  * Revoke one permission of opts->checkpoint, recorded in the journal from
  * before it is sent: a cancel or a lost reply leaves it there as
@@ -55,9 +87,14 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(cxt);
-		(void) cp_journal_settle(ref, t, CP_SAYS_NOTHING, NULL);
-		PG_RE_THROW();
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (cp_journal_settle(ref, t, CP_SAYS_NOTHING, NULL) == CP_OUTCOME_UNKNOWN)
+			name_in_doubt(edata, (char **) &permission_id, 1);
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
 	if (cp_journal_settle(ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED)
@@ -113,16 +150,21 @@ revoke_progress(void *arg)
 
 /*
  * After an error in a slice of revokes: settle every entry that no reply
- * settled from what became of its request.
+ * settled from what became of its request, and name in the error's detail
+ * those that may have been applied.
  */
 static void
-settle_slice(CpRevokeBatch *batch, CpTransfer *t, int count)
+settle_slice(CpRevokeBatch *batch, CpTransfer *t, int count, ErrorData *edata)
 {
+	char	  **doubt = palloc(sizeof(char *) * count);
+	int			ndoubt = 0;
 	int			i;
 
 	for (i = 0; i < count; i++)
-		if (!batch->settled[i])
-			(void) cp_journal_settle(batch->refs[i], &t[i], CP_SAYS_NOTHING, NULL);
+		if (!batch->settled[i] &&
+			cp_journal_settle(batch->refs[i], &t[i], CP_SAYS_NOTHING, NULL) == CP_OUTCOME_UNKNOWN)
+			doubt[ndoubt++] = batch->permission_ids[batch->start + i];
+	name_in_doubt(edata, doubt, ndoubt);
 }
 
 /* Send one slice of cp_revoke_many's revokes, from index start on. */
@@ -155,9 +197,13 @@ revoke_slice(const CpOptions *opts, char **checkpoints, char **project_ids,
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(cxt);
-		settle_slice(batch, t, count);
-		PG_RE_THROW();
+		edata = CopyErrorData();
+		FlushErrorState();
+		settle_slice(batch, t, count, edata);
+		ReThrowError(edata);
 	}
 	PG_END_TRY();
 	/* the others of the slice have ended: each is settled */
