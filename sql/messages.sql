@@ -62,3 +62,15 @@ DELETE FROM m_slow s USING m_projects p WHERE s.project_id = 'proj_0002';
 SELECT action, project_id, permission_id IS NOT NULL AS has_id, outcome
   FROM checkpoint_perms_journal() WHERE transaction = 'previous';
 RESET client_min_messages;
+
+-- the rollback warning names each revoke's permission, with its project
+-- when the table has that column
+CREATE FOREIGN TABLE m_warn (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:messages:warn:seed-2:proj-1');
+CREATE FOREIGN TABLE m_noproject (id text)
+  SERVER mock OPTIONS (checkpoint 'ft:messages:noproject:seed-1');
+BEGIN;
+INSERT INTO m_warn (project_id) VALUES ('proj_x');
+DELETE FROM m_warn WHERE project_id = 'proj_0001';
+DELETE FROM m_noproject;
+ROLLBACK;

@@ -272,16 +272,22 @@ cp_journal_settle(CpJournalRef ref, const CpTransfer *t, CpReplySays says,
 	return outcome;
 }
 
-/* "(checkpoint, project)" of an entry, for a warning. */
+/*
+ * An entry, for a warning: a grant as "(checkpoint, project)", a revoke as
+ * "(checkpoint, project, permission)" or, its project not known,
+ * "(checkpoint, permission)": the permission id is what tells apart the
+ * revokes of one project's permissions, and what a grant again needs.
+ */
 static void
-append_pair(StringInfo buf, const CpJournalEntry *entry)
+append_entry(StringInfo buf, const CpJournalEntry *entry)
 {
+	appendStringInfo(buf, "(%s", cp_shorten(entry->checkpoint));
 	if (entry->project_id)
-		appendStringInfo(buf, "(%s, %s)", cp_shorten(entry->checkpoint),
-						 cp_shorten(entry->project_id));
-	else
-		appendStringInfo(buf, "(%s, permission %s)", cp_shorten(entry->checkpoint),
+		appendStringInfo(buf, ", %s", cp_shorten(entry->project_id));
+	if (entry->action == CP_JOURNAL_REVOKE || entry->project_id == NULL)
+		appendStringInfo(buf, ", %s",
 						 entry->permission_id ? cp_shorten(entry->permission_id) : "?");
+	appendStringInfoChar(buf, ')');
 }
 
 /* " Granted: (c, p), (c, p) and 3 more." for the entries of one kind. */
@@ -308,7 +314,7 @@ append_named(StringInfo buf, const char *label, const CpJournal *journal, int fr
 			appendStringInfoString(buf, ", ");
 		if (kind == 2)
 			appendStringInfo(buf, "%s ", action_name(e->action));
-		append_pair(buf, e);
+		append_entry(buf, e);
 		named++;
 	}
 	if (count > named)
