@@ -439,8 +439,9 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 		/*
 		 * A new connection for every POST: on a reused connection that
 		 * closes without a reply, libcurl sends the request again by
-		 * itself, and a grant must never be sent twice unless it provably
-		 * did nothing.  TLS session reuse keeps the handshake short.
+		 * itself, and a POST (no idempotency key) must never be sent twice
+		 * unless it provably did nothing.  TLS session reuse keeps the
+		 * handshake short.
 		 */
 		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
