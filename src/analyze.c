@@ -52,7 +52,7 @@ acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows, int targrows
 	cp_get_options(RelationGetRelid(relation), relation->rd_rel->relowner, &opts);
 	cp_build_column_map(relation, &columns);
 	lister = cp_lister_create(&opts, &stats, cxt);
-	cp_lister_start(lister, cp_list_base_path(opts.checkpoint, NULL, 0, CP_ORDER_NONE));
+	cp_lister_start(lister, cp_list_base_path(opts.checkpoint, NULL, 0, CP_ORDER_NONE), NULL);
 	reservoir_init_selection_state(&rstate, targrows);
 	*totalrows = 0;
 

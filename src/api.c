@@ -6,6 +6,12 @@
  *		  request line as the error context, so that every error, from the
  *		  network or from a reply, says which request it was about.
  *
+ * The transport returns what became of a request (not sent, sent without
+ * a whole reply, replied); this file decides which of those is an error.
+ * It never decides what a request did to the permissions, nor writes the
+ * journal: that is the effects layer's (journal.c, grant.c,
+ * revocation.c), which reads the outcome from the CpTransfer it owns.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -13,7 +19,6 @@
 #include "utils/memutils.h"
 
 #include "api.h"
-#include "effects.h"	/* to be removed: the journal belongs to the effects layer */
 
 /* Shows "OpenAI API request: GET /fine_tuning/..." under any error. */
 static void
@@ -40,21 +45,71 @@ pop_request_context(ErrorContextCallback *cb)
 	error_context_stack = cb->previous;
 }
 
+/*
+ * The error of a transfer that ended without a usable reply: the
+ * transport's words for one that never came whole, reply.c's for a status.
+ */
+CP_NORETURN static void raise_failure(const CpOptions *opts, const CpTransfer *t);
+
+static void
+raise_failure(const CpOptions *opts, const CpTransfer *t)
+{
+	if (t->outcome != CP_REPLIED)
+		cp_http_report_failure(opts, &t->req, &t->resp);
+	cp_report_http_error(opts, &t->req, &t->resp);
+}
+
 /* GET one page of a list; path holds every query parameter. */
 void
 cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 {
-	CpRequest	req = {.method = "GET",.path = path,.progress = ""};
-	CpResponse	resp;
+	CpTransfer	t;
 	ErrorContextCallback errcallback;
 
-	push_request_context(&errcallback, &req);
-	cp_http_send(opts, &req, &resp, stats);
-	cp_parse_page(opts, &resp, page);
+	memset(&t, 0, sizeof(t));
+	t.req.method = "GET";
+	t.req.path = path;
+	t.req.progress = "";
+	push_request_context(&errcallback, &t.req);
+	if (!cp_http_send(opts, &t, stats))
+		raise_failure(opts, &t);
+	cp_parse_page(opts, &t.resp, page);
 	if (stats)
 		stats->pages++;
-	pfree(resp.body);
+	pfree(t.resp.body);
 	pop_request_context(&errcallback);
+}
+
+/*
+ * Send n independent transfers at once (cp_http_send_many), and raise the
+ * first that ended without a usable reply once the others in flight have
+ * ended, with its request line as context and progress(arg) (NULL:
+ * nothing) ending its detail: "" or sentences that begin with a space,
+ * e.g. " Earlier requests of this statement already revoked 37
+ * permissions; they stay applied."
+ */
+void
+cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
+				 void (*on_reply) (CpTransfer *t, void *arg),
+				 const char *(*progress) (void *arg), void *arg, CpStats *stats)
+{
+	const char *before = progress ? progress(arg) : "";
+	ErrorContextCallback errcallback;
+	CpTransfer *f;
+	int			failed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].req.progress == NULL)
+			t[i].req.progress = before;
+	failed = cp_http_send_many(opts, t, n, on_reply, arg, stats);
+	if (failed < 0)
+		return;
+	f = &t[failed];
+	/* what the batch applied before it stopped, not before it started */
+	f->req.progress = progress ? progress(arg) : "";
+	push_request_context(&errcallback, &f->req);
+	raise_failure(opts, f);
 }
 
 /*
@@ -127,71 +182,67 @@ parse_created_page(const CpOptions *opts, const CpResponse *resp, CpPage *page, 
 }
 
 /*
- * POST {"project_ids": [...]}: the reply lists the permissions created,
- * returned here in the order of project_ids.
- *
- * With unknown_reason NULL, any failure is an error.  Otherwise a POST
- * whose outcome is unknown (sent, and then no whole reply, or a 2xx reply
- * that is malformed or does not match the ids sent) returns NULL with
- * *unknown_reason saying why: the API may have made some or all of the
- * grants, and only a list can tell which (grant.c).
+ * The request of a create, POST {"project_ids": [...]}, into t.  A POST
+ * whose reply is lost after it was sent is not a failure of its batch:
+ * a list tells what it did (grant.c).
+ */
+void
+cp_api_create_request(CpTransfer *t, const char *checkpoint, char **project_ids, int n)
+{
+	memset(t, 0, sizeof(*t));
+	t->req.method = "POST";
+	t->req.checkpoint = checkpoint;
+	t->req.path = cp_permissions_path(checkpoint);
+	t->req.body = cp_create_body(project_ids, n);
+	t->req.lost_is_answer = true;
+}
+
+/*
+ * Send a create made by cp_api_create_request, and return the permissions
+ * its reply lists, in the order of project_ids.  When its outcome is
+ * unknown (sent, and then no whole reply, or a 2xx reply that is malformed
+ * or does not match the ids sent), returns NULL with *unknown_reason
+ * saying why: the API may have made some or all of the grants, and only a
+ * list can tell which.  Any other failure is an error.
  */
 CpPermission *
-cp_api_create(const CpOptions *opts, char **project_ids, int n,
+cp_api_create(const CpOptions *opts, CpTransfer *t, char **project_ids, int n,
 			  const char *progress, CpStats *stats, const char **unknown_reason)
 {
-	CpRequest	req = {.method = "POST",.progress = progress};
-	CpResponse	resp;
 	ErrorContextCallback errcallback;
-	CpPage		page;
-	CpPermission *made = NULL;
-	char	   *problem = NULL;
+	CpPermission *made;
 
-	req.path = cp_permissions_path(opts->checkpoint);
-	req.body = cp_create_body(project_ids, n);
-	req.unknown_ok = unknown_reason != NULL;
-	push_request_context(&errcallback, &req);
-	cp_http_send(opts, &req, &resp, stats);
-	if (resp.outcome_unknown)
-	{
-		*unknown_reason = resp.unknown_reason;
-		pfree(resp.body);
-		pop_request_context(&errcallback);
-		return NULL;
-	}
-	if (unknown_reason != NULL)
-		made = cp_read_created(opts, &resp, project_ids, n, unknown_reason);
-	else
-	{
-		cp_parse_page(opts, &resp, &page);
-		made = match_created(&page, project_ids, n, &problem);
-		if (made == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("reply to a grant does not match the request"),
-					 errdetail("%s The grants of this request may have been applied.%s",
-							   problem, progress),
-					 errhint("Check with SELECT which grants exist.")));
-	}
-	pfree(resp.body);
+	t->req.progress = progress;
+	push_request_context(&errcallback, &t->req);
+	if (!cp_http_send(opts, t, stats))
+		raise_failure(opts, t);
+	made = cp_read_created(opts, t, project_ids, n, unknown_reason);
+	pfree(t->resp.body);
+	t->resp.body = NULL;
 	pop_request_context(&errcallback);
 	return made;
 }
 
 /*
- * The permissions a grant's 2xx reply holds, in the order of project_ids;
- * NULL with *unknown_reason when the reply cannot say what was made (it
- * is malformed, or does not match the ids sent).
+ * The permissions a create's usable reply holds, in the order of
+ * project_ids; NULL with *unknown_reason when the reply cannot say what
+ * was made (it was lost after the request was sent, is malformed, or does
+ * not match the ids sent).
  */
 CpPermission *
-cp_read_created(const CpOptions *opts, const CpResponse *resp, char **project_ids, int n,
+cp_read_created(const CpOptions *opts, const CpTransfer *t, char **project_ids, int n,
 				const char **unknown_reason)
 {
 	CpPage		page;
 	CpPermission *made;
 	char	   *problem = NULL;
 
-	if (!parse_created_page(opts, resp, &page, &problem))
+	if (t->outcome != CP_REPLIED)
+	{
+		*unknown_reason = cp_http_lost_reason(&t->resp);
+		return NULL;
+	}
+	if (!parse_created_page(opts, &t->resp, &page, &problem))
 	{
 		*unknown_reason = psprintf("The reply was malformed: %s", problem);
 		return NULL;
@@ -202,165 +253,73 @@ cp_read_created(const CpOptions *opts, const CpResponse *resp, char **project_id
 	return made;
 }
 
+/* The request of a revoke, DELETE .../permissions/{id}, into t. */
+void
+cp_api_delete_request(CpTransfer *t, const char *checkpoint, const char *permission_id)
+{
+	memset(t, 0, sizeof(*t));
+	t->req.method = "DELETE";
+	t->req.checkpoint = checkpoint;
+	t->req.missing_ok = true;
+	t->req.path = cp_permission_path(checkpoint, permission_id);
+}
+
 /*
- * DELETE one permission.  Returns false when the API says it is already
- * gone (404), as for a row that a concurrent statement deleted; but a 404
- * after an attempt that may have been applied (sent, and not answered 429
- * or another 4xx) most likely answers that attempt, whose reply was lost,
- * so it counts as done.
+ * What a DELETE's usable reply says: revoked, gone already (404), or kept
+ * ("deleted": false).  An id other than the one revoked is an error.
+ * Whether a 404 answers an earlier attempt whose reply was lost is the
+ * effects layer's to decide (t->resp.earlier_applied).
  */
-bool
-cp_api_delete(const CpOptions *opts, const char *permission_id,
+CpDeleteAnswer
+cp_read_deleted(const CpOptions *opts, const CpTransfer *t, const char *permission_id)
+{
+	if (t->resp.status == 404)
+		return CP_DELETE_GONE;
+	return cp_parse_deleted(opts, &t->resp, permission_id) ? CP_DELETE_DELETED : CP_DELETE_KEPT;
+}
+
+/* Send a DELETE made by cp_api_delete_request, and read its reply. */
+CpDeleteAnswer
+cp_api_delete(const CpOptions *opts, CpTransfer *t, const char *permission_id,
 			  const char *progress, CpStats *stats)
 {
-	CpRequest	req = {.method = "DELETE",.missing_ok = true,.progress = progress};
-	CpResponse	resp;
 	ErrorContextCallback errcallback;
-	bool		deleted;
+	CpDeleteAnswer answer;
 
-	req.path = cp_permission_path(opts->checkpoint, permission_id);
-	push_request_context(&errcallback, &req);
-	cp_http_send(opts, &req, &resp, stats);
-	if (resp.status == 404)
-		deleted = resp.earlier_applied;
-	else
-		deleted = cp_parse_deleted(opts, &resp, permission_id);
-	pfree(resp.body);
-	pop_request_context(&errcallback);
-	return deleted;
-}
-
-/* What cp_api_delete_many's callbacks share. */
-typedef struct CpDeleteBatch
-{
-	const CpOptions *opts;
-	char	  **permission_ids;
-	bool	   *revoked;
-	int64	   *applied;
-	CpJournalRef *refs;			/* the journal's entries of the slice sent */
-	int			start;			/* index of the slice's first id */
-} CpDeleteBatch;
-
-/* One DELETE's reply: as cp_api_delete reads it. */
-static void
-delete_reply(CpTransfer *t, void *arg)
-{
-	CpDeleteBatch *batch = (CpDeleteBatch *) arg;
-	int			i = (int) (intptr_t) t->arg;
-
-	if (t->resp.status == 404)
-		batch->revoked[i] = t->resp.earlier_applied;
-	else
-		batch->revoked[i] = cp_parse_deleted(batch->opts, &t->resp, batch->permission_ids[i]);
-	cp_journal_set_outcome(batch->refs[i - batch->start],
-						   batch->revoked[i] ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
-	if (batch->revoked[i])
-		(*batch->applied)++;
+	t->req.progress = progress;
+	push_request_context(&errcallback, &t->req);
+	if (!cp_http_send(opts, t, stats))
+		raise_failure(opts, t);
+	answer = cp_read_deleted(opts, t, permission_id);
 	pfree(t->resp.body);
 	t->resp.body = NULL;
-}
-
-static const char *
-delete_progress(void *arg)
-{
-	CpDeleteBatch *batch = (CpDeleteBatch *) arg;
-
-	return cp_progress_note(true, *batch->applied);
+	pop_request_context(&errcallback);
+	return answer;
 }
 
 /*
- * The journal after a slice of revokes failed: a revoke never sent did
- * nothing; one sent and not answered may have been applied, unless it is
- * the only one and the error proves that neither its last attempt nor an
- * earlier one was.
- */
-static void
-settle_journal(CpTransfer *t, int count, CpJournalRef *refs, int sqlerrcode)
-{
-	int			unanswered = 0;
-	int			last = -1;
-	int			i;
-
-	for (i = 0; i < count; i++)
-	{
-		if (!t[i].started)
-			cp_journal_discard(refs[i]);
-		else if (!t[i].done)
-		{
-			unanswered++;
-			last = i;
-		}
-	}
-	if (unanswered == 1 && cp_error_proves_nothing_applied(sqlerrcode) &&
-		!cp_http_failure_earlier_applied())
-		cp_journal_discard(refs[last]);
-}
-
-/*
- * DELETE n permissions at once, at most max_concurrency in flight
- * (cp_http_send_many).  revoked[i] tells whether permission_ids[i] was
- * revoked now (false: it was already gone); *applied counts the revokes
- * of the statement, for the detail of an error mid-way.  Each revoke is in
- * the journal before it is sent (project_ids, or NULL when unknown, name
- * their projects there).  checkpoints: each permission's, or NULL: all
- * opts->checkpoint's.  Sent in slices, so that a long list of revokes
- * holds a bounded number of transfers.
+ * A DELETE answered "deleted": false: the API kept the permission.  The
+ * contract allows that reply, so it is not malformed, and it is no 404:
+ * the permission is there still, and the error names it.  others: how
+ * many more revokes of the same statement were kept.  progress ends the
+ * detail.
  */
 void
-cp_api_delete_many(const CpOptions *opts, char **checkpoints, char **permission_ids,
-				   char **project_ids, int n, bool *revoked, int64 *applied, CpStats *stats)
+cp_api_report_kept(const CpOptions *opts, const CpTransfer *t, const char *permission_id,
+				   int others, const char *progress)
 {
-	CpDeleteBatch batch = {opts, permission_ids, revoked, applied, NULL, 0};
-	MemoryContext cxt = CurrentMemoryContext;
-	int			start;
+	ErrorContextCallback errcallback;
 
-	for (start = 0; start < n; start += CP_DELETE_SLICE)
-	{
-		int			count = Min(CP_DELETE_SLICE, n - start);
-		MemoryContext slice = AllocSetContextCreate(cxt, "checkpoint_perms revokes",
-													ALLOCSET_DEFAULT_SIZES);
-		CpTransfer *t;
-		CpJournalRef *refs;
-		int			i;
-
-		/* what a slice allocates (paths, replies, headers) goes with it */
-		MemoryContextSwitchTo(slice);
-		t = palloc0(sizeof(CpTransfer) * count);
-		refs = palloc(sizeof(CpJournalRef) * count);
-		/* every id is checked (by its path) before any is in the journal */
-		for (i = 0; i < count; i++)
-		{
-			t[i].req.method = "DELETE";
-			t[i].req.checkpoint = checkpoints ? checkpoints[start + i] : opts->checkpoint;
-			t[i].req.missing_ok = true;
-			t[i].req.path = cp_permission_path(checkpoints ? checkpoints[start + i] :
-											   opts->checkpoint,
-											   permission_ids[start + i]);
-			t[i].arg = (void *) (intptr_t) (start + i);
-		}
-		for (i = 0; i < count; i++)
-			refs[i] = cp_journal_record(CP_JOURNAL_REVOKE,
-										checkpoints ? checkpoints[start + i] : opts->checkpoint,
-										project_ids ? project_ids[start + i] : NULL,
-										permission_ids[start + i], CP_OUTCOME_UNKNOWN);
-		batch.refs = refs;
-		batch.start = start;
-		PG_TRY();
-		{
-			cp_http_send_many(opts, t, count, delete_reply, delete_progress, &batch, stats);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			settle_journal(t, count, refs, edata->sqlerrcode);
-			FreeErrorData(edata);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		MemoryContextDelete(slice);
-	}
+	push_request_context(&errcallback, &t->req);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("OpenAI API did not revoke permission \"%s\"", cp_shorten(permission_id)),
+			 errdetail("Its reply to the DELETE says \"deleted\": false.%s%s%s",
+					   t->resp.request_id[0] ?
+					   psprintf(" Request id: %s.", t->resp.request_id) : "",
+					   others == 0 ? "" : others == 1 ?
+					   " 1 other permission of this statement was kept too." :
+					   psprintf(" %d other permissions of this statement were kept too.", others),
+					   progress ? progress : ""),
+			 errhint("Check with SELECT ... WHERE id = '...' that it still exists before you revoke it again.")));
 }

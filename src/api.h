@@ -32,8 +32,10 @@ extern char *cp_list_base_path(const char *checkpoint, const char *project_id,
 
 /* list.c */
 extern CpLister *cp_lister_create(const CpOptions *opts, CpStats *stats, MemoryContext parent);
-extern void cp_lister_start(CpLister *lister, const char *base_path);
+extern void cp_lister_start(CpLister *lister, const char *base_path, const char *project_id);
 extern void cp_lister_set_page_limit(CpLister *lister, int limit);
+extern void cp_check_listed_project(const CpPermission *perm, const char *project_id,
+									const char *path);
 extern bool cp_lister_rewind(CpLister *lister);
 extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern bool cp_lister_needs_page(const CpLister *lister);
@@ -41,27 +43,53 @@ extern void cp_lister_fetch_ahead(CpLister **listers, int n);
 extern CpPermission *cp_lister_next(CpLister *lister);
 extern void cp_lister_fetch_first(CpLister **listers, int n);
 
+/* What the reply to a DELETE says (cp_read_deleted). */
+typedef enum CpDeleteAnswer
+{
+	CP_DELETE_DELETED,			/* 2xx, "deleted": true */
+	CP_DELETE_GONE,				/* 404: no such permission, or no longer */
+	CP_DELETE_KEPT				/* 2xx, "deleted": false: the API kept it */
+} CpDeleteAnswer;
+
 /* reply.c */
 CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
-											 const CpResponse *resp, int retries);
+											 const CpResponse *resp);
 extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
 extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 							 const char *permission_id);
 
-/* api.c */
+/*
+ * api.c: each call sends its request with the request line as the error
+ * context and checks its reply.  A request that ends without a usable
+ * reply is an error (the transport's words for one that never came whole,
+ * reply.c's for a status), except that a create whose outcome is unknown
+ * is returned as such, never raised: only the effects layer can learn
+ * what it did.  The caller owns each CpTransfer, so that after an error
+ * it still reads what became of the request (t->outcome).
+ */
 extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
-extern CpPermission *cp_api_create(const CpOptions *opts, char **project_ids, int n,
-								   const char *progress, CpStats *stats,
+extern void cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
+							 void (*on_reply) (CpTransfer *t, void *arg),
+							 const char *(*progress) (void *arg), void *arg, CpStats *stats);
+extern void cp_api_create_request(CpTransfer *t, const char *checkpoint, char **project_ids,
+								  int n);
+extern CpPermission *cp_api_create(const CpOptions *opts, CpTransfer *t, char **project_ids,
+								   int n, const char *progress, CpStats *stats,
 								   const char **unknown_reason);
-extern CpPermission *cp_read_created(const CpOptions *opts, const CpResponse *resp,
+extern CpPermission *cp_read_created(const CpOptions *opts, const CpTransfer *t,
 									 char **project_ids, int n, const char **unknown_reason);
-extern bool cp_api_delete(const CpOptions *opts, const char *permission_id,
-						  const char *progress, CpStats *stats);
+extern void cp_api_delete_request(CpTransfer *t, const char *checkpoint,
+								  const char *permission_id);
+extern CpDeleteAnswer cp_api_delete(const CpOptions *opts, CpTransfer *t,
+									const char *permission_id, const char *progress,
+									CpStats *stats);
+extern CpDeleteAnswer cp_read_deleted(const CpOptions *opts, const CpTransfer *t,
+									  const char *permission_id);
+CP_NORETURN extern void cp_api_report_kept(const CpOptions *opts, const CpTransfer *t,
+										   const char *permission_id, int others,
+										   const char *progress);
 
-/* Revokes sent by one cp_http_send_many call: bounds the transfers held. */
+/* Revokes sent by one cp_api_send_many call: bounds the transfers held. */
 #define CP_DELETE_SLICE 256
-extern void cp_api_delete_many(const CpOptions *opts, char **checkpoints,
-							   char **permission_ids, char **project_ids, int n,
-							   bool *revoked, int64 *applied, CpStats *stats);
 
 #endif							/* CP_API_H */

@@ -11,12 +11,16 @@
  *				import.c): walk a request plan, build tuples
  *	planner.h	paths, pushdown and the request plan of a scan (pushdown.c,
  *				plan.c)
- *	effects.h	what a statement wrote, the journal, grants exactly once
- *				(statement.c, journal.c, grant.c)
- *	api.h		typed calls of the API and the checks of their replies
- *				(request.c, reply.c, api.c, list.c)
- *	transport.h	HTTP: connections, retries, back-off, cancel (connection.c,
- *				http.c)
+ *	effects.h	what a statement wrote, the journal, grants exactly once,
+ *				revokes; the only layer that decides whether a request was
+ *				applied, from its transfer's outcome (statement.c, journal.c,
+ *				grant.c, revocation.c)
+ *	api.h		typed calls of the API and the checks of their replies; which
+ *				outcome of a request is an error (request.c, reply.c, api.c,
+ *				list.c)
+ *	transport.h	HTTP: connections, retries, back-off, cancel, and what became
+ *				of each request: not sent, sent without a whole reply,
+ *				replied (connection.c, http.c)
  *
  * README.md's "Developer guide" says where a new statement or field goes.
  *

@@ -1,8 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * effects.h
- *		  The effects layer (statement.c, journal.c, grant.c): what a statement
- *		  wrote, the journal of grants and revokes, grants made exactly once.
+ *		  The effects layer (statement.c, journal.c, grant.c, revocation.c):
+ *		  what a statement wrote, the journal of grants and revokes, grants
+ *		  made exactly once, revokes.  The only layer that decides whether a
+ *		  request was applied, is unknown or did nothing (cp_settle), from
+ *		  what the transport says became of it, never from an error's
+ *		  SQLSTATE.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,8 +29,19 @@ typedef enum CpJournalOutcome
 {
 	CP_OUTCOME_APPLIED,			/* the API confirmed it */
 	CP_OUTCOME_NOT_FOUND,		/* a revoke of a permission already gone */
-	CP_OUTCOME_UNKNOWN			/* sent; no reply says what happened */
+	CP_OUTCOME_UNKNOWN,			/* sent; no reply says what happened */
+	CP_OUTCOME_NOT_APPLIED		/* it provably did nothing: not kept */
 } CpJournalOutcome;
+
+/* What a request's reply, once read, says it did (for cp_settle). */
+typedef enum CpReplySays
+{
+	CP_SAYS_NOTHING = 0,		/* not read: no usable reply, or an error came
+								 * before it was read */
+	CP_SAYS_DONE,				/* it made or revoked what was asked */
+	CP_SAYS_GONE,				/* a revoke answered 404 */
+	CP_SAYS_KEPT				/* a revoke answered "deleted": false */
+} CpReplySays;
 
 /* An entry of the current transaction's journal; -1: not kept. */
 typedef int64 CpJournalRef;
@@ -41,10 +56,11 @@ extern bool cp_statement_is_own_grant(const CpStatement *stmt, const char *check
 
 /*
  * journal.c: record every grant and revoke where it is sent.  Record it
- * before sending, as CP_OUTCOME_UNKNOWN, then set its outcome from the
- * reply; in a PG_CATCH, discard it only when
- * cp_error_proves_nothing_applied(the error's sqlerrcode).  A rollback then
- * warns about it, and checkpoint_perms_journal() lists it.
+ * before sending, as CP_OUTCOME_UNKNOWN, then settle it from its request's
+ * transfer (cp_journal_settle): after its reply was read, with what the
+ * reply says; in a PG_CATCH, with CP_SAYS_NOTHING, so that the transport's
+ * outcome decides and unknown is the default.  A rollback then warns about
+ * it, and checkpoint_perms_journal() lists it.
  */
 extern void cp_journal_init(void);
 extern CpJournalRef cp_journal_record(CpJournalAction action, const char *checkpoint,
@@ -53,7 +69,9 @@ extern CpJournalRef cp_journal_record(CpJournalAction action, const char *checkp
 extern void cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome,
 								   const char *permission_id);
 extern void cp_journal_discard(CpJournalRef ref);
-extern bool cp_error_proves_nothing_applied(int sqlerrcode);
+extern CpJournalOutcome cp_settle(const CpTransfer *t, CpReplySays says);
+extern CpJournalOutcome cp_journal_settle(CpJournalRef ref, const CpTransfer *t,
+										  CpReplySays says, const char *permission_id);
 extern const char *cp_progress_note(bool revoke, int64 applied);
 
 /* grant.c */
@@ -65,6 +83,7 @@ extern void cp_list_projects(const CpOptions *opts, char **project_ids, int n, b
 typedef struct CpGrantFirst
 {
 	CpJournalRef *refs;			/* per project id, in the journal already */
+	CpTransfer *post;			/* the POST, and what became of it */
 	CpPermission *made;			/* what the reply made, or NULL: */
 	const char *reason;			/* why its outcome is unknown */
 } CpGrantFirst;
@@ -83,5 +102,12 @@ extern void cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows,
 extern CpPermission *cp_grant_once(const CpOptions *opts, char **project_ids, int n,
 								   double est_rows, const char *progress, CpStats *stats,
 								   const CpGrantFirst *first);
+
+/* revocation.c */
+extern bool cp_revoke_one(const CpOptions *opts, const char *project_id,
+						  const char *permission_id, const char *progress, CpStats *stats);
+extern void cp_revoke_many(const CpOptions *opts, char **checkpoints, char **permission_ids,
+						   char **project_ids, int n, bool *revoked, int64 *applied,
+						   CpStats *stats);
 
 #endif							/* CP_EFFECTS_H */

@@ -97,20 +97,16 @@ project_list_reply(CpTransfer *t, void *arg)
 	int			i = (int) (intptr_t) t->arg;
 	MemoryContext oldcxt = MemoryContextSwitchTo(lists->scratch);
 	CpPage		page;
+	int			k;
 
 	cp_parse_page(lists->opts, &t->resp, &page);
 	if (lists->stats)
 		lists->stats->pages++;
+	/* an API that ignored the filter must not make us skip a grant */
+	for (k = 0; k < page.nitems; k++)
+		cp_check_listed_project(&page.items[k], lists->project_ids[i], NULL);
 	if (page.nitems > 0)
 	{
-		/* an API that ignored the filter must not make us skip a grant */
-		if (strcmp(page.items[0].project_id, lists->project_ids[i]) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed reply from the OpenAI API"),
-					 errdetail("A list filtered on project \"%s\" returned a permission of project \"%s\".",
-							   cp_shorten(lists->project_ids[i]),
-							   cp_shorten(page.items[0].project_id))));
 		lists->found[i] = true;
 		copy_permission(&lists->newest[i], &page.items[0], lists->callercxt);
 	}
@@ -162,7 +158,7 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 											  1, NULL);
 			t[i].arg = (void *) (intptr_t) i;
 		}
-		cp_http_send_many(opts, t, n, project_list_reply, NULL, &lists, stats);
+		cp_api_send_many(opts, t, n, project_list_reply, NULL, &lists, stats);
 	}
 	else
 	{
@@ -178,7 +174,7 @@ cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,
 		}
 		qsort(slots, n, sizeof(CpProjectSlot), compare_slots);
 		cp_lister_start(lister, cp_list_base_path(opts->checkpoint, NULL, false,
-												   CP_ORDER_NONE));
+												   CP_ORDER_NONE), NULL);
 		while ((perm = cp_lister_next(lister)) != NULL)
 		{
 			CpProjectSlot key = {.project_id = perm->project_id};
@@ -227,6 +223,232 @@ without_period(const char *sentence)
 }
 
 /*
+ * One batch's grants while they are made (cp_grant_once).  palloc'd, and
+ * read through a pointer in a PG_CATCH: what it holds when an error comes
+ * is what the error's detail and the journal are settled from.
+ */
+typedef struct CpGrantRun
+{
+	const CpOptions *opts;
+	char	  **project_ids;
+	int			n;
+	double		est_rows;
+	const char *progress;
+	CpStats    *stats;
+	CpPermission *result;		/* per project id, once known */
+	CpJournalRef *refs;			/* per project id */
+	int		   *pending;		/* indexes of the ids not known to be granted */
+	int			npending;
+	char	  **send;			/* the pending ids, for a request */
+	CpTransfer *post;			/* the last POST sent for the pending ids */
+	const char *reason;			/* why the last POST's outcome is unknown */
+	const char *first_reason;	/* ...and the first's, which had every id */
+	bool		all_lost;		/* no POST so far had a whole reply */
+	int			resent;			/* POSTs sent after the first */
+} CpGrantRun;
+
+static CpGrantRun *
+start_run(const CpOptions *opts, char **project_ids, int n, double est_rows,
+		  const char *progress, CpStats *stats, const CpGrantFirst *first)
+{
+	CpGrantRun *run = palloc0(sizeof(CpGrantRun));
+	int			i;
+
+	run->opts = opts;
+	run->project_ids = project_ids;
+	run->n = n;
+	run->est_rows = est_rows;
+	run->progress = progress;
+	run->stats = stats;
+	run->result = palloc0(sizeof(CpPermission) * n);
+	run->refs = palloc(sizeof(CpJournalRef) * n);
+	run->pending = palloc(sizeof(int) * n);
+	run->send = palloc(sizeof(char *) * n);
+	run->npending = n;
+	run->all_lost = true;
+	/* until a POST is made, what an error finds: a request not sent */
+	run->post = first ? first->post : palloc0(sizeof(CpTransfer));
+	for (i = 0; i < n; i++)
+	{
+		run->pending[i] = i;
+		run->send[i] = project_ids[i];
+		run->refs[i] = first ? first->refs[i] :
+			cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
+							  NULL, CP_OUTCOME_UNKNOWN);
+	}
+	return run;
+}
+
+/* A POST's reply says what it made: every pending grant is applied. */
+static void
+take_made(CpGrantRun *run, CpPermission *made)
+{
+	int			i;
+
+	for (i = 0; i < run->npending; i++)
+	{
+		int			k = run->pending[i];
+
+		run->result[k] = made[i];
+		cp_journal_settle(run->refs[k], run->post, CP_SAYS_DONE, made[i].id);
+	}
+	run->npending = 0;
+}
+
+/*
+ * The last POST was sent and no reply says what it did: list its projects,
+ * take those that have a permission as granted, keep the others pending.
+ */
+static void
+learn_from_list(CpGrantRun *run)
+{
+	bool	   *found = palloc(sizeof(bool) * run->npending);
+	CpPermission *newest = palloc0(sizeof(CpPermission) * run->npending);
+	int			still = 0;
+	int			i;
+
+	ereport(LOG,
+			(errmsg("checkpoint_perms: the outcome of a grant request is unknown; listing %d %s to learn it",
+					run->npending, run->npending == 1 ? "project" : "projects"),
+			 errdetail("%s.", without_period(run->reason))));
+	cp_list_projects(run->opts, run->send, run->npending,
+					 cp_full_list_requests(run->opts, run->est_rows) < run->npending,
+					 found, newest, NULL, run->stats);
+	for (i = 0; i < run->npending; i++)
+	{
+		int			k = run->pending[i];
+
+		if (found[i])
+		{
+			run->result[k] = newest[i];
+			cp_journal_set_outcome(run->refs[k], CP_OUTCOME_APPLIED, newest[i].id);
+		}
+		else
+		{
+			run->pending[still] = k;
+			run->send[still++] = run->project_ids[k];
+		}
+	}
+	run->npending = still;
+}
+
+/*
+ * Send the pending grants, and learn what each POST whose outcome is
+ * unknown did, until none is pending or max_retries POSTs were sent again.
+ * first: the first POST, sent already by cp_grant_many, or NULL.
+ */
+static void
+grant_rounds(CpGrantRun *run, const CpGrantFirst *first)
+{
+	for (;;)
+	{
+		CpPermission *made;
+
+		if (first)
+		{
+			run->post = first->post;
+			made = first->made;
+			run->reason = first->reason;
+			first = NULL;
+		}
+		else
+		{
+			run->post = palloc0(sizeof(CpTransfer));
+			cp_api_create_request(run->post, run->opts->checkpoint, run->send, run->npending);
+			made = cp_api_create(run->opts, run->post, run->send, run->npending,
+								 run->progress, run->stats, &run->reason);
+		}
+		if (made != NULL)
+		{
+			take_made(run, made);
+			return;
+		}
+		if (run->first_reason == NULL)
+			run->first_reason = run->reason;
+		if (run->post->outcome == CP_REPLIED)
+			run->all_lost = false;
+		learn_from_list(run);
+		if (run->npending == 0 || run->resent >= run->opts->max_retries)
+			return;
+		run->resent++;
+	}
+}
+
+/*
+ * An error stopped the grants: settle each pending one from the last POST
+ * (cp_settle: never sent or refused, it did nothing; else unknown, also
+ * while its outcome was being learned from a list), and name in the
+ * error's detail those that may have been applied.  A cancel or
+ * statement_timeout lands here too: copying the error and throwing it
+ * again keeps its SQLSTATE (57014) and message; only a detail is added.
+ * A terminate is FATAL and never comes here: the backend exits, and the
+ * journal's rollback warning names these grants in the server log.
+ */
+static void
+grant_in_doubt(CpGrantRun *run, ErrorData *edata)
+{
+	int		   *doubtful = palloc(sizeof(int) * Max(run->npending, 1));
+	int			ndoubtful = 0;
+	const char *doubt;
+	int			i;
+
+	for (i = 0; i < run->npending; i++)
+	{
+		int			k = run->pending[i];
+
+		if (cp_journal_settle(run->refs[k], run->post, CP_SAYS_NOTHING, NULL) ==
+			CP_OUTCOME_UNKNOWN)
+			doubtful[ndoubtful++] = k;
+	}
+	if (ndoubtful == 0)
+		return;
+	doubt = psprintf("The %s of %s %s may have been applied.",
+					 ndoubtful == 1 ? "grant" : "grants",
+					 ndoubtful == 1 ? "project" : "projects",
+					 name_projects(run->project_ids, doubtful, ndoubtful));
+	edata->detail = edata->detail ?
+		psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
+	if (edata->hint == NULL)
+		edata->hint = pstrdup("Check with SELECT ... WHERE project_id = '...' before you grant them again; SELECT * FROM checkpoint_perms_journal() lists them.");
+}
+
+/*
+ * Lists show the pending grants were not applied, after every try.  The
+ * error says what the first POST's reply said (it had every project id of
+ * the request), and that replies were lost only when none came whole.
+ */
+CP_NORETURN static void report_not_granted(CpGrantRun *run);
+
+static void
+report_not_granted(CpGrantRun *run)
+{
+	int			npending = run->npending;
+	int			n = run->n;
+	int			posts = run->resent + 1;
+	const char *what = psprintf("%d of %d %s", npending, n, n == 1 ? "project" : "projects");
+	int			i;
+
+	for (i = 0; i < npending; i++)
+		cp_journal_discard(run->refs[run->pending[i]]);
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 run->all_lost ?
+			 errmsg("could not grant %s: every reply to the grant request was lost", what) :
+			 errmsg("could not grant %s: no reply to the grant request confirmed %s", what,
+					npending == 1 ? "it" : "them"),
+			 errdetail("%s. Lists show no permission for %s after %d grant %s: %s not applied.%s%s",
+					   without_period(run->first_reason),
+					   name_projects(run->project_ids, run->pending, npending),
+					   posts, posts == 1 ? "request" : "requests",
+					   npending == 1 ? "it was" : "they were",
+					   n > npending ? psprintf(" The other %d of the request %s applied.",
+											   n - npending, n - npending == 1 ? "was" : "were") : "",
+					   run->progress),
+			 errhint("Option \"max_retries\" of server \"%s\" (%d) sets how often a grant whose outcome is unknown is sent again.",
+					 run->opts->servername, run->opts->max_retries)));
+}
+
+/*
  * Grant project_ids[0..n) on opts->checkpoint, each exactly once, and
  * return their permissions in that order (see the top of this file).
  * est_rows is the number of permissions the checkpoint is thought to have
@@ -235,8 +457,8 @@ without_period(const char *sentence)
  * error (what the statement applied before).
  *
  * Every grant is in the journal from before its POST, as "unknown" until
- * a reply or a list says it was applied, and discarded when an error
- * proves that it was not.
+ * a reply or a list says it was applied, and settled from what became of
+ * the POST when an error stops it.
  *
  * first: the outcome of the first POST, sent by cp_grant_many with the
  * journal's entries already made; NULL: send it here.
@@ -246,140 +468,27 @@ cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
 			  const char *progress, CpStats *stats, const CpGrantFirst *first)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	CpPermission *result = palloc0(sizeof(CpPermission) * n);
-	CpJournalRef *refs = palloc(sizeof(CpJournalRef) * n);
-	int		   *pending = palloc(sizeof(int) * n);
-	char	  **send = palloc(sizeof(char *) * n);
-	bool	   *found = palloc(sizeof(bool) * n);
-	CpPermission *newest = palloc0(sizeof(CpPermission) * n);
-	volatile int npending = n;
-	volatile bool learning = false; /* a POST's outcome is being learned */
-	volatile int resent = 0;
-	const char *reason = NULL;
-	bool		first_unread = first != NULL;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		pending[i] = i;
-		refs[i] = first ? first->refs[i] :
-			cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
-							  NULL, CP_OUTCOME_UNKNOWN);
-	}
+	CpGrantRun *run = start_run(opts, project_ids, n, est_rows, progress, stats, first);
 
 	PG_TRY();
 	{
-		for (;;)
-		{
-			CpPermission *made;
-			int			still = 0;
-
-			learning = false;
-			for (i = 0; i < npending; i++)
-				send[i] = project_ids[pending[i]];
-			/* cp_grant_many sent the first POST already */
-			if (first_unread)
-			{
-				made = first->made;
-				reason = first->reason;
-				first_unread = false;
-			}
-			else
-				made = cp_api_create(opts, send, npending, progress, stats, &reason);
-			if (made != NULL)
-			{
-				for (i = 0; i < npending; i++)
-				{
-					result[pending[i]] = made[i];
-					cp_journal_set_outcome(refs[pending[i]], CP_OUTCOME_APPLIED, made[i].id);
-				}
-				npending = 0;
-				break;
-			}
-
-			/* sent, and no reply says what it did: ask the list */
-			learning = true;
-			ereport(LOG,
-					(errmsg("checkpoint_perms: the outcome of a grant request is unknown; listing %d %s to learn it",
-							npending, npending == 1 ? "project" : "projects"),
-					 errdetail("%s.", without_period(reason))));
-			cp_list_projects(opts, send, npending,
-							 cp_full_list_requests(opts, est_rows) < npending,
-							 found, newest, NULL, stats);
-			for (i = 0; i < npending; i++)
-			{
-				int			k = pending[i];
-
-				if (found[i])
-				{
-					result[k] = newest[i];
-					cp_journal_set_outcome(refs[k], CP_OUTCOME_APPLIED, newest[i].id);
-				}
-				else
-					pending[still++] = k;
-			}
-			npending = still;
-			if (npending == 0 || resent >= opts->max_retries)
-				break;
-			resent++;
-		}
+		grant_rounds(run, first);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-		bool		in_doubt;
 
-		/*
-		 * A cancel or statement_timeout lands here too: copying the error,
-		 * flushing it and throwing it again keeps its SQLSTATE (57014) and
-		 * message; only a detail is added.  A terminate is FATAL and never
-		 * comes here: the backend exits, and the journal's rollback warning
-		 * names these grants in the server log.
-		 */
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		in_doubt = learning || !cp_error_proves_nothing_applied(edata->sqlerrcode);
-		for (i = 0; i < npending; i++)
-		{
-			if (!in_doubt)
-				cp_journal_discard(refs[pending[i]]);
-		}
-		if (in_doubt && npending > 0)
-		{
-			const char *doubt = psprintf("The %s of %s %s may have been applied.",
-										 npending == 1 ? "grant" : "grants",
-										 npending == 1 ? "project" : "projects",
-										 name_projects(project_ids, pending, npending));
-
-			edata->detail = edata->detail ?
-				psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
-			if (edata->hint == NULL)
-				edata->hint = pstrdup("Check with SELECT ... WHERE project_id = '...' before you grant them again; SELECT * FROM checkpoint_perms_journal() lists them.");
-		}
+		grant_in_doubt(run, edata);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
 
-	if (npending > 0)
-	{
-		/* the list says these were not applied, after every try */
-		for (i = 0; i < npending; i++)
-			cp_journal_discard(refs[pending[i]]);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not grant %d of %d %s: every reply to the grant request was lost",
-						npending, n, n == 1 ? "project" : "projects"),
-				 errdetail("%s. Lists show no permission for %s: %s not applied.%s%s",
-						   without_period(reason), name_projects(project_ids, pending, npending),
-						   npending == 1 ? "it was" : "they were",
-						   n > npending ? psprintf(" The other %d of the request %s applied.",
-												   n - npending, n - npending == 1 ? "was" : "were") : "",
-						   progress),
-				 errhint("Option \"max_retries\" of server \"%s\" (%d) sets how often a lost grant is sent again.",
-						 opts->servername, opts->max_retries)));
-	}
-	return result;
+	if (run->npending > 0)
+		report_not_granted(run);
+	return run->result;
 }
 
 /* What cp_grant_many's reply callback fills in. */
@@ -400,15 +509,13 @@ first_post_reply(CpTransfer *t, void *arg)
 	CpGrantFirst *first = &many->firsts[b];
 	int			i;
 
-	if (t->resp.outcome_unknown)
-		first->reason = t->resp.unknown_reason;
-	else
-		first->made = cp_read_created(&batch->opts, &t->resp, batch->project_ids, batch->n,
-									  &first->reason);
+	first->made = cp_read_created(&batch->opts, t, batch->project_ids, batch->n,
+								  &first->reason);
 	if (first->made)
 		for (i = 0; i < batch->n; i++)
-			cp_journal_set_outcome(first->refs[i], CP_OUTCOME_APPLIED, first->made[i].id);
-	pfree(t->resp.body);
+			cp_journal_settle(first->refs[i], t, CP_SAYS_DONE, first->made[i].id);
+	if (t->resp.body)
+		pfree(t->resp.body);
 	t->resp.body = NULL;
 }
 
@@ -419,39 +526,62 @@ many_progress(void *arg)
 }
 
 /*
- * Grant the batches of several checkpoints (one POST each), exactly once
- * each: their first POSTs go out at once (cp_http_send_many); a batch
- * whose reply was lost is then learned and completed by cp_grant_once, one
- * batch after another.  Each batch's permissions come back in its made.
+ * An error stopped the first POSTs of cp_grant_many: settle the grants of
+ * every batch whose reply did not say what it made from what became of its
+ * POST, and say in the error's detail how many were applied and how many
+ * may have been.
  */
-void
-cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *progress,
-			  CpStats *stats)
+static void
+first_posts_in_doubt(CpGrantMany *many, CpTransfer *t, int nbatches, ErrorData *edata)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	CpGrantFirst *firsts;
-	CpTransfer *t;
-	CpGrantMany many;
+	int			doubtful = 0;
+	int			applied = 0;
+	StringInfoData doubt;
 	int			b;
 	int			i;
 
-	if (nbatches == 1)
-	{
-		batches[0].made = cp_grant_once(&batches[0].opts, batches[0].project_ids,
-										batches[0].n, est_rows, progress, stats, NULL);
-		return;
-	}
-
-	firsts = palloc0(sizeof(CpGrantFirst) * nbatches);
-	t = palloc0(sizeof(CpTransfer) * nbatches);
 	for (b = 0; b < nbatches; b++)
 	{
-		t[b].req.method = "POST";
-		t[b].req.checkpoint = batches[b].opts.checkpoint;
-		t[b].req.path = cp_permissions_path(batches[b].opts.checkpoint);
-		t[b].req.body = cp_create_body(batches[b].project_ids, batches[b].n);
-		t[b].req.unknown_ok = true;
+		if (many->firsts[b].made)
+		{
+			applied += many->batches[b].n;
+			continue;
+		}
+		for (i = 0; i < many->batches[b].n; i++)
+			if (cp_journal_settle(many->firsts[b].refs[i], &t[b], CP_SAYS_NOTHING, NULL) ==
+				CP_OUTCOME_UNKNOWN)
+				doubtful++;
+	}
+	if (doubtful == 0 && applied == 0)
+		return;
+	initStringInfo(&doubt);
+	if (applied > 0)
+		appendStringInfo(&doubt, "The grants of %d %s on other checkpoints were applied.",
+						 applied, applied == 1 ? "project" : "projects");
+	if (doubtful > 0)
+		appendStringInfo(&doubt, "%sThe grants of %d %s may have been applied.",
+						 applied > 0 ? " " : "",
+						 doubtful, doubtful == 1 ? "project" : "projects");
+	edata->detail = edata->detail ?
+		psprintf("%s %s", edata->detail, doubt.data) : doubt.data;
+	if (edata->hint == NULL)
+		edata->hint = pstrdup("SELECT * FROM checkpoint_perms_journal() lists them.");
+}
+
+/* The first POST of each batch, and the journal's entries of its grants. */
+static CpTransfer *
+first_posts(CpGrantBatch *batches, int nbatches, CpGrantFirst *firsts)
+{
+	CpTransfer *t = palloc0(sizeof(CpTransfer) * nbatches);
+	int			b;
+	int			i;
+
+	for (b = 0; b < nbatches; b++)
+	{
+		cp_api_create_request(&t[b], batches[b].opts.checkpoint, batches[b].project_ids,
+							  batches[b].n);
 		t[b].arg = (void *) (intptr_t) b;
+		firsts[b].post = &t[b];
 	}
 	for (b = 0; b < nbatches; b++)
 	{
@@ -461,79 +591,54 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 												  batches[b].project_ids[i], NULL,
 												  CP_OUTCOME_UNKNOWN);
 	}
-	many.batches = batches;
-	many.firsts = firsts;
-	many.progress = progress;
+	return t;
+}
 
+/*
+ * Grant the batches of several checkpoints (one POST each), exactly once
+ * each: their first POSTs go out at once (cp_api_send_many); a batch
+ * whose reply was lost is then learned and completed by cp_grant_once, one
+ * batch after another.  Each batch's permissions come back in its made.
+ */
+void
+cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *progress,
+			  CpStats *stats)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	CpGrantMany *many;
+	CpTransfer *t;
+	int			b;
+
+	if (nbatches == 1)
+	{
+		batches[0].made = cp_grant_once(&batches[0].opts, batches[0].project_ids,
+										batches[0].n, est_rows, progress, stats, NULL);
+		return;
+	}
+
+	many = palloc0(sizeof(CpGrantMany));
+	many->batches = batches;
+	many->firsts = palloc0(sizeof(CpGrantFirst) * nbatches);
+	many->progress = progress;
+	t = first_posts(batches, nbatches, many->firsts);
 	PG_TRY();
 	{
-		cp_http_send_many(&batches[0].opts, t, nbatches, first_post_reply, many_progress,
-						  &many, stats);
+		cp_api_send_many(&batches[0].opts, t, nbatches, first_post_reply, many_progress,
+						 many, stats);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
-		int			unanswered = 0;
-		int			doubtful = 0;
-		int			applied = 0;
 
-		/*
-		 * A POST refused for good, a cancel: a POST never sent did nothing;
-		 * one sent and not answered may have been applied, unless the error
-		 * proves that it was not.
-		 */
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		for (b = 0; b < nbatches; b++)
-			if (t[b].started && !t[b].done)
-				unanswered++;
-		for (b = 0; b < nbatches; b++)
-		{
-			bool		nothing;
-
-			/* answered: applied, or lost (then never learned: in doubt) */
-			if (t[b].done)
-			{
-				if (firsts[b].made)
-					applied += batches[b].n;
-				else
-					doubtful += batches[b].n;
-				continue;
-			}
-			nothing = !t[b].started ||
-				(unanswered == 1 && cp_error_proves_nothing_applied(edata->sqlerrcode) &&
-				 !cp_http_failure_earlier_applied());
-			for (i = 0; i < batches[b].n; i++)
-			{
-				if (nothing)
-					cp_journal_discard(firsts[b].refs[i]);
-				else
-					doubtful++;
-			}
-		}
-		if (doubtful > 0 || applied > 0)
-		{
-			StringInfoData doubt;
-
-			initStringInfo(&doubt);
-			if (applied > 0)
-				appendStringInfo(&doubt, "The grants of %d %s on other checkpoints were applied.",
-								 applied, applied == 1 ? "project" : "projects");
-			if (doubtful > 0)
-				appendStringInfo(&doubt, "%sThe grants of %d %s may have been applied.",
-								 applied > 0 ? " " : "",
-								 doubtful, doubtful == 1 ? "project" : "projects");
-			edata->detail = edata->detail ?
-				psprintf("%s %s", edata->detail, doubt.data) : doubt.data;
-			if (edata->hint == NULL)
-				edata->hint = pstrdup("SELECT * FROM checkpoint_perms_journal() lists them.");
-		}
+		first_posts_in_doubt(many, t, nbatches, edata);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
 
 	for (b = 0; b < nbatches; b++)
 		batches[b].made = cp_grant_once(&batches[b].opts, batches[b].project_ids, batches[b].n,
-										est_rows, progress, stats, &firsts[b]);
+										est_rows, progress, stats, &many->firsts[b]);
 }

@@ -36,7 +36,6 @@
 #endif
 
 #include "transport.h"
-#include "api.h"
 
 /*
  * The wait events a backend shows while it waits on the API: PostgreSQL 17
@@ -440,8 +439,9 @@ setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
 		/*
 		 * A new connection for every POST: on a reused connection that
 		 * closes without a reply, libcurl sends the request again by
-		 * itself, and a grant must never be sent twice unless it provably
-		 * did nothing.  TLS session reuse keeps the handshake short.
+		 * itself, and a POST (no idempotency key) must never be sent twice
+		 * unless it provably did nothing.  TLS session reuse keeps the
+		 * handshake short.
 		 */
 		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -554,9 +554,9 @@ interruptible_sleep(long ms)
  * host and port, goes to the server log only (errdetail_log).
  */
 static const char *
-transport_reason(const CpAttempt *attempt)
+transport_reason(const CpFailure *failure)
 {
-	switch (attempt->code)
+	switch ((CURLcode) failure->code)
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
 			return "The host name could not be resolved";
@@ -565,7 +565,7 @@ transport_reason(const CpAttempt *attempt)
 		case CURLE_COULDNT_CONNECT:
 			return "The connection was refused or the host is unreachable";
 		case CURLE_OPERATION_TIMEDOUT:
-			return attempt->sent ? "No complete reply arrived in time" :
+			return failure->sent ? "No complete reply arrived in time" :
 				"No connection was established in time";
 		case CURLE_SSL_CONNECT_ERROR:
 			return "The TLS handshake failed";
@@ -588,7 +588,7 @@ transport_reason(const CpAttempt *attempt)
 			return "The URL's protocol is not allowed";
 		default:
 			/* the number is stable across curl versions, its text is not */
-			return psprintf("The transfer failed (curl error %d)", (int) attempt->code);
+			return psprintf("The transfer failed (curl error %d)", failure->code);
 	}
 }
 
@@ -597,9 +597,10 @@ transport_reason(const CpAttempt *attempt)
  * so that log lines of the same failure are alike.
  */
 static char *
-curl_message(const CpAttempt *attempt)
+curl_message(const CpFailure *failure)
 {
-	const char *msg = attempt->errbuf[0] ? attempt->errbuf : curl_easy_strerror(attempt->code);
+	const char *msg = failure->message[0] ? failure->message :
+		curl_easy_strerror((CURLcode) failure->code);
 	StringInfoData buf;
 	const char *p = msg;
 
@@ -631,20 +632,25 @@ curl_message(const CpAttempt *attempt)
 	return buf.data;
 }
 
-/* A failure below HTTP: the reply never came whole. */
-static void
-report_transport_error(const CpOptions *opts, const CpRequest *req,
-					   const CpAttempt *attempt, int retries)
+/*
+ * A failure below HTTP: the reply never came whole.  What the request may
+ * have done is not said here: the transport does not know what a request
+ * means, and the effects layer adds it to the detail (grant.c,
+ * revocation.c).
+ */
+void
+cp_http_report_failure(const CpOptions *opts, const CpRequest *req, const CpResponse *resp)
 {
-	const char *reason = transport_reason(attempt);
-	const char *curlmsg = curl_message(attempt);
-	bool		is_post = strcmp(req->method, "POST") == 0;
-	const char *progress = req->progress;
+	const CpFailure *failure = &resp->failure;
+	const char *reason = transport_reason(failure);
+	const char *curlmsg = curl_message(failure);
+	const char *progress = req->progress ? req->progress : "";
+	int			retries = resp->retries;
 	const char *retried = retries == 0 ? "" :
 		psprintf(" (after %d %s)", retries, retries == 1 ? "retry" : "retries");
 
 	/* nothing of curl's message: it names the port, which was never tried */
-	if (attempt->refused)
+	if (failure->refused)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("server \"%s\" may not connect to a loopback, private or link-local address",
@@ -652,28 +658,26 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 				 errdetail("Option \"base_url\" leads to such an address, and the server's owner is not a superuser. Nothing was sent.%s",
 						   progress),
 				 errhint("Only a server owned by a superuser may reach the database host or its network.")));
-	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
+	if (failure->overflow || failure->code == CURLE_FILESIZE_EXCEEDED)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("OpenAI API reply is larger than \"max_response_bytes\""),
 				 errdetail("The limit is %d bytes.%s", opts->max_response_bytes, progress),
 				 errhint("Raise option \"max_response_bytes\" of server \"%s\", or lower \"page_size\".",
 						 opts->servername)));
-	if (attempt->body.nomem)
+	if (failure->nomem)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while reading an OpenAI API reply")));
-	if (attempt->code == CURLE_OPERATION_TIMEDOUT)
+	if (failure->code == CURLE_OPERATION_TIMEDOUT)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("OpenAI API request timed out"),
 				 errdetail("%s%s.%s", reason, retried, progress),
 				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
-				 is_post && attempt->sent ?
-				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") :
 				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
 						 opts->connect_timeout_ms, opts->timeout_ms, opts->servername)));
-	if (!attempt->sent)
+	if (!failure->sent)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not connect to the OpenAI API"),
@@ -685,9 +689,7 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("connection to the OpenAI API failed"),
 			 errdetail("%s%s.%s", reason, retried, progress),
-			 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
-			 is_post ?
-			 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
+			 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress)));
 }
 
 /*
@@ -696,14 +698,16 @@ report_transport_error(const CpOptions *opts, const CpRequest *req,
  * time-out passed).  Returns why, or NULL when it provably did nothing or
  * when the failure is ours (no memory).
  */
-static const char *
-unknown_outcome_reason(const CpAttempt *attempt)
+const char *
+cp_http_lost_reason(const CpResponse *resp)
 {
-	if (!attempt->sent || attempt->refused || attempt->body.nomem)
+	const CpFailure *failure = &resp->failure;
+
+	if (failure->code == CURLE_OK || !failure->sent || failure->refused || failure->nomem)
 		return NULL;
-	if (attempt->body.overflow || attempt->code == CURLE_FILESIZE_EXCEEDED)
+	if (failure->overflow || failure->code == CURLE_FILESIZE_EXCEEDED)
 		return "The reply was larger than \"max_response_bytes\"";
-	return transport_reason(attempt);
+	return transport_reason(failure);
 }
 
 /* ---------------------------------------------------------------------
@@ -721,20 +725,6 @@ typedef enum CpSlotState
 } CpSlotState;
 
 /* The engine's side of one transfer. */
-/*
- * Whether an earlier attempt of the request whose failure was last raised
- * may have been applied: its error's SQLSTATE speaks only of the last
- * attempt (a retry refused with 400 says nothing of a first attempt whose
- * reply was lost).  For callers that keep a journal (journal.c).
- */
-static bool last_failure_earlier_applied = false;
-
-bool
-cp_http_failure_earlier_applied(void)
-{
-	return last_failure_earlier_applied;
-}
-
 typedef struct CpSlot
 {
 	CpTransfer *t;
@@ -827,6 +817,8 @@ start_slot(CpPool *pool, CpSlot *slot)
 
 	memset(&slot->attempt, 0, sizeof(slot->attempt));
 	memset(&t->resp, 0, sizeof(t->resp));
+	/* known before this attempt ends: a cancel may abandon it */
+	t->resp.earlier_applied = slot->maybe_applied;
 	slot->attempt.body.limit = (size_t) pool->opts->max_response_bytes;
 	slot->attempt.body.cxt = pool->body_cxt;
 	slot->attempt.headers.resp = &t->resp;
@@ -862,21 +854,28 @@ start_slot(CpPool *pool, CpSlot *slot)
 
 /*
  * Take an attempt's handle out of the multi handle: a transfer that has
- * not ended is abandoned, and curl closes its connection.  Records whether
- * any of the request reached the network and the status received.
+ * not ended is abandoned, and curl closes its connection.  Records what
+ * became of it (the transfer's outcome: ended says whether curl finished
+ * it, with attempt.code) and the status received.
  */
 static void
-detach_slot(CpPool *pool, CpSlot *slot)
+detach_slot(CpPool *pool, CpSlot *slot, bool ended)
 {
 	CURL	   *curl = (CURL *) cp_connection_curl(pool->conn, slot->handle);
+	CpTransfer *t = slot->t;
 	long		request_size = 0;
 
 	curl_multi_remove_handle(pool->multi, curl);
 	/* bytes of request handed to the network: zero means it never left */
 	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
 	slot->attempt.sent = request_size > 0;
-	if (slot->attempt.code == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &slot->t->resp.status);
+	if (ended && slot->attempt.code == CURLE_OK)
+	{
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->resp.status);
+		t->outcome = CP_REPLIED;
+	}
+	else
+		t->outcome = slot->attempt.sent ? CP_SENT_NO_REPLY : CP_NOT_SENT;
 	detach_handle(curl);
 	free_headers(slot->headers);
 	slot->headers = NULL;
@@ -912,6 +911,90 @@ deliver(CpPool *pool, CpSlot *slot)
 }
 
 /*
+ * Copy what an ended attempt left into its transfer's reply: the body, the
+ * retries, and why it has no whole reply (resp.failure), for the api layer.
+ */
+static void
+record_attempt(CpPool *pool, CpSlot *slot)
+{
+	CpResponse *resp = &slot->t->resp;
+	CpAttempt  *attempt = &slot->attempt;
+
+	resp->body = attempt->body.data ? attempt->body.data :
+		MemoryContextStrdup(pool->body_cxt, "");
+	resp->len = attempt->body.len;
+	resp->retries = slot->attempts - 1;
+	resp->earlier_applied = slot->maybe_applied;
+	resp->failure.code = (int) attempt->code;
+	resp->failure.sent = attempt->sent;
+	resp->failure.overflow = attempt->body.overflow;
+	resp->failure.nomem = attempt->body.nomem;
+	resp->failure.refused = attempt->refused;
+	strlcpy(resp->failure.message, attempt->errbuf, sizeof(resp->failure.message));
+	/* a 429 or another 4xx, or a request never sent, did nothing */
+	if (attempt->sent &&
+		!(attempt->code == CURLE_OK && resp->status >= 400 && resp->status < 500))
+		slot->maybe_applied = true;
+	if (pool->stats)
+	{
+		pool->stats->requests++;
+		pool->stats->bytes += resp->len;
+	}
+}
+
+/*
+ * Whether a 429 halves the batch's cap: once per burst (the 429s of the
+ * attempts sent before it count once).  Returns whether the attempt was
+ * rate-limited.
+ */
+static bool
+note_rate_limit(CpPool *pool, CpSlot *slot)
+{
+	bool		rate_limited = slot->attempt.code == CURLE_OK && slot->t->resp.status == 429;
+
+	if (rate_limited && slot->started >= pool->last_cut)
+	{
+		pool->cap = Max(1, pool->cap / 2);
+		pool->successes = 0;
+		pool->last_cut = GetCurrentTimestamp();
+	}
+	return rate_limited;
+}
+
+/*
+ * Put a failed attempt back to be sent again, if the retry policy allows:
+ * should_retry, within max_retries unless for_free (a 429 that answered
+ * the batch, not this request), and only while the batch has not failed.
+ */
+static bool
+retry_later(CpPool *pool, CpSlot *slot, bool rate_limited)
+{
+	CpTransfer *t = slot->t;
+	bool		for_free = rate_limited && slot->crowded;
+	long		delay;
+
+	if (pool->failed >= 0 || pool->opts->max_retries <= 0 ||
+		!(slot->retries < pool->opts->max_retries || for_free) ||
+		!should_retry(&t->req, &t->resp, &slot->attempt))
+		return false;
+	delay = retry_delay_ms(slot->retries, &slot->attempt);
+	if (!for_free)
+		slot->retries++;
+	if (pool->stats)
+		pool->stats->retries++;
+	elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", t->req.method, delay);
+	pfree(t->resp.body);
+	t->resp.body = NULL;
+	slot->state = CP_SLOT_WAITING;
+	slot->not_before = GetCurrentTimestamp() + (TimestampTz) delay * 1000;
+	/* a 429, or a delay the API names, holds back the whole batch */
+	if (rate_limited || slot->attempt.headers.retry_after_ms >= 0)
+		pool->paused_until = Max(pool->paused_until, slot->not_before);
+	pool->retry_queue[pool->nretry++] = slot - pool->slots;
+	return true;
+}
+
+/*
  * An attempt has ended: deliver its reply, send it again later, or record
  * the batch's failure.  Each transfer keeps the retry policy of a single
  * request (should_retry), with one exception: a 429 that came while other
@@ -924,96 +1007,39 @@ static void
 finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 {
 	CpTransfer *t = slot->t;
-	CpRequest  *req = &t->req;
-	CpResponse *resp = &t->resp;
-	CpAttempt  *attempt = &slot->attempt;
-	bool		rate_limited;
-	bool		for_free;
 
-	attempt->code = code;
-	detach_slot(pool, slot);
-	resp->body = attempt->body.data ? attempt->body.data :
-		MemoryContextStrdup(pool->body_cxt, "");
-	resp->len = attempt->body.len;
-	resp->retries = slot->attempts - 1;
-	resp->earlier_applied = slot->maybe_applied;
-	/* a 429 or another 4xx, or a request never sent, did nothing */
-	if (attempt->sent &&
-		!(code == CURLE_OK && resp->status >= 400 && resp->status < 500))
-		slot->maybe_applied = true;
-	if (pool->stats)
-	{
-		pool->stats->requests++;
-		pool->stats->bytes += resp->len;
-	}
+	slot->attempt.code = code;
+	detach_slot(pool, slot, true);
+	record_attempt(pool, slot);
 
 	if (code == CURLE_OK &&
-		((resp->status >= 200 && resp->status < 300) ||
-		 (resp->status == 404 && req->missing_ok)))
+		((t->resp.status >= 200 && t->resp.status < 300) ||
+		 (t->resp.status == 404 && t->req.missing_ok)))
+	{
+		deliver(pool, slot);
+		return;
+	}
+	if (retry_later(pool, slot, note_rate_limit(pool, slot)))
+		return;
+
+	/*
+	 * A request sent whose reply was lost, when its caller learns otherwise
+	 * what it did (req.lost_is_answer): not a failure of the batch.
+	 */
+	if (t->req.lost_is_answer && t->outcome == CP_SENT_NO_REPLY &&
+		cp_http_lost_reason(&t->resp) != NULL)
 	{
 		deliver(pool, slot);
 		return;
 	}
 
-	rate_limited = code == CURLE_OK && resp->status == 429;
-	if (rate_limited && slot->started >= pool->last_cut)
-	{
-		/* once per burst: the 429s of the attempts sent before count once */
-		pool->cap = Max(1, pool->cap / 2);
-		pool->successes = 0;
-		pool->last_cut = GetCurrentTimestamp();
-	}
-
-	for_free = rate_limited && slot->crowded;
-	if (pool->failed < 0 && pool->opts->max_retries > 0 &&
-		(slot->retries < pool->opts->max_retries || for_free) &&
-		should_retry(req, resp, attempt))
-	{
-		long		delay = retry_delay_ms(slot->retries, attempt);
-
-		if (!for_free)
-			slot->retries++;
-		if (pool->stats)
-			pool->stats->retries++;
-		elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", req->method, delay);
-		pfree(resp->body);
-		resp->body = NULL;
-		slot->state = CP_SLOT_WAITING;
-		slot->not_before = GetCurrentTimestamp() + (TimestampTz) delay * 1000;
-		/* a 429, or a delay the API names, holds back the whole batch */
-		if (rate_limited || attempt->headers.retry_after_ms >= 0)
-			pool->paused_until = Max(pool->paused_until, slot->not_before);
-		pool->retry_queue[pool->nretry++] = slot - pool->slots;
-		return;
-	}
-
-	/*
-	 * A request that may have been applied, whose caller learns what it did
-	 * (a POST of grant.c: req.unknown_ok): not a failure of the batch.
-	 */
-	if (req->unknown_ok && code != CURLE_OK)
-	{
-		const char *reason = unknown_outcome_reason(attempt);
-
-		if (reason)
-		{
-			resp->outcome_unknown = true;
-			resp->unknown_reason = reason;
-			deliver(pool, slot);
-			return;
-		}
-	}
-
 	slot->state = CP_SLOT_FAILED;
 	if (pool->failed < 0)
-	{
 		pool->failed = slot - pool->slots;
-		last_failure_earlier_applied = resp->earlier_applied;
-	}
 	else
 	{
-		pfree(resp->body);
-		resp->body = NULL;
+		pfree(t->resp.body);
+		t->resp.body = NULL;
 	}
 }
 
@@ -1072,17 +1098,9 @@ start_ready(CpPool *pool)
 	return (long) ((wake - now + 999) / 1000);
 }
 
-/*
- * Run a batch to its end: until every transfer has its reply, or failed
- * and those in flight beside it have ended.  The loop waits at most
- * CP_POLL_MS at a time and checks for interrupts in between; if one is
- * pending, CHECK_FOR_INTERRUPTS throws, and every transfer in flight is
- * detached on the way out (curl closes their connections), as it is when
- * on_reply raises.  Returns the first failed transfer, or -1, with its
- * attempt in *failure.
- */
-static int
-run_pool(CpPool *pool, CpAttempt *failure)
+/* Take the batch's share of the connection: its handles and its cap. */
+static void
+open_pool(CpPool *pool)
 {
 	int			i;
 
@@ -1094,18 +1112,81 @@ run_pool(CpPool *pool, CpAttempt *failure)
 	for (i = 0; i < pool->max; i++)
 		pool->free_handles[i] = pool->max - 1 - i;
 	pool->failed = -1;
+}
 
+/*
+ * Let curl move the transfers in flight, and finish those that ended.
+ * Returns whether one did (then there may be room to start the next at
+ * once); raises when the multi handle itself fails.
+ */
+static bool
+perform(CpPool *pool)
+{
+	int			running = 0;
+	int			queued;
+	bool		ended = false;
+	CURLMcode	mc;
+	CURLMsg    *msg;
+
+	mc = curl_multi_perform(pool->multi, &running);
+	while (mc == CURLM_OK && (msg = curl_multi_info_read(pool->multi, &queued)) != NULL)
+	{
+		CpSlot	   *slot = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+		if (slot == NULL || slot->state != CP_SLOT_RUNNING)
+			continue;
+		finish_slot(pool, slot, msg->data.result);
+		ended = true;
+	}
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("HTTP transfer failed"),
+				 errdetail("curl: %s", curl_multi_strerror(mc))));
+	return ended;
+}
+
+/* Wait on the network for at most CP_POLL_MS (less when a retry is due). */
+static void
+poll_network(CpPool *pool, long wait)
+{
+	CURLMcode	mc;
+
+	pgstat_report_wait_start(wait_event(false));
+	mc = curl_multi_poll(pool->multi, NULL, 0,
+						 wait >= 0 && wait < CP_POLL_MS ? (int) wait : CP_POLL_MS, NULL);
+	pgstat_report_wait_end();
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("HTTP transfer failed"),
+				 errdetail("curl: %s", curl_multi_strerror(mc))));
+}
+
+/*
+ * Run a batch to its end: until every transfer has its reply, or failed
+ * and those in flight beside it have ended.  The loop waits at most
+ * CP_POLL_MS at a time and checks for interrupts in between; if one is
+ * pending, CHECK_FOR_INTERRUPTS throws, and every transfer in flight is
+ * detached on the way out (curl closes their connections; each keeps the
+ * outcome detach_slot records), as it is when on_reply raises.  Returns
+ * the first failed transfer, or -1.
+ */
+static int
+run_pool(CpPool *pool)
+{
+	int			i;
+
+	open_pool(pool);
 	cp_connection_set_busy(pool->conn, true);
 	PG_TRY();
 	{
 		for (;;)
 		{
 			long		wait = start_ready(pool);
-			int			running = 0;
-			bool		ended = false;
-			CURLMcode	mc;
-			CURLMsg    *msg;
-			int			queued;
 
 			if (pool->inflight == 0)
 			{
@@ -1115,45 +1196,18 @@ run_pool(CpPool *pool, CpAttempt *failure)
 				interruptible_sleep(wait);
 				continue;
 			}
-
-			mc = curl_multi_perform(pool->multi, &running);
-			while (mc == CURLM_OK && (msg = curl_multi_info_read(pool->multi, &queued)) != NULL)
-			{
-				CpSlot	   *slot = NULL;
-
-				if (msg->msg != CURLMSG_DONE)
-					continue;
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
-				if (slot == NULL || slot->state != CP_SLOT_RUNNING)
-					continue;
-				finish_slot(pool, slot, msg->data.result);
-				ended = true;
-			}
 			/* an ended transfer may make room: start the next at once */
-			if (mc == CURLM_OK && pool->inflight > 0 && !ended)
-			{
-				pgstat_report_wait_start(wait_event(false));
-				mc = curl_multi_poll(pool->multi, NULL, 0,
-									 wait >= 0 && wait < CP_POLL_MS ? (int) wait : CP_POLL_MS,
-									 NULL);
-				pgstat_report_wait_end();
-			}
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("HTTP transfer failed"),
-						 errdetail("curl: %s", curl_multi_strerror(mc))));
+			if (!perform(pool) && pool->inflight > 0)
+				poll_network(pool, wait);
 			CHECK_FOR_INTERRUPTS();
 		}
-		if (pool->failed >= 0)
-			*failure = pool->slots[pool->failed].attempt;
 	}
 	PG_FINALLY();
 	{
 		for (i = 0; i < pool->nslots; i++)
 			if (pool->slots[i].state == CP_SLOT_RUNNING)
 			{
-				detach_slot(pool, &pool->slots[i]);
+				detach_slot(pool, &pool->slots[i], false);
 				pool->slots[i].state = CP_SLOT_FAILED;
 			}
 		cp_connection_set_cap(pool->conn, pool->cap);
@@ -1171,7 +1225,7 @@ run_pool(CpPool *pool, CpAttempt *failure)
 static int
 send_transfers(const CpOptions *opts, CpTransfer *t, int n,
 			   void (*on_reply) (CpTransfer *t, void *arg), void *arg,
-			   CpStats *stats, bool context, CpAttempt *failure)
+			   CpStats *stats, bool context)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "checkpoint_perms transfers",
@@ -1190,7 +1244,6 @@ send_transfers(const CpOptions *opts, CpTransfer *t, int n,
 	pool.arg = arg;
 	pool.context = context;
 	pool.stats = stats;
-	last_failure_earlier_applied = false;
 	for (i = 0; i < n; i++)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
@@ -1199,10 +1252,12 @@ send_transfers(const CpOptions *opts, CpTransfer *t, int n,
 		pool.slots[i].url = psprintf("%s%s", opts->base_url, t[i].req.path);
 		MemoryContextSwitchTo(oldcxt);
 		t[i].done = false;
+		t[i].started = false;
+		t[i].outcome = CP_NOT_SENT;
 	}
 	PG_TRY();
 	{
-		failed = run_pool(&pool, failure);
+		failed = run_pool(&pool);
 	}
 	PG_FINALLY();
 	{
@@ -1225,75 +1280,21 @@ check_base_url(const CpOptions *opts, const char *progress)
 				 errhint("Ask a superuser to list the URL in checkpoint_perms.allowed_base_urls, or to own the server.")));
 }
 
-/*
- * Send a request, retrying as the SDKs do, and return its 2xx reply (or
- * its 404 when req->missing_ok).  Any other outcome is an error, except,
- * with req->unknown_ok, a failure after the request was sent: then
- * resp->outcome_unknown is set and the caller learns what happened.  The
- * caller sets the error context (api.c), which covers its reading of the
- * reply as well.
- */
-void
-cp_http_send(const CpOptions *opts, const CpRequest *req, CpResponse *resp,
-			 CpStats *stats)
+/* Send one transfer: see transport.h. */
+bool
+cp_http_send(const CpOptions *opts, CpTransfer *t, CpStats *stats)
 {
-	CpTransfer	t;
-	CpAttempt	attempt;
-	int			failed;
-
-	check_base_url(opts, req->progress);
-	memset(&t, 0, sizeof(t));
-	t.req = *req;
-	failed = send_transfers(opts, &t, 1, NULL, NULL, stats, false, &attempt);
-	*resp = t.resp;
-	if (failed < 0)
-		return;
-
-	if (attempt.code != CURLE_OK)
-	{
-		/* a POST that may have been applied: the caller finds out (grant.c) */
-		const char *reason = req->unknown_ok ? unknown_outcome_reason(&attempt) : NULL;
-
-		if (reason)
-		{
-			resp->outcome_unknown = true;
-			resp->unknown_reason = reason;
-			return;
-		}
-		report_transport_error(opts, req, &attempt, resp->retries);
-	}
-	cp_report_http_error(opts, req, resp, resp->retries);
+	check_base_url(opts, t->req.progress ? t->req.progress : "");
+	return send_transfers(opts, t, 1, NULL, NULL, stats, false) < 0;
 }
 
-/*
- * Send n independent transfers as one batch: see checkpoint_perms.h.  The
- * failure raised is the first one, with the request line as its context
- * and progress(arg) at the end of its detail.
- */
-void
+/* Send n independent transfers as one batch: see transport.h. */
+int
 cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
-				  void (*on_reply) (CpTransfer *t, void *arg),
-				  const char *(*progress) (void *arg), void *arg, CpStats *stats)
+				  void (*on_reply) (CpTransfer *t, void *arg), void *arg, CpStats *stats)
 {
-	CpAttempt	attempt;
-	CpTransfer *f;
-	ErrorContextCallback errcallback;
-	int			failed;
-
 	if (n <= 0)
-		return;
-	check_base_url(opts, progress ? progress(arg) : "");
-	failed = send_transfers(opts, t, n, on_reply, arg, stats, true, &attempt);
-	if (failed < 0)
-		return;
-
-	f = &t[failed];
-	f->req.progress = progress ? progress(arg) : "";
-	errcallback.callback = transfer_error_callback;
-	errcallback.arg = (void *) &f->req;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-	if (attempt.code != CURLE_OK)
-		report_transport_error(opts, &f->req, &attempt, f->resp.retries);
-	cp_report_http_error(opts, &f->req, &f->resp, f->resp.retries);
+		return -1;
+	check_base_url(opts, t[0].req.progress ? t[0].req.progress : "");
+	return send_transfers(opts, t, n, on_reply, arg, stats, true);
 }

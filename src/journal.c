@@ -95,6 +95,7 @@ outcome_name(CpJournalOutcome outcome)
 		case CP_OUTCOME_NOT_FOUND:
 			return "not found";
 		case CP_OUTCOME_UNKNOWN:
+		case CP_OUTCOME_NOT_APPLIED:	/* never listed: discarded */
 			break;
 	}
 	return "unknown";
@@ -191,6 +192,11 @@ cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome, const char *p
 
 	if (entry == NULL)
 		return;
+	if (outcome == CP_OUTCOME_NOT_APPLIED)
+	{
+		entry->discarded = true;
+		return;
+	}
 	entry->outcome = outcome;
 	if (permission_id && (entry->permission_id == NULL ||
 						  strcmp(entry->permission_id, permission_id) != 0))
@@ -208,39 +214,80 @@ cp_journal_discard(CpJournalRef ref)
 }
 
 /*
- * Does an error raised while a grant or revoke was sent prove that the
- * request did nothing?  The API refused it (4xx), or it never left this
- * machine, or it was refused before it was sent.  A cancel, a time-out, a
- * lost or malformed reply or a server error (5xx) prove nothing.
+ * What a grant or revoke did, from what became of its request: the one
+ * place that decides applied, unknown or not applied.  says is what its
+ * reply said, once read; when it was not read (no usable reply, or an
+ * error came first), the transport's outcome decides:
+ *
+ * - never sent, or refused with a 4xx (a 429 included): it did nothing,
+ *   unless an earlier attempt of it may have been applied (sent, and not
+ *   answered with a 4xx: a retry refused says nothing of it);
+ * - anything else (sent without a whole reply, abandoned by a cancel, a
+ *   5xx, a 3xx, a 2xx whose reading failed for any reason): unknown.
+ *
+ * No SQLSTATE is looked at: an error nobody listed after the API acted
+ * (an encoding error, say) leaves the request unknown, never dropped.
  */
-bool
-cp_error_proves_nothing_applied(int sqlerrcode)
+CpJournalOutcome
+cp_settle(const CpTransfer *t, CpReplySays says)
 {
-	switch (sqlerrcode)
+	bool		earlier = t->resp.earlier_applied;
+
+	switch (says)
 	{
-		case ERRCODE_QUERY_CANCELED:
-		case ERRCODE_ADMIN_SHUTDOWN:
-		case ERRCODE_CONNECTION_FAILURE:
-		case ERRCODE_PROTOCOL_VIOLATION:
-		case ERRCODE_SYSTEM_ERROR:
-		case ERRCODE_OUT_OF_MEMORY:
-		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
-			return false;
-		default:
-			return true;
+		case CP_SAYS_DONE:
+			return CP_OUTCOME_APPLIED;
+		case CP_SAYS_GONE:
+			/* most likely the answer to an earlier attempt whose reply was lost */
+			return earlier ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND;
+		case CP_SAYS_KEPT:
+			return earlier ? CP_OUTCOME_UNKNOWN : CP_OUTCOME_NOT_APPLIED;
+		case CP_SAYS_NOTHING:
+			break;
 	}
+	if (earlier)
+		return CP_OUTCOME_UNKNOWN;
+	if (t->outcome == CP_NOT_SENT)
+		return CP_OUTCOME_NOT_APPLIED;
+	if (t->outcome == CP_REPLIED && t->resp.status >= 400 && t->resp.status < 500)
+		return CP_OUTCOME_NOT_APPLIED;
+	return CP_OUTCOME_UNKNOWN;
 }
 
-/* "(checkpoint, project)" of an entry, for a warning. */
-static void
-append_pair(StringInfo buf, const CpJournalEntry *entry)
+/*
+ * Settle a journal entry from its request (cp_settle): set its outcome,
+ * with the permission id when given, or discard it when the request did
+ * nothing.  Returns the outcome.
+ */
+CpJournalOutcome
+cp_journal_settle(CpJournalRef ref, const CpTransfer *t, CpReplySays says,
+				  const char *permission_id)
 {
-	if (entry->project_id)
-		appendStringInfo(buf, "(%s, %s)", cp_shorten(entry->checkpoint),
-						 cp_shorten(entry->project_id));
+	CpJournalOutcome outcome = cp_settle(t, says);
+
+	if (outcome == CP_OUTCOME_NOT_APPLIED)
+		cp_journal_discard(ref);
 	else
-		appendStringInfo(buf, "(%s, permission %s)", cp_shorten(entry->checkpoint),
+		cp_journal_set_outcome(ref, outcome, permission_id);
+	return outcome;
+}
+
+/*
+ * An entry, for a warning: a grant as "(checkpoint, project)", a revoke as
+ * "(checkpoint, project, permission)" or, its project not known,
+ * "(checkpoint, permission)": the permission id is what tells apart the
+ * revokes of one project's permissions, and what a grant again needs.
+ */
+static void
+append_entry(StringInfo buf, const CpJournalEntry *entry)
+{
+	appendStringInfo(buf, "(%s", cp_shorten(entry->checkpoint));
+	if (entry->project_id)
+		appendStringInfo(buf, ", %s", cp_shorten(entry->project_id));
+	if (entry->action == CP_JOURNAL_REVOKE || entry->project_id == NULL)
+		appendStringInfo(buf, ", %s",
 						 entry->permission_id ? cp_shorten(entry->permission_id) : "?");
+	appendStringInfoChar(buf, ')');
 }
 
 /* " Granted: (c, p), (c, p) and 3 more." for the entries of one kind. */
@@ -267,7 +314,7 @@ append_named(StringInfo buf, const char *label, const CpJournal *journal, int fr
 			appendStringInfoString(buf, ", ");
 		if (kind == 2)
 			appendStringInfo(buf, "%s ", action_name(e->action));
-		append_pair(buf, e);
+		append_entry(buf, e);
 		named++;
 	}
 	if (count > named)

@@ -44,6 +44,7 @@ struct CpLister
 	MemoryContext cxt;			/* holds base_path and the cursor */
 	MemoryContext page_cxt;		/* holds the page; reset per page */
 	char	   *base_path;		/* list path with its fixed query */
+	char	   *project_id;		/* the project it is filtered on, or NULL */
 	char	   *after;			/* cursor for the next page, NULL for the first */
 	int			page_limit;		/* rows a page asks for: page_size or fewer */
 	int64		pages;			/* pages fetched since the start */
@@ -89,19 +90,23 @@ cp_lister_create(const CpOptions *opts, CpStats *stats, MemoryContext parent)
 
 /*
  * Start listing base_path (the list path with its fixed query: project_id,
- * order), in pages of page_size.
+ * order), in pages of page_size.  project_id: the project base_path
+ * filters on, or NULL; every row must be of it (cp_check_listed_project).
  */
 void
-cp_lister_start(CpLister *lister, const char *base_path)
+cp_lister_start(CpLister *lister, const char *base_path, const char *project_id)
 {
 	int			i;
 
 	MemoryContextReset(lister->page_cxt);
 	if (lister->base_path)
 		pfree(lister->base_path);
+	if (lister->project_id)
+		pfree(lister->project_id);
 	if (lister->after)
 		pfree(lister->after);
 	lister->base_path = MemoryContextStrdup(lister->cxt, base_path);
+	lister->project_id = project_id ? MemoryContextStrdup(lister->cxt, project_id) : NULL;
 	lister->after = NULL;
 	lister->page_limit = lister->opts->page_size;
 	lister->pages = 0;
@@ -181,9 +186,36 @@ report_bad_page(const char *path, const char *problem)
 }
 
 /*
- * Refuse a page that breaks the contract: more items than asked for, or an
- * id seen twice (in this page, or in the page before).  Then remember this
- * page's ids for the next one.  Runs in the page's memory context.
+ * A row of a list filtered on project_id must be of that project.  The
+ * one policy for every filtered list (a scan's, a DELETE's, a grant's
+ * recovery list, ON CONFLICT's): a row of another project breaks the
+ * contract, and is a malformed reply, never a row dropped in silence (a
+ * grant could then skip a project that has no permission).  project_id
+ * NULL: the list is not filtered.  path: the request, for the context, or
+ * NULL when the caller's context names it.
+ */
+void
+cp_check_listed_project(const CpPermission *perm, const char *project_id, const char *path)
+{
+	char	   *problem;
+
+	if (project_id == NULL || strcmp(perm->project_id, project_id) == 0)
+		return;
+	problem = psprintf("A list filtered on project \"%s\" returned permission \"%s\" of project \"%s\".",
+					   cp_shorten(project_id), cp_shorten(perm->id), cp_shorten(perm->project_id));
+	if (path)
+		report_bad_page(path, problem);
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("%s", problem)));
+}
+
+/*
+ * Refuse a page that breaks the contract: more items than asked for, a row
+ * of another project than the list is filtered on, or an id seen twice (in
+ * this page, or in the page before).  Then remember this page's ids for
+ * the next one.  Runs in the page's memory context.
  */
 static void
 check_page(CpLister *lister, const char *path, int limit)
@@ -195,6 +227,8 @@ check_page(CpLister *lister, const char *path, int limit)
 	if (page->nitems > limit)
 		report_bad_page(path, psprintf("The page holds %d permissions; %d were asked for.",
 									   page->nitems, limit));
+	for (i = 0; i < page->nitems; i++)
+		cp_check_listed_project(&page->items[i], lister->project_id, path);
 	ids = palloc(sizeof(CpIdHash) * Max(page->nitems, 1));
 	for (i = 0; i < page->nitems; i++)
 	{
@@ -326,7 +360,7 @@ first_page_reply(CpTransfer *t, void *arg)
 
 /*
  * Fetch the first page of n listers, just started over the same user
- * mapping, at once (http.c: at most max_concurrency in flight), as
+ * mapping, at once (at most max_concurrency in flight), as
  * cp_lister_next would fetch them one after the other.  Each page lives in
  * its lister's page context: n pages are held until they are read.
  */
@@ -350,7 +384,7 @@ cp_lister_fetch_first(CpLister **listers, int n)
 		t[i].req.progress = "";
 		t[i].arg = listers[i];
 	}
-	cp_http_send_many(listers[0]->opts, t, n, first_page_reply, NULL, NULL, listers[0]->stats);
+	cp_api_send_many(listers[0]->opts, t, n, first_page_reply, NULL, NULL, listers[0]->stats);
 	for (i = 0; i < n; i++)
 		page_read(listers[i], t[i].req.path, limits[i]);
 	pfree(limits);
@@ -426,8 +460,8 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		count++;
 	}
 	if (count > 0)
-		cp_http_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
-						  listers[0]->stats);
+		cp_api_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
+						 listers[0]->stats);
 	pfree(t);
 }
 

@@ -490,46 +490,29 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 	}
 }
 
-/*
- * Grant the rows of slots, one request per checkpoint they name (one for a
- * table of one checkpoint), the requests of several checkpoints at once;
- * fill each granted slot from the reply and move it to the front.  Returns
- * how many were granted: with ON CONFLICT DO NOTHING, projects that have a
- * permission are skipped.
- */
-static int
-grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
+/* The rows of one checkpoint to grant, and where they go (grant_slots). */
+typedef struct CpRowBatches
 {
-	MemoryContext oldcxt;
-	char	  **project_ids;
-	char	  **checkpoints;
-	bool	   *placed;
-	bool	   *done;
-	TupleTableSlot **granted;
-	CpGrantBatch *batches;
-	int		  **batch_rows;
-	int			nbatches = 0;
-	int			ngranted = 0;
-	int			b;
+	CpGrantBatch *batches;		/* one per checkpoint, in the order named */
+	int		  **rows;			/* per batch: the slot of each project id */
+	int			n;
+} CpRowBatches;
+
+/*
+ * Split the rows into one batch per checkpoint, in the order the rows name
+ * them; with ON CONFLICT DO NOTHING, leave out the projects that already
+ * have a permission (a checkpoint left with none has no batch).
+ */
+static void
+batch_rows(CpModifyState *st, int n, char **checkpoints, char **project_ids,
+		   CpRowBatches *out)
+{
+	bool	   *done = palloc0(sizeof(bool) * n);
 	int			i;
 
-	MemoryContextReset(st->temp_cxt);
-	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-
-	project_ids = palloc(sizeof(char *) * n);
-	checkpoints = palloc(sizeof(char *) * n);
-	placed = palloc0(sizeof(bool) * n);
-	done = palloc0(sizeof(bool) * n);
-	granted = palloc(sizeof(TupleTableSlot *) * n);
-	batches = palloc0(sizeof(CpGrantBatch) * n);
-	batch_rows = palloc(sizeof(int *) * n);
-	for (i = 0; i < n; i++)
-	{
-		checkpoints[i] = row_checkpoint(st, slots[i]);
-		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
-	}
-
-	/* one batch per checkpoint, in the order the rows name them */
+	out->batches = palloc0(sizeof(CpGrantBatch) * n);
+	out->rows = palloc(sizeof(int *) * n);
+	out->n = 0;
 	for (i = 0; i < n; i++)
 	{
 		char	  **ids;
@@ -544,7 +527,7 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		ids = palloc(sizeof(char *) * n);
 		rows = palloc(sizeof(int) * n);
 		skip = palloc0(sizeof(bool) * n);
-		/* skip_existing lists this checkpoint's (restored below) */
+		/* skip_existing lists this checkpoint's (restored by the caller) */
 		st->opts.checkpoint = checkpoints[i];
 		for (j = i; j < n; j++)
 		{
@@ -565,26 +548,33 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		}
 		if (ngrant == 0)
 			continue;
-		batches[nbatches].opts = st->opts;
-		batches[nbatches].project_ids = ids;
-		batches[nbatches].n = ngrant;
-		batch_rows[nbatches++] = rows;
+		out->batches[out->n].opts = st->opts;
+		out->batches[out->n].project_ids = ids;
+		out->batches[out->n].n = ngrant;
+		out->rows[out->n++] = rows;
 	}
+}
 
-	st->opts.checkpoint = st->columns.checkpoint;
-	if (nbatches > 0)
+/*
+ * Fill each granted slot from what the API made, in the order granted,
+ * into granted[]; placed[] marks their rows.  Returns how many.
+ */
+static int
+store_granted(CpModifyState *st, TupleTableSlot **slots, const CpRowBatches *rb,
+			  TupleTableSlot **granted, bool *placed)
+{
+	int			ngranted = 0;
+	int			b;
+	int			i;
+
+	for (b = 0; b < rb->n; b++)
 	{
-		cp_note_write();
-		cp_grant_many(batches, nbatches, st->est_rows, progress_note(st), &st->stats);
-	}
-	for (b = 0; b < nbatches; b++)
-	{
-		CpGrantBatch *batch = &batches[b];
+		CpGrantBatch *batch = &rb->batches[b];
 
 		st->applied += batch->n;
 		for (i = 0; i < batch->n; i++)
 		{
-			TupleTableSlot *slot = slots[batch_rows[b][i]];
+			TupleTableSlot *slot = slots[rb->rows[b][i]];
 
 			cp_statement_granted(st->stmt, batch->opts.checkpoint, batch->made[i].id);
 			/* RETURNING and AFTER triggers see what the API made */
@@ -593,19 +583,59 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 			cp_store_permission(&st->columns, &batch->made[i], slot->tts_values, slot->tts_isnull);
 			ExecStoreVirtualTuple(slot);
 			granted[ngranted++] = slot;
-			placed[batch_rows[b][i]] = true;
+			placed[rb->rows[b][i]] = true;
 		}
 	}
+	return ngranted;
+}
+
+/*
+ * Grant the rows of slots, one request per checkpoint they name (one for a
+ * table of one checkpoint), the requests of several checkpoints at once;
+ * fill each granted slot from the reply and move it to the front.  Returns
+ * how many were granted: with ON CONFLICT DO NOTHING, projects that have a
+ * permission are skipped.
+ */
+static int
+grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
+{
+	MemoryContext oldcxt;
+	char	  **project_ids;
+	char	  **checkpoints;
+	bool	   *placed;
+	TupleTableSlot **granted;
+	CpRowBatches rb;
+	int			ngranted;
+	int			i;
+	int			k;
+
+	MemoryContextReset(st->temp_cxt);
+	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
+
+	project_ids = palloc(sizeof(char *) * n);
+	checkpoints = palloc(sizeof(char *) * n);
+	placed = palloc0(sizeof(bool) * n);
+	granted = palloc(sizeof(TupleTableSlot *) * n);
+	for (i = 0; i < n; i++)
+	{
+		checkpoints[i] = row_checkpoint(st, slots[i]);
+		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
+	}
+	batch_rows(st, n, checkpoints, project_ids, &rb);
+	st->opts.checkpoint = st->columns.checkpoint;
+	if (rb.n > 0)
+	{
+		cp_note_write();
+		cp_grant_many(rb.batches, rb.n, st->est_rows, progress_note(st), &st->stats);
+	}
+	ngranted = store_granted(st, slots, &rb, granted, placed);
 
 	/* the granted rows first, in the order they were granted; the rest after */
-	{
-		int			k = ngranted;
-
-		for (i = 0; i < n; i++)
-			if (!placed[i])
-				granted[k++] = slots[i];
-		memcpy(slots, granted, sizeof(TupleTableSlot *) * n);
-	}
+	k = ngranted;
+	for (i = 0; i < n; i++)
+		if (!placed[i])
+			granted[k++] = slots[i];
+	memcpy(slots, granted, sizeof(TupleTableSlot *) * n);
 	MemoryContextSwitchTo(oldcxt);
 	return ngranted;
 }
@@ -725,36 +755,13 @@ deleted_field(CpModifyState *st, TupleTableSlot *slot, CpField field)
 }
 
 /*
- * DELETE one permission, recorded in the journal from before it is sent:
- * a cancel or a lost reply leaves it there as "unknown".
+ * DELETE one permission (revocation.c: recorded in the journal from before
+ * it is sent, so a cancel or a lost reply leaves it there as "unknown").
  */
 static bool
 send_revoke(CpModifyState *st, const char *project_id, const char *id)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	CpJournalRef ref;
-	bool		deleted = false;
-
-	ref = cp_journal_record(CP_JOURNAL_REVOKE, st->opts.checkpoint, project_id, id,
-							CP_OUTCOME_UNKNOWN);
-	PG_TRY();
-	{
-		deleted = cp_api_delete(&st->opts, id, progress_note(st), &st->stats);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (cp_error_proves_nothing_applied(edata->sqlerrcode) &&
-			!cp_http_failure_earlier_applied())
-			cp_journal_discard(ref);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	cp_journal_set_outcome(ref, deleted ? CP_OUTCOME_APPLIED : CP_OUTCOME_NOT_FOUND, NULL);
-	return deleted;
+	return cp_revoke_one(&st->opts, project_id, id, progress_note(st), &st->stats);
 }
 
 /*

@@ -442,19 +442,18 @@ read_api_error(const CpResponse *resp, CpApiError *err)
 }
 
 /*
- * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
- * as the README's table publishes; the detail carries what the API said.
+ * The detail of an error reply: the status, what the API said (type, code,
+ * param, message; or where a redirect leads; or the start of a body that is
+ * no error envelope), its request id and the retries.
  */
-void
-cp_report_http_error(const CpOptions *opts, const CpRequest *req,
-					 const CpResponse *resp, int retries)
+static char *
+http_error_detail(const CpOptions *opts, const CpResponse *resp)
 {
 	CpApiError	err;
 	StringInfoData detail;
 	long		status = resp->status;
 
 	read_api_error(resp, &err);
-
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "HTTP %ld", status);
 	if (err.type || err.code || err.param)
@@ -488,35 +487,50 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 		appendStringInfoChar(&detail, '.');
 	if (resp->request_id[0])
 		appendStringInfo(&detail, " Request id: %s.", resp->request_id);
-	if (retries > 0)
-		appendStringInfo(&detail, " Retried %d %s.", retries, retries == 1 ? "time" : "times");
-	appendStringInfoString(&detail, req->progress);
+	if (resp->retries > 0)
+		appendStringInfo(&detail, " Retried %d %s.", resp->retries,
+						 resp->retries == 1 ? "time" : "times");
+	return detail.data;
+}
 
-	/* one ereport per status, so that each message is a literal to translate */
+/*
+ * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
+ * as the README's table publishes; the detail carries what the API said.
+ * What the request may have done is the effects layer's to add (grant.c,
+ * revocation.c).  One ereport per status, so that each message is a
+ * literal to translate.
+ */
+void
+cp_report_http_error(const CpOptions *opts, const CpRequest *req, const CpResponse *resp)
+{
+	long		status = resp->status;
+	char	   *detail = psprintf("%s%s", http_error_detail(opts, resp),
+								  req->progress ? req->progress : "");
+
 	if (status == 400 || status == 422)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("OpenAI API rejected the request"),
-				 errdetail("%s", detail.data)));
+				 errdetail("%s", detail)));
 	if (status == 401)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("OpenAI API rejected the API key"),
-				 errdetail("%s", detail.data),
+				 errdetail("%s", detail),
 				 errhint("Check option \"api_key\" of the user mapping for server \"%s\".",
 						 opts->servername)));
 	if (status == 403)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("OpenAI API denied access"),
-				 errdetail("%s", detail.data),
+				 errdetail("%s", detail),
 				 errhint("Checkpoint permissions need an organization admin key.")));
 	if (status == 404)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
 				 errmsg("checkpoint \"%s\" not found",
 						cp_shorten(req->checkpoint ? req->checkpoint : opts->checkpoint)),
-				 errdetail("%s", detail.data),
+				 errdetail("%s", detail),
 				 opts->spans ?
 				 errhint("Check the checkpoint the query names, and option \"base_url\" of server \"%s\".",
 						 opts->servername) :
@@ -526,30 +540,28 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("OpenAI API reported a conflict"),
-				 errdetail("%s", detail.data)));
+				 errdetail("%s", detail)));
 	if (status == 429)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("OpenAI API rate limit exceeded"),
-				 errdetail("%s", detail.data),
+				 errdetail("%s", detail),
 				 errhint("Try again later; option \"max_retries\" of server \"%s\" is %d.",
 						 opts->servername, opts->max_retries)));
 	if (status >= 500)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 errmsg("OpenAI API server error"),
-				 errdetail("%s", detail.data),
-				 strcmp(req->method, "POST") == 0 ?
-				 errhint("The grant may or may not have been applied; check with SELECT before you run the INSERT again.") : 0));
+				 errdetail("%s", detail)));
 	if (status >= 300 && status < 400)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("OpenAI API answered with a redirect, which is not followed"),
-				 errdetail("%s", detail.data),
+				 errdetail("%s", detail),
 				 errhint("Point option \"base_url\" of server \"%s\" at the final address.",
 						 opts->servername)));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
 			 errmsg("OpenAI API answered with an unexpected status"),
-			 errdetail("%s", detail.data)));
+			 errdetail("%s", detail)));
 }

@@ -383,8 +383,8 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 	if (st->nids > 0)
 	{
 		cp_note_write();
-		cp_api_delete_many(&st->opts, st->checkpoints, st->ids, st->projects, st->nids,
-						   st->revoked, &st->applied, &st->stats);
+		cp_revoke_many(&st->opts, st->checkpoints, st->ids, st->projects, st->nids,
+					   st->revoked, &st->applied, &st->stats);
 	}
 	st->done = true;
 	MemoryContextSwitchTo(oldcxt);

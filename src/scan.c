@@ -385,10 +385,7 @@ judge_row(CpScanState *st, const CpPermission *perm)
 		return lower != ascending ? CP_ROW_STOP : CP_ROW_SKIP;
 	}
 
-	/* the API filtered; should it ever not, the row is not ours */
-	if (st->lists.per_project &&
-		strcmp(perm->project_id, cp_segment_project(&st->lists, st->segment)) != 0)
-		return CP_ROW_SKIP;
+	/* (a list filtered on a project returns only its rows: list.c checks) */
 	if (filtered_here(st) &&
 		bsearch(&perm->project_id, st->lists.projects, st->lists.nprojects, sizeof(char *),
 				cp_compare_strings) == NULL)
@@ -424,7 +421,8 @@ start_segments(CpScanState *st)
 														 GetMemoryChunkContext(st->listers[0]));
 		lister = st->listers[seg % st->nlisters];
 		cp_lister_set_checkpoint(lister, (char *) cp_segment_checkpoint(&st->lists, seg));
-		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg));
+		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg),
+						cp_segment_project(&st->lists, seg));
 		cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
 															st->opts.page_size, st->rows));
 		batch[i] = lister;

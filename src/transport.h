@@ -26,9 +26,41 @@ typedef struct CpRequest
 								 * message; NULL: opts->checkpoint */
 	const char *progress;		/* ends an errdetail: what the statement already
 								 * did, or "" */
-	bool		unknown_ok;		/* POST: a failure after it was sent is returned
-								 * (resp->outcome_unknown), not raised */
+	bool		lost_is_answer; /* sent and then no whole reply: the transfer
+								 * ends with outcome CP_SENT_NO_REPLY (the
+								 * caller learns otherwise what it did) rather
+								 * than failing its batch */
 } CpRequest;
+
+/*
+ * What became of a request, as far as the transport knows: the value a
+ * caller settles a request's effect from (journal.c), and the only one.
+ * It is about the last attempt; CpResponse.earlier_applied tells whether
+ * an attempt before it may have been applied.
+ */
+typedef enum CpTransportOutcome
+{
+	CP_NOT_SENT = 0,			/* no byte of it left this machine (or the
+								 * address was refused): it did nothing */
+	CP_SENT_NO_REPLY,			/* sent, and no whole reply came: lost, cut,
+								 * larger than allowed, timed out, or
+								 * abandoned by a cancel */
+	CP_REPLIED					/* a whole reply came: resp.status */
+} CpTransportOutcome;
+
+/*
+ * Why an attempt got no whole reply, in the transport's terms, for
+ * cp_http_report_failure and cp_http_lost_reason.
+ */
+typedef struct CpFailure
+{
+	int			code;			/* CURLcode; 0 when the reply came whole */
+	bool		sent;			/* some of the request reached the network */
+	bool		overflow;		/* the reply was larger than max_response_bytes */
+	bool		nomem;			/* an allocation failed while receiving */
+	bool		refused;		/* a reserved address was refused */
+	char		message[256];	/* curl's own, for the server log only */
+} CpFailure;
 
 /* A reply: the status line, the headers we use and the body. */
 typedef struct CpResponse
@@ -43,20 +75,26 @@ typedef struct CpResponse
 	char		request_id[128];	/* x-request-id, "" when absent */
 	char		content_type[128];
 	char		location[256];	/* for 3xx */
-	bool		outcome_unknown;	/* req->unknown_ok: sent, no whole reply */
-	const char *unknown_reason; /* ...and why, as a sentence without period */
+	CpFailure	failure;		/* outcome CP_NOT_SENT or CP_SENT_NO_REPLY: why */
 } CpResponse;
 
 /*
- * One transfer of a batch (cp_http_send_many): a request, and once done its
- * reply.  arg is the caller's, for on_reply.
+ * One transfer (cp_http_send, cp_http_send_many): a request, and once done
+ * its reply.  The caller owns it, so that what the transport recorded of
+ * it (outcome, resp.earlier_applied) can be read after an error too, in a
+ * PG_CATCH.  arg is the caller's, for on_reply.  Zeroed, it is a request
+ * not sent.
  */
 typedef struct CpTransfer
 {
 	CpRequest	req;
 	CpResponse	resp;
+	CpTransportOutcome outcome; /* kept up to date while it runs, and set
+								 * when a cancel abandons it */
 	bool		started;		/* its first attempt was handed to curl */
-	bool		done;			/* it ended with a usable reply; on_reply ran */
+	bool		done;			/* it ended with a usable reply: 2xx, 404 with
+								 * req.missing_ok, or no whole reply with
+								 * req.lost_is_answer; on_reply ran */
 	void	   *arg;
 } CpTransfer;
 
@@ -71,13 +109,22 @@ extern void cp_connection_set_busy(CpConnection *conn, bool busy);
 
 /* http.c */
 extern bool cp_address_is_reserved(int family, const void *addr);
-extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
-						 CpResponse *resp, CpStats *stats);
+
+/*
+ * cp_http_send: send one transfer, retrying as the SDKs do, and return
+ * whether it ended with a usable reply (t->done).  Whatever the reply, the
+ * transport does not raise for it: t->outcome and t->resp say what
+ * happened, and the api layer decides what is an error (it raises
+ * cp_http_report_failure for a reply that never came whole, or its own
+ * error for a status).  The caller sets the error context.
+ */
+extern bool cp_http_send(const CpOptions *opts, CpTransfer *t, CpStats *stats);
 
 /*
  * cp_http_send_many: send n independent transfers at once over the user
  * mapping's connection, at most opts->max_concurrency in flight, and
- * return when every one has its reply.
+ * return when every one has its reply: the index of the first that ended
+ * without a usable reply, or -1.
  *
  * - Each transfer keeps cp_http_send's retry policy (GET and DELETE as the
  *   SDKs, POST only when it provably did nothing).  A 429, or any delay the
@@ -87,29 +134,33 @@ extern void cp_http_send(const CpOptions *opts, const CpRequest *req,
  *   starts where this one ended), and a 429 that came while others were
  *   in flight costs its request none of its max_retries.
  * - on_reply(t, arg), if not NULL, runs for each transfer that ends with a
- *   usable reply (2xx, or 404 when req.missing_ok; t->resp.retries > 0
- *   says an earlier attempt was sent), in the order they end, with the
- *   request line as error context.  t->resp.body is palloc'd in the memory
- *   context current at the call: pfree it when done, or a large batch
- *   holds every reply until then.  on_reply may raise; then every transfer
- *   in flight is abandoned at once, as by a cancel, and its outcome is
- *   unknown (a DELETE or POST may have been applied).  It must not send
- *   requests over the same user mapping.
- * - A final failure stops sending: no new transfer starts and none is
- *   retried, those in flight end (their on_reply still runs), and then the
- *   failure's error is raised with its request line as context; its DETAIL
- *   ends with progress(arg) (NULL: nothing), which is "" or sentences that
- *   begin with a space, e.g. " Earlier requests of this statement already
- *   revoked 37 permissions; they stay applied."  req.progress is replaced.
- *   Transfers that did not end well have done = false.
+ *   usable reply (t->done; t->resp.retries > 0 says an earlier attempt was
+ *   sent), in the order they end, with the request line as error context.
+ *   t->resp.body is palloc'd in the memory context current at the call:
+ *   pfree it when done, or a large batch holds every reply until then.
+ *   on_reply may raise; then every transfer in flight is abandoned at
+ *   once, as by a cancel (its outcome says whether it was sent).  It must
+ *   not send requests over the same user mapping.
+ * - A transfer that ends without a usable reply stops the batch: no new
+ *   transfer starts and none is retried, those in flight end (their
+ *   on_reply still runs), and its index is returned.  Transfers that did
+ *   not end well have done = false.
  * - Cancel, statement_timeout and terminate abandon every transfer in
  *   flight at once and raise PostgreSQL's own error.
  * cp_http_send is the same engine with one transfer.
  */
-extern bool cp_http_failure_earlier_applied(void);
-extern void cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
-							  void (*on_reply) (CpTransfer *t, void *arg),
-							  const char *(*progress) (void *arg), void *arg,
+extern int	cp_http_send_many(const CpOptions *opts, CpTransfer *t, int n,
+							  void (*on_reply) (CpTransfer *t, void *arg), void *arg,
 							  CpStats *stats);
+
+/*
+ * For the api layer: why a request that was sent has no whole reply, as a
+ * sentence without its period, or NULL when nothing can be learned from it
+ * (it was not sent, or the failure is ours: out of memory).  And the error
+ * of a transfer that has no whole reply, in the transport's words.
+ */
+extern const char *cp_http_lost_reason(const CpResponse *resp);
+CP_NORETURN extern void cp_http_report_failure(const CpOptions *opts, const CpRequest *req,
+											   const CpResponse *resp);
 
 #endif							/* CP_TRANSPORT_H */

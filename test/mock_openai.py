@@ -60,6 +60,12 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
     redirect         302 to http://elsewhere.example/<same path and query>, empty body
     echo-key         401 whose message holds the bearer key that was sent, verbatim
     dropone          POST: create every permission but leave the last one out of the reply
+    skiplast         POST: create the permissions of every project id but the last, and reply with
+                     those: a short reply that tells the truth (one project id: nothing is made)
+    notdeleted       DELETE: do nothing, and answer 200 {"id": <the id>, ..., "deleted": false}
+    nofilter         GET: ignore ?project_id=, as an API that forgot the filter
+    nonlatin1        each permission of a reply gets "object" ending in U+2603 (a snowman, which
+                     LATIN1 lacks), and a DELETE reply an "id" ending in it; the work is done first
     overfull         GET: a page of twice the limit asked for (and past the page cap)
     dupids           GET: the last item of each page is a copy of its first
     dupnext          GET: every page after the first starts again with the last item of the one before
@@ -184,7 +190,7 @@ _FAULT_RES = [
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
     (re.compile(r"(applied-hangup|partial-hangup|stall|cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
                 r"|endless|redirect|echo-key|dropone|overfull|dupids|dupnext|nobody|ctrlid|nulid|longid"
-                r"|spaceid|badutf8|hostile-error|echo-key-late)"), lambda m: (m[1], None)),
+                r"|spaceid|badutf8|hostile-error|echo-key-late|skiplast|notdeleted|nofilter|nonlatin1)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
 _REPLACING = {"status", "fail", "hangup", "applied-hangup", "partial-hangup", "stall", "echo-key", "redirect",
@@ -192,7 +198,10 @@ _REPLACING = {"status", "fail", "hangup", "applied-hangup", "partial-hangup", "s
               "nobody", "hostile-error", "echo-key-late"}
 # Faults that change the data of a normal reply.
 _MUTATING = ("wrongtypes", "missingfields", "notarray", "nohasmore", "stuckcursor", "endless", "dropone",
-             "overfull", "dupids", "dupnext", "ctrlid", "nulid", "longid", "spaceid", "badutf8")
+             "overfull", "dupids", "dupnext", "ctrlid", "nulid", "longid", "spaceid", "badutf8",
+             "skiplast", "notdeleted", "nofilter", "nonlatin1")
+# Appended by the token nonlatin1: a character that LATIN1 (and so a LATIN1 database) lacks.
+NON_LATIN1 = "\u2603"
 # Placeholder that the writer turns into bytes that are not UTF-8.
 BAD_UTF8_MARK = "@@BAD-UTF8@@"
 
@@ -416,7 +425,7 @@ def list_page(mock, st, query, muts):
     size = min(limit, mock.page_cap)
     if "overfull" in muts:
         size = 2 * limit
-    project = query.get("project_id")
+    project = None if "nofilter" in muts else query.get("project_id")
     after = query.get("after")
 
     if "endless" in muts:
@@ -477,6 +486,8 @@ def page_obj(data, has_more, muts):
             it["project_id"] = sum(it["project_id"].encode()) if isinstance(it.get("project_id"), str) else 7
         if "missingfields" in muts:
             it.pop("project_id", None)
+        if "nonlatin1" in muts:
+            it["object"] += NON_LATIN1
     page = {"object": "list", "data": {} if "notarray" in muts else data,
             "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None,
@@ -523,18 +534,24 @@ def create(st, body, content_type, muts, half=False):
                              % (i, json.dumps(p)), "project_ids")
     if half:                    # partial-hangup: only the first half is applied
         pids = pids[:(len(pids) + 1) // 2]
+    if "skiplast" in muts:      # the API makes all but the last, and says so
+        pids = pids[:-1]
     data = [st.item(st.create(p)) for p in pids]
     if "dropone" in muts:       # the reply forgets the last permission it created
         data = data[:-1]
-    return page_obj(data, False, muts & {"wrongtypes", "missingfields", "notarray", "nohasmore"})
+    return page_obj(data, False, muts & {"wrongtypes", "missingfields", "notarray", "nohasmore", "nonlatin1"})
 
 
 def delete(st, pid, muts):
     serial = st.pos.get(pid)
     if serial is None or not st.alive[serial]:
         return error_body("Permission %s not found." % pid, "invalid_request_error", None, "not_found"), 404
+    if "notdeleted" in muts:    # the API keeps it, and says so
+        return {"id": pid, "object": "checkpoint.permission", "deleted": False}, 200
     st.alive[serial] = 0
     obj = {"id": pid, "object": "checkpoint.permission", "deleted": True}
+    if "nonlatin1" in muts:
+        obj["id"] += NON_LATIN1
     if "wrongtypes" in muts:
         obj["deleted"] = "true"
     if "missingfields" in muts:

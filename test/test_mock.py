@@ -418,6 +418,31 @@ class MockTest(unittest.TestCase):
         _, items = self.list_all(ckpt)
         self.assertEqual(len(items), 6)     # one revoked, one granted; the refused did nothing
 
+    def test_truthful_faults(self):
+        # skiplast: a short reply that tells the truth; the list agrees
+        ckpt = "ft:m:org:skiplast"
+        status, body, _ = self.request("POST", perms_path(ckpt), {"project_ids": ["proj_a", "proj_b", "proj_c"]})
+        self.assertEqual((status, [p["project_id"] for p in body["data"]]), (200, ["proj_a", "proj_b"]))
+        self.assertEqual(sorted(p["project_id"] for p in self.list_all(ckpt)[1]), ["proj_a", "proj_b"])
+        # notdeleted: the permission stays
+        ckpt = "ft:m:org:seed-1:notdeleted"
+        pid = self.list_all(ckpt)[1][0]["id"]
+        status, body, _ = self.request("DELETE", perms_path(ckpt, pid))
+        self.assertEqual((status, body), (200, {"id": pid, "object": "checkpoint.permission", "deleted": False}))
+        self.assertEqual(len(self.list_all(ckpt)[1]), 1)
+        # nofilter: every project's permissions, whatever ?project_id= says
+        _, page, _ = self.request("GET", perms_path("ft:m:org:seed-4:proj-2:nofilter", project_id="proj_0001"))
+        self.assertEqual(sorted(p["project_id"] for p in page["data"]), ["proj_0001", "proj_0001", "proj_0002", "proj_0002"])
+        # nonlatin1: a snowman in what the reply holds, after the work is done
+        ckpt = "ft:m:org:seed-1:nonlatin1"
+        _, page, _ = self.request("GET", perms_path(ckpt))
+        self.assertEqual(page["data"][0]["object"], "checkpoint.permission\u2603")
+        status, body, _ = self.request("POST", perms_path(ckpt), {"project_ids": ["proj_x"]})
+        self.assertEqual((status, body["data"][0]["object"]), (200, "checkpoint.permission\u2603"))
+        status, body, _ = self.request("DELETE", perms_path(ckpt, page["data"][0]["id"]))
+        self.assertEqual((status, body["id"]), (200, page["data"][0]["id"] + "\u2603"))
+        self.assertEqual([p["project_id"] for p in self.list_all(ckpt)[1]], ["proj_x"])
+
 
 if __name__ == "__main__":
     unittest.main()
