@@ -29,7 +29,6 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
-#include "executor.h"
 #include "planner.h"
 
 /* Rows assumed for a table never analyzed. */
