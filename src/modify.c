@@ -447,7 +447,7 @@ send_grants(CpModifyState *st, char **project_ids, int n)
  * the requests of one full list; then it makes that full list instead.
  */
 static void
-skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
+skip_existing(CpModifyState *st, const CpOptions *opts, char **project_ids, int n, bool *skip)
 {
 	char	  **ask = palloc(sizeof(char *) * n);
 	int		   *asked = palloc(sizeof(int) * n);
@@ -462,7 +462,7 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 	for (i = 0; i < n; i++)
 	{
 		skip[i] = project_ids[i] == NULL ||
-			cp_strset_contains(st->existing, grant_key(st, st->opts.checkpoint, project_ids[i]));
+			cp_strset_contains(st->existing, grant_key(st, opts->checkpoint, project_ids[i]));
 		if (!skip[i] && !st->existing_all)
 		{
 			ask[nask] = project_ids[i];
@@ -474,8 +474,8 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 
 	/* across checkpoints, one full list would answer for one checkpoint only */
 	full = st->columns.checkpoint != NULL &&
-		st->lists_sent + nask > cp_full_list_requests(&st->opts, st->est_rows);
-	cp_list_projects(&st->opts, ask, nask, full, found, newest,
+		st->lists_sent + nask > cp_full_list_requests(opts, st->est_rows);
+	cp_list_projects(opts, ask, nask, full, found, newest,
 					 full ? st->existing : NULL, &st->stats);
 	if (full)
 		st->existing_all = true;
@@ -486,7 +486,7 @@ skip_existing(CpModifyState *st, char **project_ids, int n, bool *skip)
 		if (!found[i])
 			continue;
 		skip[asked[i]] = true;
-		(void) cp_strset_add(st->existing, grant_key(st, st->opts.checkpoint, ask[i]));
+		(void) cp_strset_add(st->existing, grant_key(st, opts->checkpoint, ask[i]));
 	}
 }
 
@@ -515,6 +515,7 @@ batch_rows(CpModifyState *st, int n, char **checkpoints, char **project_ids,
 	out->n = 0;
 	for (i = 0; i < n; i++)
 	{
+		CpOptions	opts = st->opts;	/* with this batch's checkpoint */
 		char	  **ids;
 		int		   *rows;
 		bool	   *skip;
@@ -527,8 +528,7 @@ batch_rows(CpModifyState *st, int n, char **checkpoints, char **project_ids,
 		ids = palloc(sizeof(char *) * n);
 		rows = palloc(sizeof(int) * n);
 		skip = palloc0(sizeof(bool) * n);
-		/* skip_existing lists this checkpoint's (restored by the caller) */
-		st->opts.checkpoint = checkpoints[i];
+		opts.checkpoint = checkpoints[i];
 		for (j = i; j < n; j++)
 		{
 			if (done[j] || strcmp(checkpoints[j], checkpoints[i]) != 0)
@@ -538,7 +538,7 @@ batch_rows(CpModifyState *st, int n, char **checkpoints, char **project_ids,
 			ids[nrows++] = project_ids[j];
 		}
 		if (st->do_nothing)
-			skip_existing(st, ids, nrows, skip);
+			skip_existing(st, &opts, ids, nrows, skip);
 		for (j = 0; j < nrows; j++)
 		{
 			if (skip[j])
@@ -548,7 +548,7 @@ batch_rows(CpModifyState *st, int n, char **checkpoints, char **project_ids,
 		}
 		if (ngrant == 0)
 			continue;
-		out->batches[out->n].opts = st->opts;
+		out->batches[out->n].opts = opts;
 		out->batches[out->n].project_ids = ids;
 		out->batches[out->n].n = ngrant;
 		out->rows[out->n++] = rows;
@@ -622,7 +622,6 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
 	}
 	batch_rows(st, n, checkpoints, project_ids, &rb);
-	st->opts.checkpoint = st->columns.checkpoint;
 	if (rb.n > 0)
 	{
 		cp_note_write();
@@ -759,9 +758,12 @@ deleted_field(CpModifyState *st, TupleTableSlot *slot, CpField field)
  * it is sent, so a cancel or a lost reply leaves it there as "unknown").
  */
 static bool
-send_revoke(CpModifyState *st, const char *project_id, const char *id)
+send_revoke(CpModifyState *st, char *checkpoint, const char *project_id, const char *id)
 {
-	return cp_revoke_one(&st->opts, project_id, id, progress_note(st), &st->stats);
+	CpOptions	opts = st->opts;
+
+	opts.checkpoint = checkpoint;
+	return cp_revoke_one(&opts, project_id, id, progress_note(st), &st->stats);
 }
 
 /*
@@ -775,6 +777,7 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	CpModifyState *st = (CpModifyState *) rinfo->ri_FdwState;
 	MemoryContext oldcxt;
 	char	   *id;
+	char	   *checkpoint = st->columns.checkpoint;
 	bool		deleted;
 
 	MemoryContextReset(st->temp_cxt);
@@ -791,12 +794,11 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	{
 		AttrNumber	attno = st->columns.attno[CP_FIELD_CHECKPOINT];
 
-		st->opts.checkpoint = row_checkpoint_value(st, slot->tts_values[attno - 1],
-												   slot->tts_isnull[attno - 1]);
+		checkpoint = row_checkpoint_value(st, slot->tts_values[attno - 1],
+										  slot->tts_isnull[attno - 1]);
 	}
 	cp_note_write();
-	deleted = send_revoke(st, deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
-	st->opts.checkpoint = st->columns.checkpoint;	/* the row's was temporary */
+	deleted = send_revoke(st, checkpoint, deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
 	MemoryContextSwitchTo(oldcxt);
 
 	/* gone already: not counted, as for a row deleted concurrently */
