@@ -481,6 +481,8 @@ IterateDirectModify(ForeignScanState *node)
 	}
 	if (!next_returning_row(st, slot))
 		return ExecClearTuple(slot);
+	/* RETURNING tableoid: PostgreSQL 18 no longer sets it for us */
+	slot->tts_tableOid = RelationGetRelid(node->ss.ss_currentRelation);
 	rinfo->ri_projectReturning->pi_exprContext->ecxt_scantuple = slot;
 	if (st->set_processed)
 		estate->es_processed += 1;
