@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 . test/lib.sh
 set -o pipefail
 
-cp_install_packages
+# sqlsmith too, for test/t_sqlsmith.sh
+cp_install_packages sqlsmith
 cp_install_prism
 cp_build_install
 cp_start_postgres
