@@ -94,6 +94,15 @@ WITH g AS (INSERT INTO oa_lim (project_id) VALUES ('proj_new2') RETURNING id)
 SELECT (SELECT count(*) FROM g) AS granted,
        (SELECT project_id FROM oa_lim ORDER BY created_at DESC LIMIT 1) AS newest_before;
 SELECT method, query FROM mock_requests('ft:one:lim:seed-5');
+-- its own grants are asked for on top of the budget: 12 grants, then a
+-- LIMIT 1 over them takes one page, not one request per grant
+CREATE FOREIGN TABLE oa_lim2 (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:one:lim2:seed-3');
+WITH g AS (INSERT INTO oa_lim2 (project_id)
+           SELECT format('proj_g%s', i) FROM generate_series(1, 12) i RETURNING id)
+SELECT (SELECT count(*) FROM g) AS granted,
+       (SELECT project_id FROM (SELECT project_id FROM oa_lim2 LIMIT 1) s) AS first_before;
+SELECT method, query FROM mock_requests('ft:one:lim2:seed-3') WHERE method = 'GET';
 SELECT count(*) FROM oa_lim;
 
 -- 4. EXPLAIN shows the request the scan sends: with a created_at bound
@@ -103,6 +112,11 @@ EXPLAIN (COSTS OFF) SELECT * FROM oa
   WHERE created_at >= to_timestamp(1721764867 + 10) ORDER BY created_at DESC LIMIT 3;
 SELECT oa_requests() AS before \gset
 SELECT id FROM oa WHERE created_at >= to_timestamp(1721764867 + 10) ORDER BY created_at DESC LIMIT 3;
+SELECT path, query FROM mock_requests('ft:one:a:seed-72:proj-2') OFFSET :before;
+-- lists after the first under a LIMIT ask for what the budget still needs
+EXPLAIN (COSTS OFF) SELECT * FROM oa WHERE project_id IN ('proj_0001', 'proj_0002') LIMIT 3;
+SELECT oa_requests() AS before \gset
+SELECT count(*) FROM (SELECT * FROM oa WHERE project_id IN ('proj_0001', 'proj_0002') LIMIT 3) s;
 SELECT path, query FROM mock_requests('ft:one:a:seed-72:proj-2') OFFSET :before;
 -- with both bounds, newest first passes over the rows above the upper
 -- one: whole pages, in EXPLAIN as in the requests

@@ -111,7 +111,7 @@ AnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func, BlockNumber 
 	/*
 	 * A table across checkpoints has no list to sample: the API cannot
 	 * enumerate checkpoints.  PostgreSQL then says it skipped the table;
-	 * the planner assumes CP_DEFAULT_ROWS per checkpoint named.
+	 * the planner assumes CP_DEFAULT_PERMISSIONS per checkpoint named.
 	 */
 	cp_build_column_map(relation, &columns);
 	if (columns.checkpoint == NULL)

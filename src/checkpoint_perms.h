@@ -9,8 +9,8 @@
  *
  *	executor.h	the FDW callbacks (scan.c, modify.c, revoke.c, analyze.c,
  *				import.c): walk a request plan, build tuples
- *	planner.h	paths, pushdown and the request plan of a scan (pushdown.c,
- *				plan.c)
+ *	planner.h	paths, pushdown and the request plan of a scan (paths.c,
+ *				pushdown.c, plan.c)
  *	effects.h	what a statement wrote, the journal, grants exactly once,
  *				revokes; the only layer that decides whether a request was
  *				applied, from its transfer's outcome (statement.c, journal.c,

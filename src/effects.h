@@ -53,6 +53,7 @@ extern void cp_statement_granted(CpStatement *stmt, const char *checkpoint,
 								 const char *permission_id);
 extern bool cp_statement_is_own_grant(const CpStatement *stmt, const char *checkpoint,
 									  const char *permission_id);
+extern int64 cp_statement_grants(const CpStatement *stmt);
 
 /*
  * journal.c: record every grant and revoke where it is sent.  Record it

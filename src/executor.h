@@ -2,8 +2,8 @@
  *
  * executor.h
  *		  The executor layer (scan.c, modify.c, revoke.c, analyze.c, import.c,
- *		  columns.c): the FDW callbacks, which walk request plans and build
- *		  tuples.
+ *		  checkpoint_perms.c): the FDW callbacks, which walk request plans and
+ *		  build tuples.
  *
  *-------------------------------------------------------------------------
  */

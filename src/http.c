@@ -838,7 +838,6 @@ start_slot(CpPool *pool, CpSlot *slot)
 				 errdetail("curl: %s", curl_multi_strerror(mc))));
 	}
 	pool->nfree--;
-	t->started = true;
 	slot->handle = h;
 	slot->headers = headers;
 	slot->state = CP_SLOT_RUNNING;
@@ -1252,7 +1251,6 @@ send_transfers(const CpOptions *opts, CpTransfer *t, int n,
 		pool.slots[i].url = psprintf("%s%s", opts->base_url, t[i].req.path);
 		MemoryContextSwitchTo(oldcxt);
 		t[i].done = false;
-		t[i].started = false;
 		t[i].outcome = CP_NOT_SENT;
 	}
 	PG_TRY();

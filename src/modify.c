@@ -51,8 +51,8 @@ enum FdwModifyPrivateIndex
 
 typedef struct CpModifyState
 {
-	CpOptions	opts;			/* across checkpoints: checkpoint is the one
-								 * of the rows being sent */
+	CpOptions	opts;			/* checkpoint: the table's, NULL across
+								 * checkpoints (each row's goes to a copy) */
 	Oid			relid;
 	CpColumnMap columns;
 	CmdType		operation;

@@ -31,9 +31,6 @@
 
 #include "planner.h"
 
-/* Rows assumed for a table never analyzed. */
-#define CP_DEFAULT_ROWS 1000.0
-
 /* Values assumed in a project_id = ANY(array) that is not a constant. */
 #define CP_DEFAULT_ARRAY_VALUES 10
 
@@ -52,7 +49,6 @@ typedef struct CpRelInfo
 	double		ntuples;		/* permissions in the checkpoint, estimated */
 	RestrictInfo *pushed;		/* the base qual sent as ?project_id=, or NULL */
 	CpFilterKind pushed_kind;
-	double		pushed_values;	/* values of an array filter, estimated */
 	int			max_lists;		/* array filter: lists per value up to this many */
 	double		requests;		/* requests of an unlimited scan */
 	double		received;		/* rows the API returns to an unlimited scan */
@@ -228,7 +224,6 @@ estimate_lists(PlannerInfo *root, CpRelInfo *info, RestrictInfo *array_qual,
 
 		info->pushed = array_qual;
 		info->pushed_kind = CP_FILTER_ARRAY;
-		info->pushed_values = values;
 		info->max_lists = (int) Max(1.0, Min(floor(full_pages / per_value), (double) INT_MAX));
 		if (values <= info->max_lists)
 		{
@@ -269,7 +264,7 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	info->ckpt_values = 1;
 
 	/* reltuples is -1 until ANALYZE */
-	info->ntuples = baserel->tuples >= 0 ? Max(baserel->tuples, 1.0) : CP_DEFAULT_ROWS;
+	info->ntuples = baserel->tuples >= 0 ? Max(baserel->tuples, 1.0) : CP_DEFAULT_PERMISSIONS;
 	full_pages = pages_for(info->ntuples, info->opts.page_size);
 	info->requests = full_pages;
 	info->received = info->ntuples;

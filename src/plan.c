@@ -220,15 +220,17 @@ rows_skipped(const CpScanPlan *plan, bool filtered_here)
  * The limit of the next page of a list, once the scan has returned
  * `returned` rows: the page size, or less when the scan needs fewer rows
  * to meet its row budget and returns every row the list sends.  The scan
- * goes on paging until the budget is met (its own grants in a statement
- * that writes are passed over too), so a smaller page costs requests,
- * never rows.
+ * goes on paging until the budget is met, so a smaller page costs
+ * requests, never rows; own_grants, the permissions this statement
+ * granted (which the scan passes over), are asked for on top, so that
+ * they do not cost a request each.
  */
 int
-cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size, int64 returned)
+cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size, int64 returned,
+				   int64 own_grants)
 {
 	if (plan->row_budget > 0 && !rows_skipped(plan, filtered_here))
-		return (int) Max(1, Min((int64) page_size, plan->row_budget - returned));
+		return (int) Max(1, Min((int64) page_size, plan->row_budget - returned + own_grants));
 	return page_size;
 }
 
@@ -248,16 +250,21 @@ cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg)
  * ---------------------------------------------------------------------
  */
 
-/* The first page request of a list (values or {placeholders}). */
+/*
+ * The first page request of a list (values or {placeholders}).  later: a
+ * list the scan may start after others returned rows, whose limit, under
+ * a row budget, is what the budget then still needs: "{up to N}".
+ */
 static char *
 first_request(const CpScanPlan *plan, int page_size, const char *checkpoint,
-			  const char *project_id, int placeholders, bool filtered_here)
+			  const char *project_id, int placeholders, bool filtered_here, bool later)
 {
-	return psprintf("GET %s",
-					cp_list_page_path(cp_list_base_path(checkpoint, project_id, placeholders,
-														plan->order),
-									  cp_plan_page_limit(plan, filtered_here, page_size, 0),
-									  NULL));
+	char	   *base = cp_list_base_path(checkpoint, project_id, placeholders, plan->order);
+	int			limit = cp_plan_page_limit(plan, filtered_here, page_size, 0, 0);
+
+	if (later && limit < page_size)
+		return psprintf("GET %s%climit={up to %d}", base, strchr(base, '?') ? '&' : '?', limit);
+	return psprintf("GET %s", cp_list_page_path(base, limit, NULL));
 }
 
 /* The lines of lists whose values are known: one per segment. */
@@ -271,7 +278,8 @@ known_lines(const CpScanPlan *plan, int page_size, const CpScanLists *lists, int
 	for (seg = 0; seg < lists->nsegments; seg++)
 	{
 		char	   *line = first_request(plan, page_size, cp_segment_checkpoint(lists, seg),
-										 cp_segment_project(lists, seg), cflag, filtered_here);
+										 cp_segment_project(lists, seg), cflag, filtered_here,
+										 seg > 0);
 
 		if (filtered_here)
 			line = psprintf("%s, filtered here by %d values", line, lists->nprojects);
@@ -295,18 +303,20 @@ placeholder(const char *label, bool each, const char *what)
  * one list per value, or for many values one full list filtered here.
  */
 static List *
-run_time_project_lines(const CpScanPlan *plan, int page_size, const char *checkpoint, int cflag)
+run_time_project_lines(const CpScanPlan *plan, int page_size, const char *checkpoint, int cflag,
+					   bool later)
 {
 	bool		each = plan->project_kind == CP_FILTER_ARRAY;
 	List	   *lines;
 
 	lines = list_make1(first_request(plan, page_size, checkpoint,
 									 placeholder(plan->project_label, each, "value"),
-									 cflag | CP_PLACEHOLDER_PROJECT, false));
+									 cflag | CP_PLACEHOLDER_PROJECT, false, later || each));
 	if (each)
 		lines = lappend(lines,
 						psprintf("%s, filtered here, for more than %d values",
-								 first_request(plan, page_size, checkpoint, NULL, cflag, true),
+								 first_request(plan, page_size, checkpoint, NULL, cflag, true,
+											   later),
 								 plan->max_lists));
 	return lines;
 }
@@ -360,7 +370,8 @@ cp_scan_plan_lines(const CpScanPlan *plan, int page_size, const char *table_chec
 	else
 		for (i = 0; i < lists.ncheckpoints; i++)
 			lines = list_concat(lines, run_time_project_lines(plan, page_size,
-															  lists.checkpoints[i], cflag));
+															  lists.checkpoints[i], cflag,
+															  i > 0));
 	if (lines == NIL)
 		return list_make1(pstrdup("none: the conditions name no project id that can exist"));
 

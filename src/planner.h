@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * planner.h
- *		  The planner layer (pushdown.c): which conditions and orders reach the
- *		  API, and the paths of a scan.
+ *		  The planner layer (paths.c, pushdown.c, plan.c): the paths and costs
+ *		  of a scan, which conditions and orders reach the API, and the request
+ *		  plan that execution and EXPLAIN both walk.
  *
  *-------------------------------------------------------------------------
  */
@@ -103,7 +104,7 @@ extern const char *cp_segment_checkpoint(const CpScanLists *lists, int seg);
 extern const char *cp_segment_project(const CpScanLists *lists, int seg);
 extern char *cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg);
 extern int	cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size,
-							   int64 returned);
+							   int64 returned, int64 own_grants);
 extern List *cp_scan_plan_lines(const CpScanPlan *plan, int page_size,
 								const char *table_checkpoint,
 								const CpConditionValues *project,

@@ -2,7 +2,7 @@
  *
  * pushdown.c
  *		  Decide what the API can do for a query: filter by project_id,
- *		  order by created_at, and describe the request for EXPLAIN.
+ *		  order by created_at, bound created_at (plan.c sends it).
  *
  * The list API filters on one thing, project_id equality, and orders by
  * creation time.  So "project_id = <expr>" (a constant, a parameter, or
@@ -29,7 +29,6 @@
 #include "utils/typcache.h"
 
 #include "planner.h"
-#include "api.h"
 
 /* Is node the given column of the relation, under any binary-compatible cast? */
 static bool

@@ -163,9 +163,9 @@ known_without_list(const CpColumnMap *columns, AttrNumber attno)
 }
 
 /*
- * Does RETURNING need no column but those a revoke by id knows?  Compare
- * field by field: an absent field's attno is InvalidAttrNumber, which is
- * also the attno of a whole-row reference.
+ * Does RETURNING need no column but those a revoke by id knows?  Each
+ * column it references is judged by its field (known_without_list); a
+ * whole-row reference needs them all.
  */
 static bool
 returning_needs_only_id(List *returning, Index rtindex, const CpColumnMap *columns)

@@ -35,10 +35,6 @@
 #include "planner.h"
 #include "effects.h"
 
-
-
-
-
 typedef struct CpScanState
 {
 	CpOptions	opts;
@@ -274,7 +270,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 
 	st->need_eval = false;
 	st->rows = 0;
-	/* the planner saw to it that a table across checkpoints names them */
+	/* a table across checkpoints read whole: a plan that names none (paths.c) */
 	if (st->columns.checkpoint == NULL && st->expr_states[CP_SCAN_EXPR_CHECKPOINT] == NULL)
 		cp_report_no_checkpoint(st->relid, true);
 	MemoryContextReset(st->eval_cxt);
@@ -365,6 +361,14 @@ filtered_here(const CpScanState *st)
 	return st->plan.project_kind != CP_FILTER_NONE && !st->lists.per_project;
 }
 
+/* The limit of the next page of the current lists (plan.c's rule). */
+static int
+page_limit(const CpScanState *st)
+{
+	return cp_plan_page_limit(&st->plan, filtered_here(st), st->opts.page_size, st->rows,
+							  cp_statement_grants(st->stmt));
+}
+
 /*
  * Is this row of the list one the scan returns?  A row past the bound the
  * list's order runs towards ends the list: every row after it is further.
@@ -423,8 +427,7 @@ start_segments(CpScanState *st)
 		cp_lister_set_checkpoint(lister, (char *) cp_segment_checkpoint(&st->lists, seg));
 		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg),
 						cp_segment_project(&st->lists, seg));
-		cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
-															st->opts.page_size, st->rows));
+		cp_lister_set_page_limit(lister, page_limit(st));
 		batch[i] = lister;
 	}
 	st->started = st->segment + n;
@@ -476,9 +479,7 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 
 			/* a smaller page when the budget needs fewer rows */
 			if (budget > 0)
-				cp_lister_set_page_limit(lister, cp_plan_page_limit(&st->plan, filtered_here(st),
-																	st->opts.page_size,
-																	st->rows));
+				cp_lister_set_page_limit(lister, page_limit(st));
 			if ((perm = cp_lister_next(lister)) == NULL)
 				break;
 			verdict = judge_row(st, perm);

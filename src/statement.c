@@ -139,3 +139,12 @@ cp_statement_is_own_grant(const CpStatement *stmt, const char *checkpoint,
 	pfree(key);
 	return found;
 }
+
+/* How many permissions the statement has granted (stmt may be NULL). */
+int64
+cp_statement_grants(const CpStatement *stmt)
+{
+	if (stmt == NULL || stmt->granted == NULL)
+		return 0;
+	return cp_strset_count(stmt->granted);
+}

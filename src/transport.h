@@ -89,9 +89,8 @@ typedef struct CpTransfer
 {
 	CpRequest	req;
 	CpResponse	resp;
-	CpTransportOutcome outcome; /* kept up to date while it runs, and set
-								 * when a cancel abandons it */
-	bool		started;		/* its first attempt was handed to curl */
+	CpTransportOutcome outcome; /* set as each attempt ends, and when a
+								 * cancel or an error abandons it */
 	bool		done;			/* it ended with a usable reply: 2xx, 404 with
 								 * req.missing_ok, or no whole reply with
 								 * req.lost_is_answer; on_reply ran */
