@@ -76,8 +76,9 @@ INSERT INTO partial2 VALUES ('proj_1'), ('proj_2'), ('proj_3'), ('proj_1');
 RESET client_min_messages;
 SELECT project_id FROM partial2 ORDER BY 1;
 
--- a POST answered with a server error (5xx) is not sent again: its outcome is
--- unknown, and the error names the projects and says how to check
+-- a POST answered with a server error (5xx) may have granted some: the
+-- projects are listed, only the missing ones sent again (max_retries), and
+-- an API that keeps failing gets an error saying the lists found none
 CREATE FOREIGN TABLE unknown_outcome (project_id text) SERVER mock
   OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:unknown:post-status-500');
 -- the rollback warning may reach psql before or after the error: hidden here (sql/journal.sql tests it)

@@ -194,14 +194,14 @@ cp_api_create_request(CpTransfer *t, const char *checkpoint, char **project_ids,
 	t->req.checkpoint = checkpoint;
 	t->req.path = cp_permissions_path(checkpoint);
 	t->req.body = cp_create_body(project_ids, n);
-	t->req.lost_is_answer = true;
+	t->req.unknown_is_answer = true;
 }
 
 /*
  * Send a create made by cp_api_create_request, and return the permissions
  * its reply lists, in the order of project_ids.  When its outcome is
- * unknown (sent, and then no whole reply, or a 2xx reply that is malformed
- * or does not match the ids sent), returns NULL with *unknown_reason
+ * unknown (sent, and then no whole reply, a 5xx, or a 2xx reply that is
+ * malformed or does not match the ids sent), returns NULL with *unknown_reason
  * saying why: the API may have made some or all of the grants, and only a
  * list can tell which.  Any other failure is an error.
  */
@@ -226,8 +226,8 @@ cp_api_create(const CpOptions *opts, CpTransfer *t, char **project_ids, int n,
 /*
  * The permissions a create's usable reply holds, in the order of
  * project_ids; NULL with *unknown_reason when the reply cannot say what
- * was made (it was lost after the request was sent, is malformed, or does
- * not match the ids sent).
+ * was made (it was lost after the request was sent, is a server error, is
+ * malformed, or does not match the ids sent).
  */
 CpPermission *
 cp_read_created(const CpOptions *opts, const CpTransfer *t, char **project_ids, int n,
@@ -240,6 +240,15 @@ cp_read_created(const CpOptions *opts, const CpTransfer *t, char **project_ids, 
 	if (t->outcome != CP_REPLIED)
 	{
 		*unknown_reason = cp_http_lost_reason(&t->resp);
+		return NULL;
+	}
+	if (t->resp.status >= 500)
+	{
+		/* the API failed while it worked on it: it may have granted some */
+		*unknown_reason = t->resp.request_id[0] ?
+			psprintf("The API answered HTTP %ld (request id %s)", t->resp.status,
+					 t->resp.request_id) :
+			psprintf("The API answered HTTP %ld", t->resp.status);
 		return NULL;
 	}
 	if (!parse_created_page(opts, &t->resp, &page, &problem))

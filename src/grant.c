@@ -430,8 +430,10 @@ report_not_granted(CpGrantRun *run)
 
 	for (i = 0; i < npending; i++)
 		cp_journal_discard(run->refs[run->pending[i]]);
+	/* an API that kept answering 5xx is a server error, as a 5xx to a GET */
 	ereport(ERROR,
-			(errcode(ERRCODE_CONNECTION_FAILURE),
+			(errcode(run->post->outcome == CP_REPLIED && run->post->resp.status >= 500 ?
+					 ERRCODE_SYSTEM_ERROR : ERRCODE_CONNECTION_FAILURE),
 			 run->all_lost ?
 			 errmsg("could not grant %s: every reply to the grant request was lost", what) :
 			 errmsg("could not grant %s: no reply to the grant request confirmed %s", what,

@@ -1022,11 +1022,13 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 		return;
 
 	/*
-	 * A request sent whose reply was lost, when its caller learns otherwise
-	 * what it did (req.lost_is_answer): not a failure of the batch.
+	 * A request sent whose reply was lost or was a server error, when its
+	 * caller learns otherwise what it did (req.unknown_is_answer): not a
+	 * failure of the batch.
 	 */
-	if (t->req.lost_is_answer && t->outcome == CP_SENT_NO_REPLY &&
-		cp_http_lost_reason(&t->resp) != NULL)
+	if (t->req.unknown_is_answer &&
+		((t->outcome == CP_SENT_NO_REPLY && cp_http_lost_reason(&t->resp) != NULL) ||
+		 (t->outcome == CP_REPLIED && t->resp.status >= 500)))
 	{
 		deliver(pool, slot);
 		return;

@@ -26,10 +26,11 @@ typedef struct CpRequest
 								 * message; NULL: opts->checkpoint */
 	const char *progress;		/* ends an errdetail: what the statement already
 								 * did, or "" */
-	bool		lost_is_answer; /* sent and then no whole reply: the transfer
-								 * ends with outcome CP_SENT_NO_REPLY (the
-								 * caller learns otherwise what it did) rather
-								 * than failing its batch */
+	bool		unknown_is_answer;	/* sent and then no whole reply, or a
+									 * 5xx (what it did is unknown): the
+									 * transfer ends so, for its caller to
+									 * learn otherwise what it did, rather
+									 * than failing its batch */
 } CpRequest;
 
 /*
@@ -93,7 +94,7 @@ typedef struct CpTransfer
 								 * cancel or an error abandons it */
 	bool		done;			/* it ended with a usable reply: 2xx, 404 with
 								 * req.missing_ok, or no whole reply with
-								 * req.lost_is_answer; on_reply ran */
+								 * req.unknown_is_answer; on_reply ran */
 	void	   *arg;
 } CpTransfer;
 
