@@ -128,6 +128,10 @@ typedef struct CpOptions
 	Oid			serverid;
 	Oid			umid;			/* user mapping, keys the connection cache */
 	char	   *servername;		/* for hints */
+	char	   *rolename;		/* the role whose user mapping is used, for
+								 * messages and statistics; NULL when
+								 * planning (no mapping read) */
+	bool		public_mapping; /* that role uses the PUBLIC mapping */
 	char	   *base_url;		/* without a trailing slash */
 	char	   *organization;	/* NULL when unset */
 	char	   *project;		/* NULL when unset */

@@ -494,6 +494,23 @@ http_error_detail(const CpOptions *opts, const CpResponse *resp)
 }
 
 /*
+ * The hint of a 401 or 403: which role's user mapping sent the key, since
+ * through a view or a SECURITY DEFINER function it is not the session's.
+ */
+static int
+mapping_hint(const CpOptions *opts, const char *what)
+{
+	if (opts->rolename == NULL)
+		return errhint("%s option \"api_key\" of the user mapping for server \"%s\".",
+					   what, opts->servername);
+	if (opts->public_mapping)
+		return errhint("%s option \"api_key\" of the PUBLIC user mapping for server \"%s\" (used for role \"%s\").",
+					   what, opts->servername, opts->rolename);
+	return errhint("%s option \"api_key\" of the user mapping of role \"%s\" for server \"%s\".",
+				   what, opts->rolename, opts->servername);
+}
+
+/*
  * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
  * as the README's table publishes; the detail carries what the API said.
  * What the request may have done is the effects layer's to add (grant.c,
@@ -517,14 +534,13 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req, const CpRespon
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("OpenAI API rejected the API key"),
 				 errdetail("%s", detail),
-				 errhint("Check option \"api_key\" of the user mapping for server \"%s\".",
-						 opts->servername)));
+				 mapping_hint(opts, "Check")));
 	if (status == 403)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("OpenAI API denied access"),
 				 errdetail("%s", detail),
-				 errhint("Checkpoint permissions need an organization admin key.")));
+				 mapping_hint(opts, "Checkpoint permissions need an organization admin key: check")));
 	if (status == 404)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
