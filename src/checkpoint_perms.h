@@ -209,6 +209,7 @@ typedef struct CpStrSet CpStrSet;
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
 extern bool cp_base_url_allowed(const char *url);
 extern void cp_define_settings(void);
+extern bool cp_log_writes;		/* checkpoint_perms.log_writes */
 extern void cp_check_import_option(const char *name, const char *value);
 
 /* request.c: the checks of an id from SQL */

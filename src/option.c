@@ -40,6 +40,9 @@
 /* checkpoint_perms.allowed_base_urls: set by superusers only */
 static char *cp_allowed_base_urls = NULL;
 
+/* checkpoint_perms.log_writes: the audit lines of journal.c */
+bool		cp_log_writes = false;
+
 typedef enum CpOptionKind
 {
 	CP_OPT_STRING,				/* any non-empty string */
@@ -763,6 +766,14 @@ cp_define_settings(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("checkpoint_perms.log_writes",
+							 "Logs every grant and revoke that the API applied or whose outcome is unknown.",
+							 "One LOG line each, with the role, server, checkpoint, project, permission id, outcome and request id.",
+							 &cp_log_writes,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("checkpoint_perms");
 #else

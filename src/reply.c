@@ -33,8 +33,8 @@
  * Replace every occurrence of the API key in a string from the network:
  * an API that echoes a key back must not put it into our error messages.
  */
-static char *
-mask_key(const CpOptions *opts, const char *str)
+char *
+cp_mask_key(const CpOptions *opts, const char *str)
 {
 	StringInfoData buf;
 	const char *key = opts->api_key;
@@ -109,7 +109,7 @@ display_string(const char *utf8)
 static char *
 api_text(const CpOptions *opts, const char *text, int maxlen)
 {
-	char	   *masked = mask_key(opts, text);
+	char	   *masked = cp_mask_key(opts, text);
 	int			len = strlen(masked);
 
 	if (len <= maxlen)
@@ -156,7 +156,7 @@ static char *
 body_excerpt(const CpOptions *opts, const CpResponse *resp)
 {
 	size_t		keylen = opts->api_key ? strlen(opts->api_key) : 0;
-	char	   *masked = mask_key(opts, pnstrdup(resp->body,
+	char	   *masked = cp_mask_key(opts, pnstrdup(resp->body,
 												 Min(resp->len, CP_BODY_EXCERPT + keylen)));
 	char	   *excerpt = pnstrdup(masked, CP_BODY_EXCERPT);
 	char	   *c;
