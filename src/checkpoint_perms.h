@@ -132,6 +132,7 @@ typedef struct CpOptions
 								 * messages and statistics; NULL when
 								 * planning (no mapping read) */
 	bool		public_mapping; /* that role uses the PUBLIC mapping */
+	Oid			userid;			/* that role; InvalidOid when planning */
 	char	   *base_url;		/* without a trailing slash */
 	char	   *organization;	/* NULL when unset */
 	char	   *project;		/* NULL when unset */
@@ -199,6 +200,7 @@ typedef struct CpStats
 	int64		requests;		/* HTTP requests sent, retries included */
 	int64		pages;			/* list pages read */
 	int64		retries;
+	int64		rate_limited;	/* replies 429, retried or not */
 	int64		bytes;			/* reply bytes received */
 } CpStats;
 

@@ -911,6 +911,40 @@ deliver(CpPool *pool, CpSlot *slot)
 }
 
 /*
+ * Count an ended attempt in checkpoint_perms_stats (stats.c), with its
+ * error in our words: the status, or why no whole reply came.  The
+ * request id is a header from the network: one that holds the key is not
+ * kept.
+ */
+static void
+count_attempt(CpPool *pool, CpSlot *slot)
+{
+	const CpResponse *resp = &slot->t->resp;
+	const CpAttempt *attempt = &slot->attempt;
+	const char *key = pool->opts->api_key;
+	CpStatsAttempt a;
+	char		error[CP_STATS_ERROR_LEN];
+
+	memset(&a, 0, sizeof(a));
+	a.at = GetCurrentTimestamp();
+	a.status = attempt->code == CURLE_OK ? resp->status : 0;
+	a.retry = slot->attempts > 1;
+	a.bytes = resp->len;
+	a.ms = (double) (a.at - slot->started) / 1000.0;
+	if (attempt->code != CURLE_OK)
+		a.error = attempt->body.overflow ? "The reply was larger than max_response_bytes" :
+			attempt->refused ? "A connection to a reserved address was refused" :
+			transport_reason(&resp->failure);
+	else if (a.status < 200 || a.status >= 300)
+	{
+		snprintf(error, sizeof(error), "HTTP %ld", a.status);
+		a.error = error;
+	}
+	a.request_id = key && key[0] && strstr(resp->request_id, key) ? "" : resp->request_id;
+	cp_stats_count(pool->opts, slot->t->req.method, &a);
+}
+
+/*
  * Copy what an ended attempt left into its transfer's reply: the body, the
  * retries, and why it has no whole reply (resp.failure), for the api layer.
  */
@@ -939,7 +973,10 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	{
 		pool->stats->requests++;
 		pool->stats->bytes += resp->len;
+		if (attempt->code == CURLE_OK && resp->status == 429)
+			pool->stats->rate_limited++;
 	}
+	count_attempt(pool, slot);
 }
 
 /*

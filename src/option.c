@@ -680,6 +680,7 @@ apply_user_mapping(CpOptions *opts, Oid userid, ForeignServer *server)
 	HeapTuple	tp;
 	const char *who;
 
+	opts->userid = userid;
 	opts->rolename = GetUserNameFromId(userid, false);
 	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
 						 ObjectIdGetDatum(server->serverid));
