@@ -28,7 +28,11 @@ CREATE SERVER audit_noretry FOREIGN DATA WRAPPER checkpoint_perms
 CREATE USER MAPPING FOR CURRENT_USER SERVER audit_noretry OPTIONS (api_key :'mock_key');
 CREATE FOREIGN TABLE audit_5xx (id text, project_id text)
   SERVER audit_noretry OPTIONS (checkpoint 'ft:audit:5xx:seed-1:delete-status-500');
+-- (in a transaction: the rollback's warning then comes at ROLLBACK, not in
+-- a race with the error)
+BEGIN;
 DELETE FROM audit_5xx WHERE id = 'cp_x1';
+ROLLBACK;
 -- a grant refused with a 4xx did nothing: no line
 CREATE FOREIGN TABLE audit_400 (id text, project_id text)
   SERVER audit_noretry OPTIONS (checkpoint 'ft:audit:400:post-status-400');
