@@ -999,6 +999,26 @@ note_rate_limit(CpPool *pool, CpSlot *slot)
 }
 
 /*
+ * A 429 or 5xx that names a delay (retry-after-ms, retry-after) speaks for
+ * the server, not this request: the API's limits are per organization and
+ * project, so every backend of this PostgreSQL that sends to the server
+ * waits until then (stats.c keeps the moment when preloaded), whether or
+ * not this request is retried.
+ */
+static void
+share_pause(CpPool *pool, CpSlot *slot)
+{
+	double		ms = slot->attempt.headers.retry_after_ms;
+	long		status = slot->t->resp.status;
+
+	/* a delay longer than retries honour is not honoured here either */
+	if (slot->attempt.code != CURLE_OK || ms < 0 || ms > CP_MAX_RETRY_AFTER_MS ||
+		(status != 429 && status < 500))
+		return;
+	cp_stats_pause(pool->opts, GetCurrentTimestamp() + (TimestampTz) ceil(ms) * 1000);
+}
+
+/*
  * Put a failed attempt back to be sent again, if the retry policy allows:
  * should_retry, within max_retries unless for_free (a 429 that answered
  * the batch, not this request), and only while the batch has not failed.
@@ -1056,6 +1076,7 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 		deliver(pool, slot);
 		return;
 	}
+	share_pause(pool, slot);
 	if (retry_later(pool, slot, note_rate_limit(pool, slot)))
 		return;
 
@@ -1103,6 +1124,9 @@ start_ready(CpPool *pool)
 
 	if (pool->failed >= 0)
 		return -1;
+	/* a delay the API named to another backend holds this one back too */
+	if (pool->nretry > 0 || pool->next_new < pool->nslots)
+		pool->paused_until = Max(pool->paused_until, cp_stats_paused_until(pool->opts));
 
 	kept = 0;
 	for (i = 0; i < pool->nretry; i++)

@@ -3,7 +3,9 @@
 # started here with it preloaded (the suite's own server does not preload,
 # so that sql/stats.sql tests the per-backend mode).  checkpoint_perms_stats
 # counts the requests of two sessions and a third reads them (scope
-# "shared"), and a reset empties it.  Needs the mock of run-tests.sh (MOCK_URL, ...).
+# "shared"), a reset empties it; and a 429 with retry-after-ms in one
+# session makes another session's next request to the same server wait
+# until the same moment.  Needs the mock of run-tests.sh (MOCK_URL, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
@@ -76,6 +78,43 @@ check "a reset empties it" "0" "$(psql_ -c 'SELECT count(*) FROM checkpoint_perm
 psql_ -c "SELECT count(*) FROM pages" >/dev/null
 check "and counting starts again after the reset" "postgres|GET|3|t" \
 	"$(psql_ -c "SELECT usename, method, requests, stats_reset > now() - interval '1 minute' FROM checkpoint_perms_stats")"
+
+# One back-off per server: session A gets a 429 with retry-after-ms: 1500;
+# session B, started meanwhile, sends its first request to another
+# checkpoint of the same server only once that moment has passed.  The
+# mock's log says when each request arrived.
+psql_ <<'SQL'
+CREATE FOREIGN TABLE slow_down (id text) SERVER mock OPTIONS (checkpoint 'ft:tstats:pause:seed-1:fail-1-429:retry-after-ms-1500');
+CREATE FOREIGN TABLE bystander (id text) SERVER mock OPTIONS (checkpoint 'ft:tstats:bystander:seed-1');
+GRANT SELECT ON bystander TO alice;
+SQL
+psql_ -c "SELECT count(*) FROM slow_down" >/dev/null &
+a=$!
+for i in $(seq 1 100); do
+	grep -q '"checkpoint": *"ft:tstats:pause' "$MOCK_LOG" && break
+	sleep 0.02
+done
+sleep 0.2
+PGUSER=alice psql_ -c "SELECT count(*) FROM bystander" >/dev/null
+wait "$a"
+waited=$("$PYTHON" - "$MOCK_LOG" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+pause = [r for r in rows if r.get("checkpoint", "").startswith("ft:tstats:pause")]
+other = [r for r in rows if r.get("checkpoint", "").startswith("ft:tstats:bystander")]
+# the 429's arrival, then the bystander's first request: 1.5 s later at least
+# (less the mock's own time to answer the 429)
+print("yes" if pause and other and other[0]["ts"] - pause[0]["ts"] >= 1.4 else
+      "no (%s)" % [(r["checkpoint"], r["ts"], r["status"]) for r in pause + other])
+PY
+)
+check "another session's request waits for the server's retry-after" "yes" "$waited"
+
+# without a named delay nothing is shared: a plain query runs at once
+start=$(date +%s%N)
+PGUSER=alice psql_ -c "SELECT count(*) FROM bystander" >/dev/null
+check "with no pause in force a request is not held back" "yes" \
+	"$([ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] && echo yes || echo no)"
 
 if grep -E 'terminated by signal|PANIC' "$dir/postgres.log"; then
 	echo "FAILED: the preloaded server's log shows a crash"
