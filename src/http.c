@@ -1039,7 +1039,13 @@ retry_later(CpPool *pool, CpSlot *slot, bool rate_limited)
 		slot->retries++;
 	if (pool->stats)
 		pool->stats->retries++;
-	elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", t->req.method, delay);
+	/* what a DBA needs to tell a rate limit from a flaky network */
+	if (slot->attempt.code == CURLE_OK)
+		elog(DEBUG1, "checkpoint_perms: retrying %s to server \"%s\" in %ld ms after HTTP %ld",
+			 t->req.method, pool->opts->servername, delay, t->resp.status);
+	else
+		elog(DEBUG1, "checkpoint_perms: retrying %s to server \"%s\" in %ld ms: %s",
+			 t->req.method, pool->opts->servername, delay, transport_reason(&t->resp.failure));
 	pfree(t->resp.body);
 	t->resp.body = NULL;
 	slot->state = CP_SLOT_WAITING;
