@@ -994,6 +994,7 @@ note_rate_limit(CpPool *pool, CpSlot *slot)
 		pool->cap = Max(1, pool->cap / 2);
 		pool->successes = 0;
 		pool->last_cut = GetCurrentTimestamp();
+		cp_stats_set_cap(pool->opts, pool->cap, true);
 	}
 	return rate_limited;
 }
@@ -1175,6 +1176,9 @@ open_pool(CpPool *pool)
 	pool->multi = (CURLM *) cp_connection_multi(pool->conn);
 	pool->max = Max(1, Min(pool->opts->max_concurrency, cp_connection_size(pool->conn)));
 	pool->cap = Min(pool->max, cp_connection_cap(pool->conn));
+	/* where the last batch to this server, in any backend, left off */
+	if (cp_stats_cap(pool->opts) > 0)
+		pool->cap = Min(pool->max, cp_stats_cap(pool->opts));
 	pool->nfree = pool->max;
 	for (i = 0; i < pool->max; i++)
 		pool->free_handles[i] = pool->max - 1 - i;
@@ -1278,6 +1282,7 @@ run_pool(CpPool *pool)
 				pool->slots[i].state = CP_SLOT_FAILED;
 			}
 		cp_connection_set_cap(pool->conn, pool->cap);
+		cp_stats_set_cap(pool->opts, pool->cap, false);
 		cp_connection_set_busy(pool->conn, false);
 	}
 	PG_END_TRY();

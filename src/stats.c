@@ -45,6 +45,9 @@
 /* Servers whose shared back-off is kept. */
 #define CP_PAUSE_MAX 256
 
+/* How long a batch's cap of requests in flight tells the next batches. */
+#define CP_CAP_TTL_US ((int64) 60 * 1000000)
+
 #define CP_STATS_COLS 20
 
 typedef struct CpStatsKey
@@ -85,7 +88,10 @@ typedef struct CpPauseKey
 typedef struct CpPauseEntry
 {
 	CpPauseKey	key;
-	TimestampTz paused_until;	/* under CpStatsShared.pause_mutex */
+	/* all under CpStatsShared.pause_mutex */
+	TimestampTz paused_until;
+	int			cap;			/* requests in flight a batch ended with */
+	TimestampTz cap_at;			/* ...and when */
 } CpPauseEntry;
 
 typedef struct CpStatsShared
@@ -105,6 +111,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 #endif
+
+static CpPauseEntry *pause_entry(const CpOptions *opts, bool make);
 
 static const char *const method_names[] = {"GET", "POST", "DELETE", "other"};
 
@@ -179,12 +187,6 @@ cp_stats_init(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = stats_shmem_startup;
-}
-
-bool
-cp_stats_shared(void)
-{
-	return shared != NULL;
 }
 
 /* Not preloaded: this backend's own table, made at first use. */
@@ -315,50 +317,108 @@ cp_stats_count(const CpOptions *opts, const char *method, const CpStatsAttempt *
 TimestampTz
 cp_stats_paused_until(const CpOptions *opts)
 {
+	CpPauseEntry *p;
+	TimestampTz until;
+
+	if (shared == NULL || (p = pause_entry(opts, false)) == NULL)
+		return 0;
+	SpinLockAcquire(&shared->pause_mutex);
+	until = p->paused_until;
+	SpinLockRelease(&shared->pause_mutex);
+	LWLockRelease(shared->lock);
+	return until;
+}
+
+/*
+ * The server's entry, made if make; returns with shared->lock held (in
+ * exclusive mode if it had to be made), or NULL (not there, or the table
+ * is full) with the lock released.
+ */
+static CpPauseEntry *
+pause_entry(const CpOptions *opts, bool make)
+{
 	CpPauseKey	key;
 	CpPauseEntry *p;
-	TimestampTz until = 0;
+	bool		found;
 
-	if (shared == NULL)
-		return 0;
 	memset(&key, 0, sizeof(key));
 	key.dbid = MyDatabaseId;
 	key.serverid = opts->serverid;
 	LWLockAcquire(shared->lock, LW_SHARED);
 	p = hash_search(pause_hash, &key, HASH_FIND, NULL);
-	if (p != NULL)
+	if (p != NULL || !make)
 	{
-		SpinLockAcquire(&shared->pause_mutex);
-		until = p->paused_until;
-		SpinLockRelease(&shared->pause_mutex);
+		if (p == NULL)
+			LWLockRelease(shared->lock);
+		return p;
 	}
 	LWLockRelease(shared->lock);
-	return until;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	p = hash_search(pause_hash, &key, HASH_ENTER_NULL, &found);
+	if (p == NULL)
+		LWLockRelease(shared->lock);
+	else if (!found)
+	{
+		p->paused_until = 0;
+		p->cap = 0;
+		p->cap_at = 0;
+	}
+	return p;
 }
 
 /* A backend was told to wait until then: so are the others. */
 void
 cp_stats_pause(const CpOptions *opts, TimestampTz until)
 {
-	CpPauseKey	key;
 	CpPauseEntry *p;
-	bool		found;
 
-	if (shared == NULL)
+	if (shared == NULL || (p = pause_entry(opts, true)) == NULL)
 		return;
-	memset(&key, 0, sizeof(key));
-	key.dbid = MyDatabaseId;
-	key.serverid = opts->serverid;
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	p = hash_search(pause_hash, &key, HASH_ENTER_NULL, &found);
-	if (p != NULL)
-	{
-		if (!found)
-			p->paused_until = 0;
-		SpinLockAcquire(&shared->pause_mutex);
-		p->paused_until = Max(p->paused_until, until);
-		SpinLockRelease(&shared->pause_mutex);
-	}
+	SpinLockAcquire(&shared->pause_mutex);
+	p->paused_until = Max(p->paused_until, until);
+	SpinLockRelease(&shared->pause_mutex);
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * The number of requests in flight that the last batch to this server, in
+ * any backend, was down to (or back up to), if that was within a minute:
+ * a new batch starts there rather than at max_concurrency, so that eight
+ * sessions do not each rediscover the API's limit with a burst of 429s.
+ * 0: nothing known.
+ */
+int
+cp_stats_cap(const CpOptions *opts)
+{
+	CpPauseEntry *p;
+	int			cap = 0;
+
+	if (shared == NULL || (p = pause_entry(opts, false)) == NULL)
+		return 0;
+	SpinLockAcquire(&shared->pause_mutex);
+	if (p->cap_at > GetCurrentTimestamp() - CP_CAP_TTL_US)
+		cap = p->cap;
+	SpinLockRelease(&shared->pause_mutex);
+	LWLockRelease(shared->lock);
+	return cap;
+}
+
+/*
+ * A batch's cap changed (a 429 halved it) or it ended: tell the next
+ * batches.  A server never limited gets no entry: only below
+ * max_concurrency is one made.
+ */
+void
+cp_stats_set_cap(const CpOptions *opts, int cap, bool limited)
+{
+	CpPauseEntry *p;
+
+	if (shared == NULL || (p = pause_entry(opts, limited)) == NULL)
+		return;
+	SpinLockAcquire(&shared->pause_mutex);
+	p->cap = cap;
+	p->cap_at = GetCurrentTimestamp();
+	SpinLockRelease(&shared->pause_mutex);
 	LWLockRelease(shared->lock);
 }
 

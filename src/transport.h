@@ -129,10 +129,11 @@ typedef struct CpStatsAttempt
 } CpStatsAttempt;
 
 extern void cp_stats_init(void);
-extern bool cp_stats_shared(void);
 extern void cp_stats_count(const CpOptions *opts, const char *method, const CpStatsAttempt *a);
 extern TimestampTz cp_stats_paused_until(const CpOptions *opts);
 extern void cp_stats_pause(const CpOptions *opts, TimestampTz until);
+extern int	cp_stats_cap(const CpOptions *opts);
+extern void cp_stats_set_cap(const CpOptions *opts, int cap, bool limited);
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);

@@ -3,9 +3,11 @@
 # started here with it preloaded (the suite's own server does not preload,
 # so that sql/stats.sql tests the per-backend mode).  checkpoint_perms_stats
 # counts the requests of two sessions and a third reads them (scope
-# "shared"), a reset empties it; and a 429 with retry-after-ms in one
-# session makes another session's next request to the same server wait
-# until the same moment.  Needs the mock of run-tests.sh (MOCK_URL, ...).
+# "shared"), a reset empties it; a 429 with retry-after-ms in one session
+# makes another session's next request to the same server wait until the
+# same moment; and a batch starts with as many requests in flight as the
+# last one to that server, in any backend, ended with.  Needs the mock of
+# run-tests.sh (MOCK_URL, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib.sh
@@ -115,6 +117,33 @@ start=$(date +%s%N)
 PGUSER=alice psql_ -c "SELECT count(*) FROM bystander" >/dev/null
 check "with no pause in force a request is not held back" "yes" \
 	"$([ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] && echo yes || echo no)"
+
+# The adaptive number of requests in flight starts from the shared state:
+# session A's lists meet an API that takes 2 at a time and end with fewer
+# than 8 in flight; session B's 8 lists to another checkpoint of the same
+# server, right after, start from there instead of sending 8 at once (each
+# reply takes 200 ms, so the mock's arrival times show how many overlapped).
+psql_ >/dev/null <<'SQL'
+CREATE FOREIGN TABLE cap_a (id text, project_id text) SERVER mock OPTIONS (checkpoint 'ft:tstats:capa:seed-100:proj-20:inflight-2:slow-100');
+CREATE FOREIGN TABLE cap_b (id text, project_id text) SERVER mock OPTIONS (checkpoint 'ft:tstats:capb:seed-100:proj-20:slow-200');
+GRANT SELECT ON cap_b TO alice;
+SQL
+ids="'proj_0001', 'proj_0002', 'proj_0003', 'proj_0004', 'proj_0005', 'proj_0006', 'proj_0007', 'proj_0008'"
+check "session A's lists succeed under the API's limit" "40" \
+	"$(psql_ -c "SELECT count(*) FROM cap_a WHERE project_id IN ($ids)")"
+check "session B's lists succeed" "40" \
+	"$(PGUSER=alice psql_ -c "SELECT count(*) FROM cap_b WHERE project_id IN ($ids)")"
+overlap=$("$PYTHON" - "$MOCK_LOG" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+a = [r for r in rows if r.get("checkpoint", "").startswith("ft:tstats:capa")]
+b = [r["ts"] for r in rows if r.get("checkpoint", "").startswith("ft:tstats:capb")]
+most = max(sum(1 for y in b if y <= x < y + 0.2) for x in b) if b else 0
+print("%d" % most if any(r["status"] == 429 for r in a) else "A saw no 429")
+PY
+)
+check "session B starts below max_concurrency (8) after A's 429s" "yes" \
+	"$(case "$overlap" in [1-7]) echo yes ;; *) echo "no ($overlap in flight)" ;; esac)"
 
 if grep -E 'terminated by signal|PANIC' "$dir/postgres.log"; then
 	echo "FAILED: the preloaded server's log shows a crash"
