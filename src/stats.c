@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * stats.c
- *		  The transport's cumulative statistics (checkpoint_perms_stats) and
- *		  the back-off it shares between backends: per database, server,
- *		  role of the user mapping and HTTP method.
+ *		  The transport's cumulative statistics (checkpoint_perms_stats),
+ *		  per database, server, role of the user mapping and HTTP method,
+ *		  and the back-off it shares between backends, per server.
  *
  * With the library in shared_preload_libraries, the counters live in shared
  * memory, as pg_stat_statements keeps its own: a fixed-size hash table
@@ -16,7 +16,10 @@
  * says "backend").
  *
  * The same shared memory holds, per server, the moment until which a 429
- * (or any delay the API named) asked every backend to wait.
+ * (or any delay the API named) asked every backend to wait, and the number
+ * of requests in flight the last batch to it ended with, where the next
+ * batch of any backend starts: the API's limits are per organization and
+ * project, not per connection.
  *
  *-------------------------------------------------------------------------
  */
