@@ -13,7 +13,7 @@ SET client_min_messages = warning;
 -- Every object of the extension with what defines it: a function's whole
 -- definition (arguments, result, language, strictness, volatility,
 -- parallel safety, symbol), a wrapper's handler, validator and options,
--- comments and privileges.
+-- a view's query, comments and privileges.
 CREATE FUNCTION ext_objects() RETURNS TABLE (object text, definition text)
 LANGUAGE sql AS $$
   SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
@@ -27,6 +27,10 @@ LANGUAGE sql AS $$
                               w.fdwvalidator::regproc, coalesce(w.fdwoptions::text, 'none'),
                               coalesce(w.fdwacl::text, 'default'))
                 FROM pg_foreign_data_wrapper w WHERE w.oid = d.objid)
+             WHEN 'pg_class'::regclass THEN
+               (SELECT format('%s VIEW %s ACL %s', c.relkind, pg_get_viewdef(c.oid),
+                              coalesce(c.relacl::text, 'default'))
+                FROM pg_class c WHERE c.oid = d.objid)
              ELSE 'not described: add this kind of object to sql/upgrade.sql'
            END,
            'COMMENT ' || obj_description(d.objid, d.classid::regclass::name))
@@ -47,6 +51,13 @@ FROM pg_extension WHERE extname = 'checkpoint_perms';
 CREATE TABLE updated AS SELECT * FROM ext_objects();
 DROP EXTENSION checkpoint_perms;
 
+-- 1.1, updated to the default version
+CREATE EXTENSION checkpoint_perms VERSION '1.1';
+SELECT object FROM ext_objects();
+ALTER EXTENSION checkpoint_perms UPDATE;
+CREATE TABLE updated_from_11 AS SELECT * FROM ext_objects();
+DROP EXTENSION checkpoint_perms;
+
 -- a fresh install of the default version
 CREATE EXTENSION checkpoint_perms;
 CREATE TABLE fresh AS SELECT * FROM ext_objects();
@@ -56,6 +67,11 @@ SELECT object FROM fresh;
 (SELECT 'only after update' AS "where", * FROM updated EXCEPT SELECT 'only after update', * FROM fresh)
 UNION ALL
 (SELECT 'only in a fresh install', * FROM fresh EXCEPT SELECT 'only in a fresh install', * FROM updated);
+(SELECT 'only after update from 1.1' AS "where", * FROM updated_from_11
+ EXCEPT SELECT 'only after update from 1.1', * FROM fresh)
+UNION ALL
+(SELECT 'only in a fresh install', * FROM fresh
+ EXCEPT SELECT 'only in a fresh install', * FROM updated_from_11);
 SELECT count(*) > 0 AS compared FROM fresh;
 
 -- the version function: its text varies with libcurl and PostgreSQL, so

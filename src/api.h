@@ -52,6 +52,7 @@ typedef enum CpDeleteAnswer
 } CpDeleteAnswer;
 
 /* reply.c */
+extern char *cp_mask_key(const CpOptions *opts, const char *str);
 CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 											 const CpResponse *resp);
 extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);

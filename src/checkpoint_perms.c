@@ -24,6 +24,7 @@
 #include "executor.h"
 #include "planner.h"
 #include "effects.h"
+#include "transport.h"
 
 PG_MODULE_MAGIC;
 
@@ -69,6 +70,7 @@ _PG_init(void)
 	RegisterXactCallback(xact_callback, NULL);
 	cp_journal_init();
 	cp_define_settings();
+	cp_stats_init();
 }
 
 /* EXPLAIN ANALYZE: what the requests of a scan or modify cost. */
@@ -79,6 +81,7 @@ cp_explain_stats(const CpStats *stats, bool pages, ExplainState *es)
 	if (pages)
 		ExplainPropertyInteger("OpenAI Pages", NULL, stats->pages, es);
 	ExplainPropertyInteger("OpenAI Retries", NULL, stats->retries, es);
+	ExplainPropertyInteger("OpenAI Rate Limited", NULL, stats->rate_limited, es);
 	ExplainPropertyInteger("OpenAI Bytes Received", NULL, stats->bytes, es);
 }
 

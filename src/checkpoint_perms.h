@@ -128,6 +128,11 @@ typedef struct CpOptions
 	Oid			serverid;
 	Oid			umid;			/* user mapping, keys the connection cache */
 	char	   *servername;		/* for hints */
+	char	   *rolename;		/* the role whose user mapping is used, for
+								 * messages and statistics; NULL when
+								 * planning (no mapping read) */
+	bool		public_mapping; /* that role uses the PUBLIC mapping */
+	Oid			userid;			/* that role; InvalidOid when planning */
 	char	   *base_url;		/* without a trailing slash */
 	char	   *organization;	/* NULL when unset */
 	char	   *project;		/* NULL when unset */
@@ -195,6 +200,7 @@ typedef struct CpStats
 	int64		requests;		/* HTTP requests sent, retries included */
 	int64		pages;			/* list pages read */
 	int64		retries;
+	int64		rate_limited;	/* replies 429, retried or not */
 	int64		bytes;			/* reply bytes received */
 } CpStats;
 
@@ -205,6 +211,7 @@ typedef struct CpStrSet CpStrSet;
 extern void cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts);
 extern bool cp_base_url_allowed(const char *url);
 extern void cp_define_settings(void);
+extern bool cp_log_writes;		/* checkpoint_perms.log_writes */
 extern void cp_check_import_option(const char *name, const char *value);
 
 /* request.c: the checks of an id from SQL */

@@ -61,18 +61,23 @@ extern int64 cp_statement_grants(const CpStatement *stmt);
  * transfer (cp_journal_settle): after its reply was read, with what the
  * reply says; in a PG_CATCH, with CP_SAYS_NOTHING, so that the transport's
  * outcome decides and unknown is the default.  A rollback then warns about
- * it, and checkpoint_perms_journal() lists it.
+ * it, and checkpoint_perms_journal() lists it.  With
+ * checkpoint_perms.log_writes on, settling an entry as applied or unknown
+ * writes its audit line to the server log (opts: the server and the role
+ * whose user mapping sent it).
  */
 extern void cp_journal_init(void);
-extern CpJournalRef cp_journal_record(CpJournalAction action, const char *checkpoint,
-									  const char *project_id, const char *permission_id,
-									  CpJournalOutcome outcome);
-extern void cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome,
-								   const char *permission_id);
+extern CpJournalRef cp_journal_record(const CpOptions *opts, CpJournalAction action,
+									  const char *checkpoint, const char *project_id,
+									  const char *permission_id, CpJournalOutcome outcome);
+extern void cp_journal_set_outcome(const CpOptions *opts, CpJournalRef ref,
+								   CpJournalOutcome outcome, const char *permission_id,
+								   const char *request_id);
 extern void cp_journal_discard(CpJournalRef ref);
 extern CpJournalOutcome cp_settle(const CpTransfer *t, CpReplySays says);
-extern CpJournalOutcome cp_journal_settle(CpJournalRef ref, const CpTransfer *t,
-										  CpReplySays says, const char *permission_id);
+extern CpJournalOutcome cp_journal_settle(const CpOptions *opts, CpJournalRef ref,
+										  const CpTransfer *t, CpReplySays says,
+										  const char *permission_id);
 extern const char *cp_progress_note(bool revoke, int64 applied);
 
 /* grant.c */

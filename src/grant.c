@@ -273,7 +273,7 @@ start_run(const CpOptions *opts, char **project_ids, int n, double est_rows,
 		run->pending[i] = i;
 		run->send[i] = project_ids[i];
 		run->refs[i] = first ? first->refs[i] :
-			cp_journal_record(CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
+			cp_journal_record(opts, CP_JOURNAL_GRANT, opts->checkpoint, project_ids[i],
 							  NULL, CP_OUTCOME_UNKNOWN);
 	}
 	return run;
@@ -290,7 +290,7 @@ take_made(CpGrantRun *run, CpPermission *made)
 		int			k = run->pending[i];
 
 		run->result[k] = made[i];
-		cp_journal_settle(run->refs[k], run->post, CP_SAYS_DONE, made[i].id);
+		cp_journal_settle(run->opts, run->refs[k], run->post, CP_SAYS_DONE, made[i].id);
 	}
 	run->npending = 0;
 }
@@ -321,7 +321,8 @@ learn_from_list(CpGrantRun *run)
 		if (found[i])
 		{
 			run->result[k] = newest[i];
-			cp_journal_set_outcome(run->refs[k], CP_OUTCOME_APPLIED, newest[i].id);
+			cp_journal_set_outcome(run->opts, run->refs[k], CP_OUTCOME_APPLIED, newest[i].id,
+								   run->post->resp.request_id);
 		}
 		else
 		{
@@ -396,7 +397,7 @@ grant_in_doubt(CpGrantRun *run, ErrorData *edata)
 	{
 		int			k = run->pending[i];
 
-		if (cp_journal_settle(run->refs[k], run->post, CP_SAYS_NOTHING, NULL) ==
+		if (cp_journal_settle(run->opts, run->refs[k], run->post, CP_SAYS_NOTHING, NULL) ==
 			CP_OUTCOME_UNKNOWN)
 			doubtful[ndoubtful++] = k;
 	}
@@ -515,7 +516,8 @@ first_post_reply(CpTransfer *t, void *arg)
 								  &first->reason);
 	if (first->made)
 		for (i = 0; i < batch->n; i++)
-			cp_journal_settle(first->refs[i], t, CP_SAYS_DONE, first->made[i].id);
+			cp_journal_settle(&batch->opts, first->refs[i], t, CP_SAYS_DONE,
+							  first->made[i].id);
 	if (t->resp.body)
 		pfree(t->resp.body);
 	t->resp.body = NULL;
@@ -550,7 +552,8 @@ first_posts_in_doubt(CpGrantMany *many, CpTransfer *t, int nbatches, ErrorData *
 			continue;
 		}
 		for (i = 0; i < many->batches[b].n; i++)
-			if (cp_journal_settle(many->firsts[b].refs[i], &t[b], CP_SAYS_NOTHING, NULL) ==
+			if (cp_journal_settle(&many->batches[b].opts, many->firsts[b].refs[i], &t[b],
+								  CP_SAYS_NOTHING, NULL) ==
 				CP_OUTCOME_UNKNOWN)
 				doubtful++;
 	}
@@ -589,7 +592,8 @@ first_posts(CpGrantBatch *batches, int nbatches, CpGrantFirst *firsts)
 	{
 		firsts[b].refs = palloc(sizeof(CpJournalRef) * batches[b].n);
 		for (i = 0; i < batches[b].n; i++)
-			firsts[b].refs[i] = cp_journal_record(CP_JOURNAL_GRANT, batches[b].opts.checkpoint,
+			firsts[b].refs[i] = cp_journal_record(&batches[b].opts, CP_JOURNAL_GRANT,
+												  batches[b].opts.checkpoint,
 												  batches[b].project_ids[i], NULL,
 												  CP_OUTCOME_UNKNOWN);
 	}

@@ -910,6 +910,40 @@ deliver(CpPool *pool, CpSlot *slot)
 }
 
 /*
+ * Count an ended attempt in checkpoint_perms_stats (stats.c), with its
+ * error in our words: the status, or why no whole reply came.  The
+ * request id is a header from the network: one that holds the key is not
+ * kept.
+ */
+static void
+count_attempt(CpPool *pool, CpSlot *slot)
+{
+	const CpResponse *resp = &slot->t->resp;
+	const CpAttempt *attempt = &slot->attempt;
+	const char *key = pool->opts->api_key;
+	CpStatsAttempt a;
+	char		error[CP_STATS_ERROR_LEN];
+
+	memset(&a, 0, sizeof(a));
+	a.at = GetCurrentTimestamp();
+	a.status = attempt->code == CURLE_OK ? resp->status : 0;
+	a.retry = slot->attempts > 1;
+	a.bytes = resp->len;
+	a.ms = (double) (a.at - slot->started) / 1000.0;
+	if (attempt->code != CURLE_OK)
+		a.error = attempt->body.overflow ? "The reply was larger than max_response_bytes" :
+			attempt->refused ? "A connection to a reserved address was refused" :
+			transport_reason(&resp->failure);
+	else if (a.status < 200 || a.status >= 300)
+	{
+		snprintf(error, sizeof(error), "HTTP %ld", a.status);
+		a.error = error;
+	}
+	a.request_id = key && key[0] && strstr(resp->request_id, key) ? "" : resp->request_id;
+	cp_stats_count(pool->opts, slot->t->req.method, &a);
+}
+
+/*
  * Copy what an ended attempt left into its transfer's reply: the body, the
  * retries, and why it has no whole reply (resp.failure), for the api layer.
  */
@@ -938,7 +972,10 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	{
 		pool->stats->requests++;
 		pool->stats->bytes += resp->len;
+		if (attempt->code == CURLE_OK && resp->status == 429)
+			pool->stats->rate_limited++;
 	}
+	count_attempt(pool, slot);
 }
 
 /*
@@ -956,8 +993,29 @@ note_rate_limit(CpPool *pool, CpSlot *slot)
 		pool->cap = Max(1, pool->cap / 2);
 		pool->successes = 0;
 		pool->last_cut = GetCurrentTimestamp();
+		cp_stats_set_cap(pool->opts, pool->cap, true);
 	}
 	return rate_limited;
+}
+
+/*
+ * A 429 or 5xx that names a delay (retry-after-ms, retry-after) speaks for
+ * the server, not this request: the API's limits are per organization and
+ * project, so every backend of this PostgreSQL that sends to the server
+ * waits until then (stats.c keeps the moment when preloaded), whether or
+ * not this request is retried.
+ */
+static void
+share_pause(CpPool *pool, CpSlot *slot)
+{
+	double		ms = slot->attempt.headers.retry_after_ms;
+	long		status = slot->t->resp.status;
+
+	/* a delay longer than retries honour is not honoured here either */
+	if (slot->attempt.code != CURLE_OK || ms < 0 || ms > CP_MAX_RETRY_AFTER_MS ||
+		(status != 429 && status < 500))
+		return;
+	cp_stats_pause(pool->opts, GetCurrentTimestamp() + (TimestampTz) ceil(ms) * 1000);
 }
 
 /*
@@ -981,7 +1039,13 @@ retry_later(CpPool *pool, CpSlot *slot, bool rate_limited)
 		slot->retries++;
 	if (pool->stats)
 		pool->stats->retries++;
-	elog(DEBUG1, "checkpoint_perms: retrying %s in %ld ms", t->req.method, delay);
+	/* what a DBA needs to tell a rate limit from a flaky network */
+	if (slot->attempt.code == CURLE_OK)
+		elog(DEBUG1, "checkpoint_perms: retrying %s to server \"%s\" in %ld ms after HTTP %ld",
+			 t->req.method, pool->opts->servername, delay, t->resp.status);
+	else
+		elog(DEBUG1, "checkpoint_perms: retrying %s to server \"%s\" in %ld ms: %s",
+			 t->req.method, pool->opts->servername, delay, transport_reason(&t->resp.failure));
 	pfree(t->resp.body);
 	t->resp.body = NULL;
 	slot->state = CP_SLOT_WAITING;
@@ -1018,6 +1082,7 @@ finish_slot(CpPool *pool, CpSlot *slot, CURLcode code)
 		deliver(pool, slot);
 		return;
 	}
+	share_pause(pool, slot);
 	if (retry_later(pool, slot, note_rate_limit(pool, slot)))
 		return;
 
@@ -1067,6 +1132,9 @@ start_ready(CpPool *pool)
 
 	if (pool->failed >= 0)
 		return -1;
+	/* a delay the API named to another backend holds this one back too */
+	if (pool->nretry > 0 || pool->next_new < pool->nslots)
+		pool->paused_until = Max(pool->paused_until, cp_stats_paused_until(pool->opts));
 
 	kept = 0;
 	for (i = 0; i < pool->nretry; i++)
@@ -1109,6 +1177,9 @@ open_pool(CpPool *pool)
 	pool->multi = (CURLM *) cp_connection_multi(pool->conn);
 	pool->max = Max(1, Min(pool->opts->max_concurrency, cp_connection_size(pool->conn)));
 	pool->cap = Min(pool->max, cp_connection_cap(pool->conn));
+	/* where the last batch to this server, in any backend, left off */
+	if (cp_stats_cap(pool->opts) > 0)
+		pool->cap = Min(pool->max, cp_stats_cap(pool->opts));
 	pool->nfree = pool->max;
 	for (i = 0; i < pool->max; i++)
 		pool->free_handles[i] = pool->max - 1 - i;
@@ -1212,6 +1283,7 @@ run_pool(CpPool *pool)
 				pool->slots[i].state = CP_SLOT_FAILED;
 			}
 		cp_connection_set_cap(pool->conn, pool->cap);
+		cp_stats_set_cap(pool->opts, pool->cap, false);
 		cp_connection_set_busy(pool->conn, false);
 	}
 	PG_END_TRY();

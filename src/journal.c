@@ -141,7 +141,7 @@ lookup(CpJournalRef ref)
  * project_id and permission_id may be NULL when not known.
  */
 CpJournalRef
-cp_journal_record(CpJournalAction action, const char *checkpoint,
+cp_journal_record(const CpOptions *opts, CpJournalAction action, const char *checkpoint,
 				  const char *project_id, const char *permission_id,
 				  CpJournalOutcome outcome)
 {
@@ -156,6 +156,17 @@ cp_journal_record(CpJournalAction action, const char *checkpoint,
 	if (current.n >= CP_JOURNAL_MAX)
 	{
 		current.dropped++;
+		/* not kept, so not settled: its audit line is written now */
+		if (cp_log_writes)
+			ereport(LOG,
+					(errmsg("checkpoint_perms: %s sent, outcome not logged: role \"%s\", server \"%s\", checkpoint \"%s\", project \"%s\", permission \"%s\"",
+							action_name(action), opts->rolename ? opts->rolename : "?",
+							opts->servername, cp_shorten(checkpoint),
+							project_id ? cp_shorten(project_id) : "?",
+							permission_id ? cp_shorten(permission_id) : "?"),
+					 errdetail("The journal of this transaction is full (%d entries).",
+							   CP_JOURNAL_MAX),
+					 errhidestmt(true)));
 		return -1;
 	}
 	if (current.n == current.cap)
@@ -184,9 +195,37 @@ cp_journal_record(CpJournalAction action, const char *checkpoint,
 	return ((CpJournalRef) current.generation << 32) | current.n++;
 }
 
-/* The reply came: set the outcome, and the permission id if given. */
+/*
+ * checkpoint_perms.log_writes: the audit line of a grant or revoke the API
+ * applied, or whose outcome is unknown, written where that is settled, so
+ * that "what did it grant or revoke, as whom" outlives the session (the
+ * journal does not).  Ids were checked for control characters and length
+ * before they were sent or taken from a reply; the request id, a header of
+ * the reply, is masked for the key like every byte from the network.
+ */
+static void
+audit_line(const CpOptions *opts, const CpJournalEntry *entry, const char *request_id)
+{
+	ereport(LOG,
+			(errmsg("checkpoint_perms: %s %s: role \"%s\", server \"%s\", checkpoint \"%s\", project \"%s\", permission \"%s\", request id \"%s\"",
+					action_name(entry->action),
+					entry->outcome == CP_OUTCOME_APPLIED ? "applied" : "outcome unknown",
+					opts->rolename ? opts->rolename : "?", opts->servername,
+					cp_shorten(entry->checkpoint),
+					entry->project_id ? cp_shorten(entry->project_id) : "?",
+					entry->permission_id ? cp_shorten(entry->permission_id) : "?",
+					request_id && request_id[0] ? cp_mask_key(opts, request_id) : "none"),
+			 errhidestmt(true)));
+}
+
+/*
+ * The reply came: set the outcome, and the permission id if given.
+ * request_id: of the reply that settled it ("" or NULL: none), for the
+ * audit line.
+ */
 void
-cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome, const char *permission_id)
+cp_journal_set_outcome(const CpOptions *opts, CpJournalRef ref, CpJournalOutcome outcome,
+					   const char *permission_id, const char *request_id)
 {
 	CpJournalEntry *entry = lookup(ref);
 
@@ -201,6 +240,8 @@ cp_journal_set_outcome(CpJournalRef ref, CpJournalOutcome outcome, const char *p
 	if (permission_id && (entry->permission_id == NULL ||
 						  strcmp(entry->permission_id, permission_id) != 0))
 		entry->permission_id = MemoryContextStrdup(current.cxt, permission_id);
+	if (cp_log_writes && outcome != CP_OUTCOME_NOT_FOUND)
+		audit_line(opts, entry, request_id);
 }
 
 /* The request provably did nothing (refused, never sent): forget it. */
@@ -260,15 +301,15 @@ cp_settle(const CpTransfer *t, CpReplySays says)
  * nothing.  Returns the outcome.
  */
 CpJournalOutcome
-cp_journal_settle(CpJournalRef ref, const CpTransfer *t, CpReplySays says,
-				  const char *permission_id)
+cp_journal_settle(const CpOptions *opts, CpJournalRef ref, const CpTransfer *t,
+				  CpReplySays says, const char *permission_id)
 {
 	CpJournalOutcome outcome = cp_settle(t, says);
 
 	if (outcome == CP_OUTCOME_NOT_APPLIED)
 		cp_journal_discard(ref);
 	else
-		cp_journal_set_outcome(ref, outcome, permission_id);
+		cp_journal_set_outcome(opts, ref, outcome, permission_id, t->resp.request_id);
 	return outcome;
 }
 

@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "checkpoint_perms.h"
@@ -38,6 +39,9 @@
 
 /* checkpoint_perms.allowed_base_urls: set by superusers only */
 static char *cp_allowed_base_urls = NULL;
+
+/* checkpoint_perms.log_writes: the audit lines of journal.c */
+bool		cp_log_writes = false;
 
 typedef enum CpOptionKind
 {
@@ -509,22 +513,11 @@ check_option_value(const CpOptionDef *def, const char *value)
 	}
 }
 
-static bool
-has_option(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-		if (strcmp(((DefElem *) lfirst(lc))->defname, name) == 0)
-			return true;
-	return false;
-}
-
 PG_FUNCTION_INFO_V1(checkpoint_perms_validator);
 
 /*
  * Validate the options of any object of the wrapper.  PostgreSQL passes the
- * whole resulting list, for ALTER too, so required options can be enforced.
+ * whole resulting list, for ALTER too.
  */
 Datum
 checkpoint_perms_validator(PG_FUNCTION_ARGS)
@@ -564,12 +557,13 @@ checkpoint_perms_validator(PG_FUNCTION_ARGS)
 			check_user_base_url(defGetString(opt));
 	}
 
-	if (context == UserMappingRelationId && !has_option(options, "api_key"))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("a user mapping of checkpoint_perms needs option \"api_key\""),
-				 errhint("Give the organization admin key: OPTIONS (api_key 'sk-admin-...').")));
 	/*
+	 * A user mapping without "api_key" is accepted: pg_dump writes one for
+	 * every other role's mapping (it cannot read their options), and a
+	 * restore must not fail on it.  Using it fails (cp_get_options), with
+	 * the ALTER USER MAPPING to run.
+	 *
+	 * A foreign table without option "checkpoint" spans checkpoints, which
 	 * A foreign table without option "checkpoint" spans checkpoints, which
 	 * it needs a column for field "checkpoint" for: the validator does not
 	 * see columns, so cp_build_column_map checks that.
@@ -673,6 +667,61 @@ apply_options(CpOptions *opts, List *options)
 }
 
 /*
+ * The user mapping's options, as GetUserMapping finds it (the role's own,
+ * else PUBLIC's), with errors that say which server and what to run:
+ * PostgreSQL's "user mapping not found" names neither the server nor the
+ * fix, and a mapping without a key (as a restored dump has) would
+ * otherwise fail only at the API, with a 401.
+ */
+static void
+apply_user_mapping(CpOptions *opts, Oid userid, ForeignServer *server)
+{
+	UserMapping *user;
+	HeapTuple	tp;
+	const char *who;
+
+	opts->userid = userid;
+	opts->rolename = GetUserNameFromId(userid, false);
+	tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+						 ObjectIdGetDatum(server->serverid));
+	if (!HeapTupleIsValid(tp))
+	{
+		tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							 ObjectIdGetDatum(server->serverid));
+		if (!HeapTupleIsValid(tp))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role \"%s\" has no user mapping for server \"%s\"",
+							opts->rolename, server->servername),
+					 errdetail("The API key that requests to server \"%s\" use is an option of a user mapping.",
+							   server->servername),
+					 errhint("CREATE USER MAPPING FOR %s SERVER %s OPTIONS (api_key 'sk-admin-...');",
+							 quote_identifier(opts->rolename),
+							 quote_identifier(server->servername))));
+		opts->public_mapping = true;
+	}
+	ReleaseSysCache(tp);
+
+	user = GetUserMapping(userid, server->serverid);
+	opts->umid = user->umid;
+	apply_options(opts, user->options);
+	if (opts->api_key != NULL)
+		return;
+	who = opts->public_mapping ? "PUBLIC" : quote_identifier(opts->rolename);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 opts->public_mapping ?
+			 errmsg("the PUBLIC user mapping for server \"%s\" has no option \"api_key\"",
+					server->servername) :
+			 errmsg("the user mapping of role \"%s\" for server \"%s\" has no option \"api_key\"",
+					opts->rolename, server->servername),
+			 errdetail("Role \"%s\" uses it, and requests to the API need the organization admin key. pg_dump writes the mappings of other roles without their options.",
+					   opts->rolename),
+			 errhint("ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD api_key 'sk-admin-...');",
+					 who, quote_identifier(server->servername))));
+}
+
+/*
  * Gather the options of a foreign table: defaults, then the server, the user
  * mapping (only when userid is valid: planning needs no key) and the table.
  */
@@ -701,12 +750,7 @@ cp_get_options(Oid foreigntableid, Oid userid, CpOptions *opts)
 
 	apply_options(opts, server->options);
 	if (OidIsValid(userid))
-	{
-		UserMapping *user = GetUserMapping(userid, server->serverid);
-
-		opts->umid = user->umid;
-		apply_options(opts, user->options);
-	}
+		apply_user_mapping(opts, userid, server);
 	apply_options(opts, table->options);
 	opts->spans = opts->checkpoint == NULL;
 }
@@ -723,6 +767,14 @@ cp_define_settings(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("checkpoint_perms.log_writes",
+							 "Logs every grant and revoke that the API applied or whose outcome is unknown.",
+							 "One LOG line each, with the role, server, checkpoint, project, permission id, outcome and request id.",
+							 &cp_log_writes,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("checkpoint_perms");
 #else

@@ -33,8 +33,8 @@
  * Replace every occurrence of the API key in a string from the network:
  * an API that echoes a key back must not put it into our error messages.
  */
-static char *
-mask_key(const CpOptions *opts, const char *str)
+char *
+cp_mask_key(const CpOptions *opts, const char *str)
 {
 	StringInfoData buf;
 	const char *key = opts->api_key;
@@ -109,7 +109,7 @@ display_string(const char *utf8)
 static char *
 api_text(const CpOptions *opts, const char *text, int maxlen)
 {
-	char	   *masked = mask_key(opts, text);
+	char	   *masked = cp_mask_key(opts, text);
 	int			len = strlen(masked);
 
 	if (len <= maxlen)
@@ -156,7 +156,7 @@ static char *
 body_excerpt(const CpOptions *opts, const CpResponse *resp)
 {
 	size_t		keylen = opts->api_key ? strlen(opts->api_key) : 0;
-	char	   *masked = mask_key(opts, pnstrdup(resp->body,
+	char	   *masked = cp_mask_key(opts, pnstrdup(resp->body,
 												 Min(resp->len, CP_BODY_EXCERPT + keylen)));
 	char	   *excerpt = pnstrdup(masked, CP_BODY_EXCERPT);
 	char	   *c;
@@ -494,6 +494,23 @@ http_error_detail(const CpOptions *opts, const CpResponse *resp)
 }
 
 /*
+ * The hint of a 401 or 403: which role's user mapping sent the key, since
+ * through a view or a SECURITY DEFINER function it is not the session's.
+ */
+static int
+mapping_hint(const CpOptions *opts, const char *what)
+{
+	if (opts->rolename == NULL)
+		return errhint("%s option \"api_key\" of the user mapping for server \"%s\".",
+					   what, opts->servername);
+	if (opts->public_mapping)
+		return errhint("%s option \"api_key\" of the PUBLIC user mapping for server \"%s\" (used for role \"%s\").",
+					   what, opts->servername, opts->rolename);
+	return errhint("%s option \"api_key\" of the user mapping of role \"%s\" for server \"%s\".",
+				   what, opts->rolename, opts->servername);
+}
+
+/*
  * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
  * as the README's table publishes; the detail carries what the API said.
  * What the request may have done is the effects layer's to add (grant.c,
@@ -517,14 +534,13 @@ cp_report_http_error(const CpOptions *opts, const CpRequest *req, const CpRespon
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("OpenAI API rejected the API key"),
 				 errdetail("%s", detail),
-				 errhint("Check option \"api_key\" of the user mapping for server \"%s\".",
-						 opts->servername)));
+				 mapping_hint(opts, "Check")));
 	if (status == 403)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("OpenAI API denied access"),
 				 errdetail("%s", detail),
-				 errhint("Checkpoint permissions need an organization admin key.")));
+				 mapping_hint(opts, "Checkpoint permissions need an organization admin key: check")));
 	if (status == 404)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),

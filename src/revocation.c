@@ -79,8 +79,8 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 	CpDeleteAnswer answer;
 
 	cp_api_delete_request(t, opts->checkpoint, permission_id);
-	ref = cp_journal_record(CP_JOURNAL_REVOKE, opts->checkpoint, project_id, permission_id,
-							CP_OUTCOME_UNKNOWN);
+	ref = cp_journal_record(opts, CP_JOURNAL_REVOKE, opts->checkpoint, project_id,
+							permission_id, CP_OUTCOME_UNKNOWN);
 	PG_TRY();
 	{
 		answer = cp_api_delete(opts, t, permission_id, progress, stats);
@@ -92,12 +92,12 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		if (cp_journal_settle(ref, t, CP_SAYS_NOTHING, NULL) == CP_OUTCOME_UNKNOWN)
+		if (cp_journal_settle(opts, ref, t, CP_SAYS_NOTHING, NULL) == CP_OUTCOME_UNKNOWN)
 			name_in_doubt(edata, (char **) &permission_id, 1);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
-	if (cp_journal_settle(ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED)
+	if (cp_journal_settle(opts, ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED)
 		return true;
 	/* the API says it kept it: not gone, so not a silent DELETE 0 */
 	if (answer == CP_DELETE_KEPT)
@@ -126,7 +126,8 @@ revoke_reply(CpTransfer *t, void *arg)
 	CpRevokeBatch *batch = (CpRevokeBatch *) arg;
 	int			i = (int) (intptr_t) t->arg;
 	CpDeleteAnswer answer = cp_read_deleted(batch->opts, t, batch->permission_ids[i]);
-	CpJournalOutcome outcome = cp_journal_settle(batch->refs[i - batch->start], t,
+	CpJournalOutcome outcome = cp_journal_settle(batch->opts,
+												 batch->refs[i - batch->start], t,
 												 says_of(answer), NULL);
 
 	batch->settled[i - batch->start] = true;
@@ -162,7 +163,8 @@ settle_slice(CpRevokeBatch *batch, CpTransfer *t, int count, ErrorData *edata)
 
 	for (i = 0; i < count; i++)
 		if (!batch->settled[i] &&
-			cp_journal_settle(batch->refs[i], &t[i], CP_SAYS_NOTHING, NULL) == CP_OUTCOME_UNKNOWN)
+			cp_journal_settle(batch->opts, batch->refs[i], &t[i], CP_SAYS_NOTHING, NULL) ==
+			CP_OUTCOME_UNKNOWN)
 			doubt[ndoubt++] = batch->permission_ids[batch->start + i];
 	name_in_doubt(edata, doubt, ndoubt);
 }
@@ -187,7 +189,7 @@ revoke_slice(const CpOptions *opts, char **checkpoints, char **project_ids,
 		t[i].arg = (void *) (intptr_t) (start + i);
 	}
 	for (i = 0; i < count; i++)
-		batch->refs[i] = cp_journal_record(CP_JOURNAL_REVOKE, t[i].req.checkpoint,
+		batch->refs[i] = cp_journal_record(opts, CP_JOURNAL_REVOKE, t[i].req.checkpoint,
 										   project_ids ? project_ids[start + i] : NULL,
 										   batch->permission_ids[start + i],
 										   CP_OUTCOME_UNKNOWN);

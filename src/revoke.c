@@ -590,6 +590,7 @@ ExplainDirectModify(ForeignScanState *node, ExplainState *es)
 			total.requests += listed->requests;
 			total.pages += listed->pages;
 			total.retries += listed->retries;
+			total.rate_limited += listed->rate_limited;
 			total.bytes += listed->bytes;
 		}
 		cp_explain_stats(&total, st->scan != NULL, es);

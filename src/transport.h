@@ -10,6 +10,8 @@
 #ifndef CP_TRANSPORT_H
 #define CP_TRANSPORT_H
 
+#include "datatype/timestamp.h"
+
 #include "checkpoint_perms.h"
 
 /* A cached connection: one curl handle per user mapping per backend. */
@@ -97,6 +99,41 @@ typedef struct CpTransfer
 								 * req.unknown_is_answer; on_reply ran */
 	void	   *arg;
 } CpTransfer;
+
+/*
+ * stats.c: the counters of checkpoint_perms_stats, counted per attempt by
+ * http.c once it has ended (never under a lock held across a request), and
+ * the back-off shared by the backends of one server.  Shared memory when
+ * the library is preloaded, else this backend's own.
+ */
+typedef enum CpMethod
+{
+	CP_METHOD_GET = 0,
+	CP_METHOD_POST,
+	CP_METHOD_DELETE,
+	CP_METHOD_OTHER
+} CpMethod;
+
+#define CP_STATS_ERROR_LEN 128
+
+/* What one ended attempt of a request cost. */
+typedef struct CpStatsAttempt
+{
+	long		status;			/* the reply's; 0: no whole reply */
+	bool		retry;			/* it was a retry of an earlier attempt */
+	size_t		bytes;
+	double		ms;
+	const char *error;			/* in our words, without a secret; NULL: ok */
+	const char *request_id;		/* x-request-id, or "" */
+	TimestampTz at;
+} CpStatsAttempt;
+
+extern void cp_stats_init(void);
+extern void cp_stats_count(const CpOptions *opts, const char *method, const CpStatsAttempt *a);
+extern TimestampTz cp_stats_paused_until(const CpOptions *opts);
+extern void cp_stats_pause(const CpOptions *opts, TimestampTz until);
+extern int	cp_stats_cap(const CpOptions *opts);
+extern void cp_stats_set_cap(const CpOptions *opts, int cap, bool limited);
 
 /* connection.c */
 extern CpConnection *cp_get_connection(const CpOptions *opts);

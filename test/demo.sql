@@ -1,4 +1,5 @@
 -- The demo of checkpoint_perms against the bundled mock API (test/demo.sh).
+\echo 'The mock takes its data from the checkpoint id: seed-6 starts a checkpoint with 6 permissions, proj-3 spreads them over proj_0001..proj_0003 (test/mock_openai.py lists every token); real ids look like ft:gpt-4o-mini-2024-07-18:acme:weather:B7R9VjQd.'
 \set ECHO queries
 CREATE EXTENSION checkpoint_perms;
 CREATE SERVER openai FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url :'mock_url');
@@ -45,3 +46,10 @@ SELECT m.family, m.checkpoint, count(p.id) AS permissions
 
 -- What the extension sends
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM weather_perms;
+
+-- What this session sent, per method (checkpoint_perms_stats; without
+-- shared_preload_libraries, this backend's own counts)
+\set ECHO none
+\echo
+\echo 'In short: the demo listed, granted 2 projects, revoked the permissions of proj_0001, joined local tables with one checkpoint and with three, and explained a scan. The requests it took:'
+SELECT method, requests, ok, retries, bytes_received FROM checkpoint_perms_stats ORDER BY method;

@@ -18,6 +18,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER mock OPTIONS (api_key '$MOCK_KEY');
 ALTER DATABASE cp_secrets SET log_min_messages = debug5;
 ALTER DATABASE cp_secrets SET client_min_messages = debug5;
 ALTER DATABASE cp_secrets SET log_error_verbosity = verbose;
+ALTER DATABASE cp_secrets SET checkpoint_perms.log_writes = on;
 SQL
 
 psql_ >"$out" 2>&1 <<'SQL'
@@ -55,5 +56,6 @@ check "the key is in no client output ($(wc -l <"$out") lines)" '! grep -qF "$MO
 check "the key is in no server log line ($(wc -l <"$out.log") lines)" '! grep -qF "$MOCK_KEY" "$out.log"'
 check "no Authorization header is logged" '! grep -qi "authorization" "$out.log" "$out"'
 check "the echoed key was masked" 'grep -q "\[api_key\]" "$out"'
+check "the audit lines of grants and revokes were logged" 'grep -q "checkpoint_perms: grant applied: role" "$out.log" && grep -q "checkpoint_perms: revoke applied: role" "$out.log" && grep -q "checkpoint_perms: grant outcome unknown: role" "$out.log"'
 rm -f "$out" "$out.log"
 exit $fail
