@@ -37,6 +37,12 @@ LANGUAGE sql AS $$
   FROM pg_depend d
   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'checkpoint_perms')
+    -- a view's row type (and its array type) comes with the view; PostgreSQL
+    -- 17 records them as members of the extension too, 15 does not
+    AND NOT (d.classid = 'pg_type'::regclass AND
+             EXISTS (SELECT FROM pg_type t WHERE t.oid = d.objid AND
+                     (t.typrelid <> 0 OR EXISTS (SELECT FROM pg_type e
+                                                 WHERE e.oid = t.typelem AND e.typrelid <> 0))))
   ORDER BY 1, 2
 $$;
 
