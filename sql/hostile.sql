@@ -139,6 +139,12 @@ SELECT count(*) FROM h_error;
 -- a key across the 200 bytes of a body that an error quotes: masked whole
 CREATE FOREIGN TABLE h_echo_late (id text) SERVER noretry_h OPTIONS (checkpoint 'ft:hostile:echo-key-late');
 SELECT count(*) FROM h_echo_late;
+-- a proxy that echoes the Authorization header into x-request-id and
+-- content-type: both masked (a 200 that is not JSON shows its content
+-- type, a 502 its request id)
+CREATE FOREIGN TABLE h_echo_header (id text, project_id text) SERVER noretry_h OPTIONS (checkpoint 'ft:hostile:echo-key-header');
+SELECT count(*) FROM h_echo_header;
+INSERT INTO h_echo_header (project_id) VALUES ('proj_1');
 
 -- 6. An open cursor keeps the key it started with; the next statement uses
 -- the new one

@@ -82,6 +82,7 @@ typedef struct CpBodyBuffer
 typedef struct CpHeaderState
 {
 	CpResponse *resp;
+	const char *key;			/* opts->api_key: masked in every header kept */
 	double		retry_after_ms; /* < 0 when the reply names no delay */
 	int			should_retry;	/* x-should-retry: -1 absent, 0 false, 1 true */
 } CpHeaderState;
@@ -216,22 +217,52 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Copy a header's value, trimmed, into a fixed buffer. */
+/*
+ * Copy text from the network into a fixed buffer for a message or a log:
+ * every occurrence of the key becomes "[api_key]" (a proxy or a hostile
+ * base_url may echo the Authorization header), anything but printable
+ * ASCII becomes "?", and the copy is cut to fit.  The key is matched in
+ * the whole source before anything is cut, so a cut never leaves a piece
+ * of it.  No allocation: curl callbacks call it, and must not raise.
+ */
 static void
-copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
+copy_masked(char *dst, size_t dstlen, const char *src, size_t len, const char *key)
+{
+	static const char mask[] = "[api_key]";
+	size_t		keylen = key ? strlen(key) : 0;
+	size_t		i = 0;
+	size_t		o = 0;
+
+	while (i < len && o + 1 < dstlen)
+	{
+		unsigned char c;
+
+		if (keylen > 0 && len - i >= keylen && memcmp(src + i, key, keylen) == 0)
+		{
+			if (o + sizeof(mask) > dstlen)
+				break;
+			memcpy(dst + o, mask, sizeof(mask) - 1);
+			o += sizeof(mask) - 1;
+			i += keylen;
+			continue;
+		}
+		c = (unsigned char) src[i++];
+		dst[o++] = (c < 0x20 || c >= 0x7F) ? '?' : (char) c;
+	}
+	dst[o] = '\0';
+}
+
+/* Copy a header's value, trimmed and masked (copy_masked), into a buffer. */
+static void
+copy_header_value(char *dst, size_t dstlen, const char *value, size_t len,
+				  const char *key)
 {
 	while (len > 0 && (*value == ' ' || *value == '\t'))
 		value++, len--;
 	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
 					   value[len - 1] == ' ' || value[len - 1] == '\t'))
 		len--;
-	len = Min(len, dstlen - 1);
-	memcpy(dst, value, len);
-	dst[len] = '\0';
-	/* header values reach messages: printable ASCII only */
-	for (; len > 0; len--, dst++)
-		if ((unsigned char) *dst < 0x20 || (unsigned char) *dst >= 0x7F)
-			*dst = '?';
+	copy_masked(dst, dstlen, value, len, key);
 }
 
 /* Does a header line start with this name and a colon?  Sets *value. */
@@ -268,14 +299,14 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		hs->should_retry = -1;
 	}
 	else if (header_is(line, len, "x-request-id", &value, &vlen))
-		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen);
+		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen, hs->key);
 	else if (header_is(line, len, "content-type", &value, &vlen))
-		copy_header_value(hs->resp->content_type, sizeof(hs->resp->content_type), value, vlen);
+		copy_header_value(hs->resp->content_type, sizeof(hs->resp->content_type), value, vlen, hs->key);
 	else if (header_is(line, len, "location", &value, &vlen))
-		copy_header_value(hs->resp->location, sizeof(hs->resp->location), value, vlen);
+		copy_header_value(hs->resp->location, sizeof(hs->resp->location), value, vlen, hs->key);
 	else if (header_is(line, len, "x-should-retry", &value, &vlen))
 	{
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		if (strcmp(buf, "true") == 0)
 			hs->should_retry = 1;
 		else if (strcmp(buf, "false") == 0)
@@ -286,7 +317,7 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		char	   *end;
 		double		ms;
 
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		ms = strtod(buf, &end);
 		if (end != buf && *end == '\0' && ms >= 0 && !isnan(ms))
 			hs->retry_after_ms = ms;
@@ -298,7 +329,7 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		double		secs;
 
 		/* seconds, or an HTTP date; retry-after-ms wins when both come */
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		secs = strtod(buf, &end);
 		if (end != buf && *end == '\0' && secs >= 0 && !isnan(secs))
 			hs->retry_after_ms = secs * 1000.0;
@@ -824,6 +855,7 @@ start_slot(CpPool *pool, CpSlot *slot)
 	slot->attempt.headers.resp = &t->resp;
 	slot->attempt.headers.retry_after_ms = -1;
 	slot->attempt.headers.should_retry = -1;
+	slot->attempt.headers.key = pool->opts->api_key;
 	slot->attempt.restricted = pool->opts->restricted;
 	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
 	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
@@ -930,7 +962,10 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	resp->failure.overflow = attempt->body.overflow;
 	resp->failure.nomem = attempt->body.nomem;
 	resp->failure.refused = attempt->refused;
-	strlcpy(resp->failure.message, attempt->errbuf, sizeof(resp->failure.message));
+	/* curl's text may quote a header of the reply: masked like one */
+	copy_masked(resp->failure.message, sizeof(resp->failure.message),
+				attempt->errbuf, strnlen(attempt->errbuf, sizeof(attempt->errbuf)),
+				pool->opts->api_key);
 	/* a 429 or another 4xx, or a request never sent, did nothing */
 	if (attempt->sent &&
 		!(attempt->code == CURLE_OK && resp->status >= 400 && resp->status < 500))

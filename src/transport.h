@@ -59,7 +59,7 @@ typedef struct CpFailure
 	bool		overflow;		/* the reply was larger than max_response_bytes */
 	bool		nomem;			/* an allocation failed while receiving */
 	bool		refused;		/* a reserved address was refused */
-	char		message[256];	/* curl's own, for the server log only */
+	char		message[256];	/* curl's own, masked, for the server log only */
 } CpFailure;
 
 /* A reply: the status line, the headers we use and the body. */
