@@ -24,6 +24,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/x509_vfy.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -97,6 +98,7 @@ typedef struct CpAttempt
 	CpHeaderState headers;
 	bool		restricted;		/* opts->restricted: no reserved address */
 	bool		refused;		/* a connection to one was refused */
+	long		verify_result;	/* CURLINFO_SSL_VERIFYRESULT */
 } CpAttempt;
 
 /* An IPv4 address (network order) the database host or its network owns. */
@@ -576,6 +578,63 @@ interruptible_sleep(long ms)
 	}
 }
 
+/* Is libcurl's TLS library OpenSSL, whose verification results we know? */
+static bool
+tls_is_openssl(void)
+{
+	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+
+	return info && info->ssl_version && strncmp(info->ssl_version, "OpenSSL", 7) == 0;
+}
+
+/*
+ * Is a CURLE_PEER_FAILED_VERIFICATION with this result a host name that the
+ * certificate does not name?  OpenSSL says so with HOSTNAME_MISMATCH or
+ * IP_ADDRESS_MISMATCH when it checks the name; curl checks it itself after
+ * a chain that OpenSSL accepted, and then the result is still the value
+ * curl starts with before it asks OpenSSL: 1 (X509_V_ERR_UNSPECIFIED;
+ * 7.88 to 8.x), or X509_V_OK.
+ */
+static bool
+tls_host_mismatch(long result)
+{
+	return result == X509_V_OK || result == X509_V_ERR_UNSPECIFIED ||
+		result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH;
+}
+
+/*
+ * Why the server's certificate was refused, from OpenSSL's verification
+ * result, in our words, not OpenSSL's or curl's, which change between
+ * their versions.
+ */
+static const char *
+tls_verify_reason(long result)
+{
+	if (!tls_is_openssl())
+		return "The server's TLS certificate could not be verified";
+	if (tls_host_mismatch(result))
+		return "The server's TLS certificate does not name the host of option \"base_url\"";
+	switch (result)
+	{
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+			return "The server's TLS certificate is signed by an unknown certificate authority, or by itself";
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+			return "The server's TLS certificate has expired";
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			return "The server's TLS certificate is not valid yet";
+		case X509_V_ERR_CERT_REVOKED:
+			return "The server's TLS certificate has been revoked";
+		default:
+			/* the number is OpenSSL's X509_V_ERR_*, stable across its versions */
+			return psprintf("The server's TLS certificate could not be verified (verification error %ld)",
+							result);
+	}
+}
+
 /*
  * What went wrong below HTTP, in our own words.  curl's messages change
  * between its versions ("Couldn't connect to server" became "Could not
@@ -601,7 +660,7 @@ transport_reason(const CpFailure *failure)
 		case CURLE_SSL_CONNECT_ERROR:
 			return "The TLS handshake failed";
 		case CURLE_PEER_FAILED_VERIFICATION:
-			return "The server's TLS certificate could not be verified";
+			return tls_verify_reason(failure->verify_result);
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
 			return "The CA certificates could not be read";
@@ -663,6 +722,46 @@ curl_message(const CpFailure *failure)
 	return buf.data;
 }
 
+static bool
+is_tls_failure(const CpFailure *failure)
+{
+	return failure->code == CURLE_PEER_FAILED_VERIFICATION ||
+		failure->code == CURLE_SSL_CACERT_BADFILE ||
+		failure->code == CURLE_SSL_CERTPROBLEM ||
+		failure->code == CURLE_SSL_CONNECT_ERROR;
+}
+
+/*
+ * What to do about a TLS failure.  Each names option "ca_bundle" and the
+ * system's store, the two places certificates are trusted from, and says
+ * when neither is the fix (a clock, a host name).
+ */
+static char *
+tls_hint(const CpOptions *opts, const CpFailure *failure)
+{
+	long		result = failure->verify_result;
+
+	if (failure->code == CURLE_SSL_CACERT_BADFILE || failure->code == CURLE_SSL_CERTPROBLEM)
+		return psprintf("Check that option \"ca_bundle\" of server \"%s\" names a readable file of PEM CA certificates, or unset it to use the system's store (Debian: package ca-certificates).",
+						opts->servername);
+	if (failure->code == CURLE_SSL_CONNECT_ERROR)
+		return psprintf("Check that option \"base_url\" of server \"%s\" names an HTTPS server; its certificate is verified against %s.",
+						opts->servername, opts->ca_bundle ? "the file of option \"ca_bundle\"" :
+						"the system's CA store (Debian: package ca-certificates), or the file of option \"ca_bundle\" when set");
+	if (tls_is_openssl() && tls_host_mismatch(result))
+		return psprintf("Use the host name the certificate names in option \"base_url\" of server \"%s\"; option \"ca_bundle\" only chooses whom to trust, not which name.",
+						opts->servername);
+	if (tls_is_openssl() && (result == X509_V_ERR_CERT_HAS_EXPIRED ||
+							 result == X509_V_ERR_CERT_NOT_YET_VALID))
+		return psprintf("Check the database host's clock, then the certificate of the server at option \"base_url\" of server \"%s\"; no CA in option \"ca_bundle\" or the system's store can make it valid.",
+						opts->servername);
+	if (opts->ca_bundle)
+		return psprintf("Certificates are verified against the file of option \"ca_bundle\" of server \"%s\" only: name the file of the CA that signs the server's certificate, or unset the option to use the system's store (Debian: package ca-certificates).",
+						opts->servername);
+	return psprintf("Certificates are verified against the system's CA store (Debian: package ca-certificates): install the CA that signs the server's certificate there, or name its file in option \"ca_bundle\" of server \"%s\".",
+					opts->servername);
+}
+
 /*
  * A failure below HTTP: the reply never came whole.  What the request may
  * have done is not said here: the transport does not know what a request
@@ -708,6 +807,13 @@ cp_http_report_failure(const CpOptions *opts, const CpRequest *req, const CpResp
 				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
 				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
 						 opts->connect_timeout_ms, opts->timeout_ms, opts->servername)));
+	if (!failure->sent && is_tls_failure(failure))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to the OpenAI API"),
+				 errdetail("%s%s.%s", reason, retried, progress),
+				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
+				 errhint("%s", tls_hint(opts, failure))));
 	if (!failure->sent)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -901,6 +1007,9 @@ detach_slot(CpPool *pool, CpSlot *slot, bool ended)
 	/* bytes of request handed to the network: zero means it never left */
 	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
 	slot->attempt.sent = request_size > 0;
+	/* why its TLS failed, if it did */
+	if (curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &slot->attempt.verify_result) != CURLE_OK)
+		slot->attempt.verify_result = 0;
 	if (ended && slot->attempt.code == CURLE_OK)
 	{
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->resp.status);
@@ -962,6 +1071,7 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	resp->failure.overflow = attempt->body.overflow;
 	resp->failure.nomem = attempt->body.nomem;
 	resp->failure.refused = attempt->refused;
+	resp->failure.verify_result = attempt->verify_result;
 	/* curl's text may quote a header of the reply: masked like one */
 	copy_masked(resp->failure.message, sizeof(resp->failure.message),
 				attempt->errbuf, strnlen(attempt->errbuf, sizeof(attempt->errbuf)),

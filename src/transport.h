@@ -59,6 +59,8 @@ typedef struct CpFailure
 	bool		overflow;		/* the reply was larger than max_response_bytes */
 	bool		nomem;			/* an allocation failed while receiving */
 	bool		refused;		/* a reserved address was refused */
+	long		verify_result;	/* the TLS library's verification result
+								 * (CURLINFO_SSL_VERIFYRESULT), 0 when none */
 	char		message[256];	/* curl's own, masked, for the server log only */
 } CpFailure;
 

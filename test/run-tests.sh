@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 set -o pipefail
 
 cp_install_packages
+cp_install_nginx
 cp_install_prism
 cp_build_install
 cp_start_postgres
