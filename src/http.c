@@ -24,6 +24,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include "miscadmin.h"
@@ -84,8 +85,10 @@ typedef struct CpHeaderState
 {
 	CpResponse *resp;
 	const char *key;			/* opts->api_key: masked in every header kept */
+	CURL	   *curl;			/* the attempt's handle, to ask about its TLS */
 	double		retry_after_ms; /* < 0 when the reply names no delay */
 	int			should_retry;	/* x-should-retry: -1 absent, 0 false, 1 true */
+	bool		tls_resumed;	/* its connection resumed a TLS session */
 } CpHeaderState;
 
 /* The outcome of one attempt. */
@@ -98,6 +101,9 @@ typedef struct CpAttempt
 	CpHeaderState headers;
 	bool		restricted;		/* opts->restricted: no reserved address */
 	bool		refused;		/* a connection to one was refused */
+	bool		https;			/* its URL is https: a new connection is a
+								 * TLS handshake */
+	long		new_connections;	/* connections it opened (CURLINFO_NUM_CONNECTS) */
 	long		verify_result;	/* CURLINFO_SSL_VERIFYRESULT */
 } CpAttempt;
 
@@ -267,6 +273,24 @@ copy_header_value(char *dst, size_t dstlen, const char *value, size_t len,
 	copy_masked(dst, dstlen, value, len, key);
 }
 
+/*
+ * Did the connection of this transfer resume a TLS session?  Asked while
+ * the transfer still holds its connection (from the header callback):
+ * afterwards curl no longer says which one it was.  Only OpenSSL's answer
+ * is understood; with another TLS library every handshake counts as full.
+ */
+static bool
+tls_session_resumed(CURL *curl)
+{
+	struct curl_tlssessioninfo *info = NULL;
+
+	if (curl == NULL ||
+		curl_easy_getinfo(curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+		info == NULL || info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL)
+		return false;
+	return SSL_session_reused((SSL *) info->internals) == 1;
+}
+
 /* Does a header line start with this name and a colon?  Sets *value. */
 static bool
 header_is(const char *line, size_t len, const char *name, const char **value,
@@ -299,6 +323,7 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		hs->resp->location[0] = '\0';
 		hs->retry_after_ms = -1;
 		hs->should_retry = -1;
+		hs->tls_resumed = tls_session_resumed(hs->curl);
 	}
 	else if (header_is(line, len, "x-request-id", &value, &vlen))
 		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen, hs->key);
@@ -433,11 +458,25 @@ build_headers(const CpOptions *opts, const CpRequest *req)
  * earlier request (its method, its body) can leak into this one.
  */
 static void
-setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
+setup_handle(CURL *curl, CURLSH *share, const CpOptions *opts, const CpRequest *req,
 			 struct curl_slist *headers, char *url, CpAttempt *attempt)
 {
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
+	/* the reset dropped it: TLS sessions and DNS shared by the mapping's handles */
+	curl_easy_setopt(curl, CURLOPT_SHARE, share);
+	if (attempt->https)
+	{
+		/*
+		 * Wait for a connection that may carry this transfer as an HTTP/2
+		 * stream rather than open one: otherwise every transfer of a batch
+		 * added before the first connection has said it multiplexes opens
+		 * its own (8 TCP connections and TLS handshakes for 8 lists).  Not
+		 * for http://, where HTTP/1.1 cannot multiplex and it only delays.
+		 */
+		curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
+	}
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -962,8 +1001,11 @@ start_slot(CpPool *pool, CpSlot *slot)
 	slot->attempt.headers.retry_after_ms = -1;
 	slot->attempt.headers.should_retry = -1;
 	slot->attempt.headers.key = pool->opts->api_key;
+	slot->attempt.headers.curl = curl;
 	slot->attempt.restricted = pool->opts->restricted;
-	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
+	slot->attempt.https = pg_strncasecmp(slot->url, "https://", 8) == 0;
+	setup_handle(curl, (CURLSH *) cp_connection_share(pool->conn), pool->opts, &t->req,
+				 headers, slot->url, &slot->attempt);
 	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
 	mc = curl_multi_add_handle(pool->multi, curl);
 	if (mc != CURLM_OK)
@@ -1007,7 +1049,9 @@ detach_slot(CpPool *pool, CpSlot *slot, bool ended)
 	/* bytes of request handed to the network: zero means it never left */
 	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
 	slot->attempt.sent = request_size > 0;
-	/* why its TLS failed, if it did */
+	/* what the attempt cost in connections, and why its TLS failed if it did */
+	if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &slot->attempt.new_connections) != CURLE_OK)
+		slot->attempt.new_connections = 0;
 	if (curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &slot->attempt.verify_result) != CURLE_OK)
 		slot->attempt.verify_result = 0;
 	if (ended && slot->attempt.code == CURLE_OK)
@@ -1084,6 +1128,13 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	{
 		pool->stats->requests++;
 		pool->stats->bytes += resp->len;
+		pool->stats->connections += attempt->new_connections;
+		if (attempt->https && attempt->new_connections > 0)
+		{
+			pool->stats->tls_handshakes += attempt->new_connections;
+			if (attempt->headers.tls_resumed)
+				pool->stats->tls_resumed++;
+		}
 	}
 }
 

@@ -105,6 +105,7 @@ extern CpConnection *cp_get_connection(const CpOptions *opts);
 extern int	cp_connection_size(CpConnection *conn);
 extern void *cp_connection_curl(CpConnection *conn, int i);
 extern void *cp_connection_multi(CpConnection *conn);
+extern void *cp_connection_share(CpConnection *conn);
 extern int	cp_connection_cap(CpConnection *conn);
 extern void cp_connection_set_cap(CpConnection *conn, int cap);
 extern void cp_connection_set_busy(CpConnection *conn, bool busy);

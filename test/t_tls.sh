@@ -86,6 +86,30 @@ full() { awk '$3 == "." {print $1}' | sort -u | wc -l; }
 resumed() { awk '$3 == "r" {print $1}' | sort -u | wc -l; }
 ids=$(seq 1 10 | sed "s/.*/'ft:tls:seed-250:c&'/" | paste -sd,)
 
+m=$(mark "$logf")
+out=$(psql_ -c "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM many WHERE checkpoint IN ($ids)")
+lines=$(since "$logf" "$m")
+echo "10 checkpoints, fresh session: $(wc -l <<<"$lines") requests, $(conns <<<"$lines") connections, $(full <<<"$lines") full handshakes; EXPLAIN says $(grep -o 'OpenAI Connections Opened: [0-9]*\|OpenAI TLS Handshakes: [0-9]*' <<<"$out" | tr '\n' ' ')"
+check "10 checkpoints in a fresh session: 30 requests, 1 TCP connection, 1 TLS handshake" \
+	'[ "$(wc -l <<<"$lines")" = 30 ] && [ "$(conns <<<"$lines")" = 1 ] && [ "$(full <<<"$lines")" = 1 ]'
+check "EXPLAIN ANALYZE VERBOSE says 1 connection, 1 TLS handshake" \
+	'grep -q "OpenAI Connections Opened: 1$" <<<"$out" && grep -q "OpenAI TLS Handshakes: 1$" <<<"$out"'
+
+m=$(mark "$logf")
+out=$(for k in $(seq 1 10); do echo "SELECT count(*) FROM many WHERE checkpoint = 'ft:tls:seed-250:c$k';"; done | psql_)
+lines=$(since "$logf" "$m")
+echo "10 statements in one session: $(wc -l <<<"$lines") requests, $(conns <<<"$lines") connections, $(full <<<"$lines") full handshakes"
+check "10 statements in one session: 1 connection, 1 handshake" \
+	'[ "$(grep -c "^   250$" <<<"$out")" = 10 ] && [ "$(conns <<<"$lines")" = 1 ] && [ "$(full <<<"$lines")" = 1 ]'
+
+m=$(mark "$logf")
+out=$(psql_ -c "EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO grants (project_id) SELECT 'proj_g' || g FROM generate_series(1, 250) g")
+lines=$(since "$logf" "$m")
+echo "grant of 250 rows: $(grep -c POST <<<"$lines") POSTs, $(conns <<<"$lines") connections, $(full <<<"$lines") full handshakes, $(resumed <<<"$lines") resumed; EXPLAIN says $(grep -o 'OpenAI TLS [A-Za-z ]*: [0-9]*' <<<"$out" | tr '\n' ' ')"
+check "a grant of 250 rows: 3 POSTs on 3 connections, at most 1 full handshake, the others resumed" \
+	'[ "$(grep -c "POST 200" <<<"$lines")" = 3 ] && [ "$(conns <<<"$lines")" = 3 ] && [ "$(full <<<"$lines")" -le 1 ] && [ "$(resumed <<<"$lines")" -ge 2 ]'
+check "EXPLAIN ANALYZE VERBOSE counts the resumed sessions" 'grep -q "OpenAI TLS Sessions Resumed: [23]$" <<<"$out"'
+
 # --- idle keep-alive closed by the server (keepalive_timeout 1s) between statements
 logi=$D/access-$P_IDLE.log
 out=$(psql_ -c "SELECT count(*) FROM t_idle" -c "SELECT pg_sleep(2)" -c "SELECT count(*) FROM t_idle")
