@@ -144,7 +144,11 @@ SELECT count(*) FROM h_echo_late;
 -- type, a 502 its request id)
 CREATE FOREIGN TABLE h_echo_header (id text, project_id text) SERVER noretry_h OPTIONS (checkpoint 'ft:hostile:echo-key-header');
 SELECT count(*) FROM h_echo_header;
+-- (the rollback warning of the grant left unknown comes before or after the
+-- error, as the messages happen to arrive: not shown)
+SET client_min_messages = error;
 INSERT INTO h_echo_header (project_id) VALUES ('proj_1');
+RESET client_min_messages;
 
 -- 6. An open cursor keeps the key it started with; the next statement uses
 -- the new one
