@@ -7,6 +7,7 @@
 #   TLS_DIR  the directory (certificates, nginx.conf, access-PORT.log)
 #   P_GOOD   good certificate, keep-alive 60 s     P_IDLE  good, keep-alive 1 s
 #   P_OTHER  another CA's     P_NAME  wrong host name     P_EXP  expired
+#   P_PLAIN  the same proxy over plain http (HTTP/1.1), for benchmarks
 # Access logs have one line per request: $connection $connection_requests
 # $ssl_session_reused $server_protocol $request_method $status.
 # cp_stop_tls_proxy stops nginx and removes the directory (unless
@@ -80,16 +81,19 @@ chmod 644 "$D"/*.crt "$D/garbage.pem"
 # --- nginx: one server per certificate, on free loopback ports
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P_GOOD=$(free_port); P_IDLE=$(free_port); P_OTHER=$(free_port); P_NAME=$(free_port); P_EXP=$(free_port)
+P_PLAIN=$(free_port)
 MOCK_HOSTPORT=${MOCK_URL#http://}
 MOCK_HOSTPORT=${MOCK_HOSTPORT%/v1}
 mkdir -p "$D/tmp"
 chmod 1777 "$D/tmp"
-server_block() { # port cert keepalive
+server_block() { # port cert keepalive; no cert: plain HTTP/1.1
+	if [ -n "$2" ]; then
+		printf '    server {\n        listen 127.0.0.1:%s ssl http2;\n' "$1"
+		printf '        ssl_certificate %s;\n        ssl_certificate_key %s;\n' "$D/$2.crt" "$D/$2.key"
+	else
+		printf '    server {\n        listen 127.0.0.1:%s;\n' "$1"
+	fi
 	cat <<EOF
-    server {
-        listen 127.0.0.1:$1 ssl http2;
-        ssl_certificate $D/$2.crt;
-        ssl_certificate_key $D/$2.key;
         keepalive_timeout $3;
         access_log $D/access-$1.log tls;
         location / {
@@ -125,6 +129,8 @@ EOF
 	server_block "$P_OTHER" other 60s
 	server_block "$P_NAME" wrongname 60s
 	server_block "$P_EXP" expired 60s
+	# the same proxy without TLS (HTTP/1.1), to tell its cost from TLS's
+	server_block "$P_PLAIN" "" 60s
 	echo "}"
 } >"$D/nginx.conf"
 "$NGINX" -p "$D" -c "$D/nginx.conf" -e "$D/error.log" 2>>"$D/error.log" ||
