@@ -110,6 +110,14 @@ check "a grant of 250 rows: 3 POSTs on 3 connections, at most 1 full handshake, 
 	'[ "$(grep -c "POST 200" <<<"$lines")" = 3 ] && [ "$(conns <<<"$lines")" = 3 ] && [ "$(full <<<"$lines")" -le 1 ] && [ "$(resumed <<<"$lines")" -ge 2 ]'
 check "EXPLAIN ANALYZE VERBOSE counts the resumed sessions" 'grep -q "OpenAI TLS Sessions Resumed: [23]$" <<<"$out"'
 
+psql_ -c "CREATE FOREIGN TABLE revokes (id text, project_id text) SERVER good OPTIONS (checkpoint 'ft:tls:revokes:seed-100')" >/dev/null
+m=$(mark "$logf")
+out=$(psql_ -c "DELETE FROM revokes" -c "SELECT count(*) FROM revokes")
+lines=$(since "$logf" "$m")
+echo "100 revokes, fresh session: $(grep -c DELETE <<<"$lines") DELETEs, $(conns <<<"$lines") connections, $(full <<<"$lines") full handshakes"
+check "100 revokes (8 in flight) in a fresh session: 1 connection, 1 handshake" \
+	'grep -q "^     0$" <<<"$out" && [ "$(grep -c "DELETE 200" <<<"$lines")" = 100 ] && [ "$(conns <<<"$lines")" = 1 ] && [ "$(full <<<"$lines")" = 1 ]'
+
 # --- idle keep-alive closed by the server (keepalive_timeout 1s) between statements
 logi=$D/access-$P_IDLE.log
 out=$(psql_ -c "SELECT count(*) FROM t_idle" -c "SELECT pg_sleep(2)" -c "SELECT count(*) FROM t_idle")
