@@ -1015,7 +1015,9 @@ start_slot(CpPool *pool, CpSlot *slot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not start an HTTP request"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 	}
 	pool->nfree--;
 	t->started = true;
@@ -1341,7 +1343,9 @@ perform(CpPool *pool)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("HTTP transfer failed"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 	return ended;
 }
 
@@ -1359,7 +1363,9 @@ poll_network(CpPool *pool, long wait)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("HTTP transfer failed"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 }
 
 /*
