@@ -14,7 +14,8 @@ OBJS = src/checkpoint_perms.o src/paths.o src/scan.o src/modify.o src/revoke.o s
 DATA = $(wildcard src/checkpoint_perms--*.sql)
 
 PG_CPPFLAGS = -DCHECKPOINT_PERMS_VERSION='"$(EXTVERSION)"'
-SHLIB_LINK = -lcurl -lcjson
+# -lssl: only to ask OpenSSL whether a connection resumed its TLS session
+SHLIB_LINK = -lcurl -lcjson -lssl
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)

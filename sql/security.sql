@@ -43,7 +43,9 @@ CREATE ROLE regress_cp_other;
 SET ROLE regress_cp_other;
 SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'user_https';
 RESET ROLE;
--- a superuser may set them
+-- a superuser may set them; ca_bundle must name a file the server can read
+ALTER SERVER user_https OPTIONS (ADD ca_bundle '/nonexistent/ca.pem');
+ALTER SERVER user_https OPTIONS (ADD ca_bundle '/etc/ssl/certs');
 ALTER SERVER user_https OPTIONS (ADD proxy 'socks5h://127.0.0.1:1080', ADD ca_bundle '/etc/ssl/certs/ca-certificates.crt');
 ALTER SERVER user_https OPTIONS (SET proxy 'ftp://127.0.0.1');
 DROP SERVER user_https CASCADE;

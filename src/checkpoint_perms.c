@@ -83,6 +83,13 @@ cp_explain_stats(const CpStats *stats, bool pages, ExplainState *es)
 	ExplainPropertyInteger("OpenAI Retries", NULL, stats->retries, es);
 	ExplainPropertyInteger("OpenAI Rate Limited", NULL, stats->rate_limited, es);
 	ExplainPropertyInteger("OpenAI Bytes Received", NULL, stats->bytes, es);
+	/* VERBOSE only: the lines before it stay as they were */
+	if (es->verbose)
+	{
+		ExplainPropertyInteger("OpenAI Connections Opened", NULL, stats->connections, es);
+		ExplainPropertyInteger("OpenAI TLS Handshakes", NULL, stats->tls_handshakes, es);
+		ExplainPropertyInteger("OpenAI TLS Sessions Resumed", NULL, stats->tls_resumed, es);
+	}
 }
 
 /*

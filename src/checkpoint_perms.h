@@ -202,6 +202,9 @@ typedef struct CpStats
 	int64		retries;
 	int64		rate_limited;	/* replies 429, retried or not */
 	int64		bytes;			/* reply bytes received */
+	int64		connections;	/* TCP connections opened */
+	int64		tls_handshakes; /* of those, TLS handshakes (https) */
+	int64		tls_resumed;	/* of those, resumed TLS sessions */
 } CpStats;
 
 /* A set of strings (strset.c). */

@@ -9,7 +9,11 @@
  * connection pool (up to max_concurrency connections, and HTTP/2 streams
  * multiplexed on one where the API offers it), and up to max_concurrency
  * easy handles, made as requests in flight at once need them; so dropping
- * an entry really closes its connections.  An entry is dropped when its
+ * an entry really closes its connections.  A share handle gives those easy
+ * handles one TLS session cache and one DNS cache: without it each easy
+ * handle keeps its own, and a request on a handle that never talked to the
+ * API makes a full TLS handshake (two round trips to another continent)
+ * even when another handle of the same mapping holds a session to resume.  An entry is dropped when its
  * server or user mapping is altered or dropped (syscache invalidation),
  * and on request through checkpoint_perms_disconnect().
  *
@@ -31,6 +35,7 @@ struct CpConnection
 {
 	Oid			umid;			/* hash key: the user mapping */
 	CURLM	   *multi;
+	CURLSH	   *share;			/* TLS sessions and DNS of the easy handles */
 	CURL	   *easy[CP_MAX_CONCURRENCY];	/* made as needed; NULL until then */
 	int			size;			/* max_concurrency when the entry was made */
 	int			cap;			/* in flight at most, as the last batch left it */
@@ -59,6 +64,32 @@ release_connection(CpConnection *entry)
 	if (entry->multi)
 		curl_multi_cleanup(entry->multi);
 	entry->multi = NULL;
+	/* last: curl refuses to free a share that an easy handle still uses */
+	if (entry->share)
+		curl_share_cleanup(entry->share);
+	entry->share = NULL;
+}
+
+/*
+ * The share handle of an entry.  No lock functions: a backend has one
+ * thread, and curl needs them only when handles run in several at once.
+ */
+static CURLSH *
+make_share(void)
+{
+	CURLSH	   *share = curl_share_init();
+
+	if (share == NULL ||
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+		curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+	{
+		if (share)
+			curl_share_cleanup(share);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a curl share handle")));
+	}
+	return share;
 }
 
 /*
@@ -118,6 +149,7 @@ cp_get_connection(const CpOptions *opts)
 	{
 		memset(entry->easy, 0, sizeof(entry->easy));
 		entry->multi = NULL;
+		entry->share = NULL;
 		entry->size = 0;
 		entry->cap = 0;
 		entry->busy = false;
@@ -132,6 +164,8 @@ cp_get_connection(const CpOptions *opts)
 	}
 	if (entry->multi == NULL)
 	{
+		if (entry->share == NULL)
+			entry->share = make_share();
 		entry->multi = curl_multi_init();
 		if (entry->multi == NULL)
 			ereport(ERROR,
@@ -144,7 +178,9 @@ cp_get_connection(const CpOptions *opts)
 		 * Keep as many idle connections as requests may be in flight (curl
 		 * would keep four per easy handle added at the time, which shrinks
 		 * as the handles leave), and never open more to the API.  HTTP/2
-		 * multiplexing is curl's default; said here because it matters.
+		 * multiplexing is curl's default; said here because it matters (and
+		 * http.c sets CURLOPT_PIPEWAIT so that the first requests of a batch
+		 * wait for it rather than each open a connection).
 		 */
 		curl_multi_setopt(entry->multi, CURLMOPT_MAXCONNECTS, (long) entry->size);
 		curl_multi_setopt(entry->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) entry->size);
@@ -207,6 +243,13 @@ void *
 cp_connection_multi(CpConnection *conn)
 {
 	return conn->multi;
+}
+
+/* The share handle every easy handle of a connection must be set to use. */
+void *
+cp_connection_share(CpConnection *conn)
+{
+	return conn->share;
 }
 
 PG_FUNCTION_INFO_V1(checkpoint_perms_disconnect);

@@ -24,6 +24,8 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -82,8 +84,11 @@ typedef struct CpBodyBuffer
 typedef struct CpHeaderState
 {
 	CpResponse *resp;
+	const char *key;			/* opts->api_key: masked in every header kept */
+	CURL	   *curl;			/* the attempt's handle, to ask about its TLS */
 	double		retry_after_ms; /* < 0 when the reply names no delay */
 	int			should_retry;	/* x-should-retry: -1 absent, 0 false, 1 true */
+	bool		tls_resumed;	/* its connection resumed a TLS session */
 } CpHeaderState;
 
 /* The outcome of one attempt. */
@@ -96,6 +101,10 @@ typedef struct CpAttempt
 	CpHeaderState headers;
 	bool		restricted;		/* opts->restricted: no reserved address */
 	bool		refused;		/* a connection to one was refused */
+	bool		https;			/* its URL is https: a new connection is a
+								 * TLS handshake */
+	long		new_connections;	/* connections it opened (CURLINFO_NUM_CONNECTS) */
+	long		verify_result;	/* CURLINFO_SSL_VERIFYRESULT */
 } CpAttempt;
 
 /* An IPv4 address (network order) the database host or its network owns. */
@@ -216,22 +225,70 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Copy a header's value, trimmed, into a fixed buffer. */
+/*
+ * Copy text from the network into a fixed buffer for a message or a log:
+ * every occurrence of the key becomes "[api_key]" (a proxy or a hostile
+ * base_url may echo the Authorization header), anything but printable
+ * ASCII becomes "?", and the copy is cut to fit.  The key is matched in
+ * the whole source before anything is cut, so a cut never leaves a piece
+ * of it.  No allocation: curl callbacks call it, and must not raise.
+ */
 static void
-copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
+copy_masked(char *dst, size_t dstlen, const char *src, size_t len, const char *key)
+{
+	static const char mask[] = "[api_key]";
+	size_t		keylen = key ? strlen(key) : 0;
+	size_t		i = 0;
+	size_t		o = 0;
+
+	while (i < len && o + 1 < dstlen)
+	{
+		unsigned char c;
+
+		if (keylen > 0 && len - i >= keylen && memcmp(src + i, key, keylen) == 0)
+		{
+			if (o + sizeof(mask) > dstlen)
+				break;
+			memcpy(dst + o, mask, sizeof(mask) - 1);
+			o += sizeof(mask) - 1;
+			i += keylen;
+			continue;
+		}
+		c = (unsigned char) src[i++];
+		dst[o++] = (c < 0x20 || c >= 0x7F) ? '?' : (char) c;
+	}
+	dst[o] = '\0';
+}
+
+/* Copy a header's value, trimmed and masked (copy_masked), into a buffer. */
+static void
+copy_header_value(char *dst, size_t dstlen, const char *value, size_t len,
+				  const char *key)
 {
 	while (len > 0 && (*value == ' ' || *value == '\t'))
 		value++, len--;
 	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
 					   value[len - 1] == ' ' || value[len - 1] == '\t'))
 		len--;
-	len = Min(len, dstlen - 1);
-	memcpy(dst, value, len);
-	dst[len] = '\0';
-	/* header values reach messages: printable ASCII only */
-	for (; len > 0; len--, dst++)
-		if ((unsigned char) *dst < 0x20 || (unsigned char) *dst >= 0x7F)
-			*dst = '?';
+	copy_masked(dst, dstlen, value, len, key);
+}
+
+/*
+ * Did the connection of this transfer resume a TLS session?  Asked while
+ * the transfer still holds its connection (from the header callback):
+ * afterwards curl no longer says which one it was.  Only OpenSSL's answer
+ * is understood; with another TLS library every handshake counts as full.
+ */
+static bool
+tls_session_resumed(CURL *curl)
+{
+	struct curl_tlssessioninfo *info = NULL;
+
+	if (curl == NULL ||
+		curl_easy_getinfo(curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+		info == NULL || info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL)
+		return false;
+	return SSL_session_reused((SSL *) info->internals) == 1;
 }
 
 /* Does a header line start with this name and a colon?  Sets *value. */
@@ -266,16 +323,17 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		hs->resp->location[0] = '\0';
 		hs->retry_after_ms = -1;
 		hs->should_retry = -1;
+		hs->tls_resumed = tls_session_resumed(hs->curl);
 	}
 	else if (header_is(line, len, "x-request-id", &value, &vlen))
-		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen);
+		copy_header_value(hs->resp->request_id, sizeof(hs->resp->request_id), value, vlen, hs->key);
 	else if (header_is(line, len, "content-type", &value, &vlen))
-		copy_header_value(hs->resp->content_type, sizeof(hs->resp->content_type), value, vlen);
+		copy_header_value(hs->resp->content_type, sizeof(hs->resp->content_type), value, vlen, hs->key);
 	else if (header_is(line, len, "location", &value, &vlen))
-		copy_header_value(hs->resp->location, sizeof(hs->resp->location), value, vlen);
+		copy_header_value(hs->resp->location, sizeof(hs->resp->location), value, vlen, hs->key);
 	else if (header_is(line, len, "x-should-retry", &value, &vlen))
 	{
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		if (strcmp(buf, "true") == 0)
 			hs->should_retry = 1;
 		else if (strcmp(buf, "false") == 0)
@@ -286,7 +344,7 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		char	   *end;
 		double		ms;
 
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		ms = strtod(buf, &end);
 		if (end != buf && *end == '\0' && ms >= 0 && !isnan(ms))
 			hs->retry_after_ms = ms;
@@ -298,7 +356,7 @@ header_callback(char *line, size_t size, size_t nmemb, void *userdata)
 		double		secs;
 
 		/* seconds, or an HTTP date; retry-after-ms wins when both come */
-		copy_header_value(buf, sizeof(buf), value, vlen);
+		copy_header_value(buf, sizeof(buf), value, vlen, NULL);
 		secs = strtod(buf, &end);
 		if (end != buf && *end == '\0' && secs >= 0 && !isnan(secs))
 			hs->retry_after_ms = secs * 1000.0;
@@ -400,11 +458,25 @@ build_headers(const CpOptions *opts, const CpRequest *req)
  * earlier request (its method, its body) can leak into this one.
  */
 static void
-setup_handle(CURL *curl, const CpOptions *opts, const CpRequest *req,
+setup_handle(CURL *curl, CURLSH *share, const CpOptions *opts, const CpRequest *req,
 			 struct curl_slist *headers, char *url, CpAttempt *attempt)
 {
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
+	/* the reset dropped it: TLS sessions and DNS shared by the mapping's handles */
+	curl_easy_setopt(curl, CURLOPT_SHARE, share);
+	if (attempt->https)
+	{
+		/*
+		 * Wait for a connection that may carry this transfer as an HTTP/2
+		 * stream rather than open one: otherwise every transfer of a batch
+		 * added before the first connection has said it multiplexes opens
+		 * its own (8 TCP connections and TLS handshakes for 8 lists).  Not
+		 * for http://, where HTTP/1.1 cannot multiplex and it only delays.
+		 */
+		curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
+	}
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -545,6 +617,63 @@ interruptible_sleep(long ms)
 	}
 }
 
+/* Is libcurl's TLS library OpenSSL, whose verification results we know? */
+static bool
+tls_is_openssl(void)
+{
+	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+
+	return info && info->ssl_version && strncmp(info->ssl_version, "OpenSSL", 7) == 0;
+}
+
+/*
+ * Is a CURLE_PEER_FAILED_VERIFICATION with this result a host name that the
+ * certificate does not name?  OpenSSL says so with HOSTNAME_MISMATCH or
+ * IP_ADDRESS_MISMATCH when it checks the name; curl checks it itself after
+ * a chain that OpenSSL accepted, and then the result is still the value
+ * curl starts with before it asks OpenSSL: 1 (X509_V_ERR_UNSPECIFIED;
+ * 7.88 to 8.x), or X509_V_OK.
+ */
+static bool
+tls_host_mismatch(long result)
+{
+	return result == X509_V_OK || result == X509_V_ERR_UNSPECIFIED ||
+		result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH;
+}
+
+/*
+ * Why the server's certificate was refused, from OpenSSL's verification
+ * result, in our words, not OpenSSL's or curl's, which change between
+ * their versions.
+ */
+static const char *
+tls_verify_reason(long result)
+{
+	if (!tls_is_openssl())
+		return "The server's TLS certificate could not be verified";
+	if (tls_host_mismatch(result))
+		return "The server's TLS certificate does not name the host of option \"base_url\"";
+	switch (result)
+	{
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+			return "The server's TLS certificate is signed by an unknown certificate authority, or by itself";
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+			return "The server's TLS certificate has expired";
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			return "The server's TLS certificate is not valid yet";
+		case X509_V_ERR_CERT_REVOKED:
+			return "The server's TLS certificate has been revoked";
+		default:
+			/* the number is OpenSSL's X509_V_ERR_*, stable across its versions */
+			return psprintf("The server's TLS certificate could not be verified (verification error %ld)",
+							result);
+	}
+}
+
 /*
  * What went wrong below HTTP, in our own words.  curl's messages change
  * between its versions ("Couldn't connect to server" became "Could not
@@ -570,7 +699,7 @@ transport_reason(const CpFailure *failure)
 		case CURLE_SSL_CONNECT_ERROR:
 			return "The TLS handshake failed";
 		case CURLE_PEER_FAILED_VERIFICATION:
-			return "The server's TLS certificate could not be verified";
+			return tls_verify_reason(failure->verify_result);
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
 			return "The CA certificates could not be read";
@@ -632,6 +761,46 @@ curl_message(const CpFailure *failure)
 	return buf.data;
 }
 
+static bool
+is_tls_failure(const CpFailure *failure)
+{
+	return failure->code == CURLE_PEER_FAILED_VERIFICATION ||
+		failure->code == CURLE_SSL_CACERT_BADFILE ||
+		failure->code == CURLE_SSL_CERTPROBLEM ||
+		failure->code == CURLE_SSL_CONNECT_ERROR;
+}
+
+/*
+ * What to do about a TLS failure.  Each names option "ca_bundle" and the
+ * system's store, the two places certificates are trusted from, and says
+ * when neither is the fix (a clock, a host name).
+ */
+static char *
+tls_hint(const CpOptions *opts, const CpFailure *failure)
+{
+	long		result = failure->verify_result;
+
+	if (failure->code == CURLE_SSL_CACERT_BADFILE || failure->code == CURLE_SSL_CERTPROBLEM)
+		return psprintf("Check that option \"ca_bundle\" of server \"%s\" names a readable file of PEM CA certificates, or unset it to use the system's store (Debian: package ca-certificates).",
+						opts->servername);
+	if (failure->code == CURLE_SSL_CONNECT_ERROR)
+		return psprintf("Check that option \"base_url\" of server \"%s\" names an HTTPS server; its certificate is verified against %s.",
+						opts->servername, opts->ca_bundle ? "the file of option \"ca_bundle\"" :
+						"the system's CA store (Debian: package ca-certificates), or the file of option \"ca_bundle\" when set");
+	if (tls_is_openssl() && tls_host_mismatch(result))
+		return psprintf("Use the host name the certificate names in option \"base_url\" of server \"%s\"; option \"ca_bundle\" only chooses whom to trust, not which name.",
+						opts->servername);
+	if (tls_is_openssl() && (result == X509_V_ERR_CERT_HAS_EXPIRED ||
+							 result == X509_V_ERR_CERT_NOT_YET_VALID))
+		return psprintf("Check the database host's clock, then the certificate of the server at option \"base_url\" of server \"%s\"; no CA in option \"ca_bundle\" or the system's store can make it valid.",
+						opts->servername);
+	if (opts->ca_bundle)
+		return psprintf("Certificates are verified against the file of option \"ca_bundle\" of server \"%s\" only: name the file of the CA that signs the server's certificate, or unset the option to use the system's store (Debian: package ca-certificates).",
+						opts->servername);
+	return psprintf("Certificates are verified against the system's CA store (Debian: package ca-certificates): install the CA that signs the server's certificate there, or name its file in option \"ca_bundle\" of server \"%s\".",
+					opts->servername);
+}
+
 /*
  * A failure below HTTP: the reply never came whole.  What the request may
  * have done is not said here: the transport does not know what a request
@@ -677,6 +846,13 @@ cp_http_report_failure(const CpOptions *opts, const CpRequest *req, const CpResp
 				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
 				 errhint("Options \"connect_timeout_ms\" (%d) and \"timeout_ms\" (%d) of server \"%s\" set the limits.",
 						 opts->connect_timeout_ms, opts->timeout_ms, opts->servername)));
+	if (!failure->sent && is_tls_failure(failure))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				 errmsg("could not connect to the OpenAI API"),
+				 errdetail("%s%s.%s", reason, retried, progress),
+				 errdetail_log("%s%s (curl: %s).%s", reason, retried, curlmsg, progress),
+				 errhint("%s", tls_hint(opts, failure))));
 	if (!failure->sent)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -824,8 +1000,12 @@ start_slot(CpPool *pool, CpSlot *slot)
 	slot->attempt.headers.resp = &t->resp;
 	slot->attempt.headers.retry_after_ms = -1;
 	slot->attempt.headers.should_retry = -1;
+	slot->attempt.headers.key = pool->opts->api_key;
+	slot->attempt.headers.curl = curl;
 	slot->attempt.restricted = pool->opts->restricted;
-	setup_handle(curl, pool->opts, &t->req, headers, slot->url, &slot->attempt);
+	slot->attempt.https = pg_strncasecmp(slot->url, "https://", 8) == 0;
+	setup_handle(curl, (CURLSH *) cp_connection_share(pool->conn), pool->opts, &t->req,
+				 headers, slot->url, &slot->attempt);
 	curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) slot);
 	mc = curl_multi_add_handle(pool->multi, curl);
 	if (mc != CURLM_OK)
@@ -835,7 +1015,9 @@ start_slot(CpPool *pool, CpSlot *slot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("could not start an HTTP request"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 	}
 	pool->nfree--;
 	slot->handle = h;
@@ -868,6 +1050,11 @@ detach_slot(CpPool *pool, CpSlot *slot, bool ended)
 	/* bytes of request handed to the network: zero means it never left */
 	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
 	slot->attempt.sent = request_size > 0;
+	/* what the attempt cost in connections, and why its TLS failed if it did */
+	if (curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &slot->attempt.new_connections) != CURLE_OK)
+		slot->attempt.new_connections = 0;
+	if (curl_easy_getinfo(curl, CURLINFO_SSL_VERIFYRESULT, &slot->attempt.verify_result) != CURLE_OK)
+		slot->attempt.verify_result = 0;
 	if (ended && slot->attempt.code == CURLE_OK)
 	{
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->resp.status);
@@ -963,7 +1150,11 @@ record_attempt(CpPool *pool, CpSlot *slot)
 	resp->failure.overflow = attempt->body.overflow;
 	resp->failure.nomem = attempt->body.nomem;
 	resp->failure.refused = attempt->refused;
-	strlcpy(resp->failure.message, attempt->errbuf, sizeof(resp->failure.message));
+	resp->failure.verify_result = attempt->verify_result;
+	/* curl's text may quote a header of the reply: masked like one */
+	copy_masked(resp->failure.message, sizeof(resp->failure.message),
+				attempt->errbuf, strnlen(attempt->errbuf, sizeof(attempt->errbuf)),
+				pool->opts->api_key);
 	/* a 429 or another 4xx, or a request never sent, did nothing */
 	if (attempt->sent &&
 		!(attempt->code == CURLE_OK && resp->status >= 400 && resp->status < 500))
@@ -974,6 +1165,13 @@ record_attempt(CpPool *pool, CpSlot *slot)
 		pool->stats->bytes += resp->len;
 		if (attempt->code == CURLE_OK && resp->status == 429)
 			pool->stats->rate_limited++;
+		pool->stats->connections += attempt->new_connections;
+		if (attempt->https && attempt->new_connections > 0)
+		{
+			pool->stats->tls_handshakes += attempt->new_connections;
+			if (attempt->headers.tls_resumed)
+				pool->stats->tls_resumed++;
+		}
 	}
 	count_attempt(pool, slot);
 }
@@ -1217,7 +1415,9 @@ perform(CpPool *pool)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("HTTP transfer failed"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 	return ended;
 }
 
@@ -1235,7 +1435,9 @@ poll_network(CpPool *pool, long wait)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("HTTP transfer failed"),
-				 errdetail("curl: %s", curl_multi_strerror(mc))));
+				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+							   (int) mc, curl_multi_strerror(mc))));
 }
 
 /*

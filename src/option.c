@@ -16,7 +16,10 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_attribute.h"
@@ -48,6 +51,7 @@ typedef enum CpOptionKind
 	CP_OPT_STRING,				/* any non-empty string */
 	CP_OPT_URL,					/* http(s) URL, plaintext only to loopback */
 	CP_OPT_PROXY,				/* http, https or socks5h proxy URL */
+	CP_OPT_FILE,				/* a file the server process can read */
 	CP_OPT_INT,					/* integer in [min, max] */
 	CP_OPT_REAL,				/* number in [min, max] */
 	CP_OPT_FIELD				/* one of the permission fields */
@@ -72,7 +76,7 @@ static const CpOptionDef cp_option_defs[] = {
 	{"base_url", ForeignServerRelationId, CP_OPT_URL, 0, CP_MAX_URL_LEN},
 	{"organization", ForeignServerRelationId, CP_OPT_STRING, 0, CP_MAX_PROJECT_ID_LEN},
 	{"project", ForeignServerRelationId, CP_OPT_STRING, 0, CP_MAX_PROJECT_ID_LEN},
-	{"ca_bundle", ForeignServerRelationId, CP_OPT_STRING, 0, MAXPGPATH, true},
+	{"ca_bundle", ForeignServerRelationId, CP_OPT_FILE, 0, MAXPGPATH, true},
 	{"proxy", ForeignServerRelationId, CP_OPT_PROXY, 0, CP_MAX_URL_LEN, true},
 	{"page_size", ForeignServerRelationId, CP_OPT_INT, 1, 10000},
 	{"max_pages", ForeignServerRelationId, CP_OPT_INT, 1, 10000000},
@@ -437,7 +441,7 @@ static void
 check_option_text(const CpOptionDef *def, const char *value)
 {
 	size_t		maxlen = def->kind == CP_OPT_STRING || def->kind == CP_OPT_URL ||
-		def->kind == CP_OPT_PROXY ? (size_t) def->max : 64;
+		def->kind == CP_OPT_PROXY || def->kind == CP_OPT_FILE ? (size_t) def->max : 64;
 	int			byte;
 	CpValueProblem problem = cp_value_problem(value, maxlen, &byte);
 
@@ -453,6 +457,40 @@ check_option_text(const CpOptionDef *def, const char *value)
 			 errdetail("%s", cp_value_problem_detail(problem, value, maxlen, byte))));
 }
 
+/*
+ * A file option (ca_bundle) must name a file that this process, the
+ * database server's, can read: checked when the server is created or
+ * altered, so that a typo fails there rather than at the first request,
+ * as a TLS error far from its cause.  Whether it holds certificates only
+ * curl can tell, at first use.
+ */
+static void
+check_file_option(const char *name, const char *path)
+{
+	struct stat st;
+	const char *why = NULL;
+	int			fd;
+
+	if (stat(path, &st) != 0)
+		why = errno == ENOENT || errno == ENOTDIR ? "it does not exist" :
+			errno == EACCES ? "the database server's operating system user may not reach it" :
+			"it cannot be examined";
+	else if (S_ISDIR(st.st_mode))
+		why = "it is a directory";
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC, 0)) < 0)
+		why = errno == EACCES ? "the database server's operating system user may not read it" :
+			"it cannot be opened";
+	else
+		close(fd);
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" names a file that cannot be read", name),
+				 errdetail("File \"%s\": %s.", cp_shorten(path), why),
+				 errhint("Name a readable file of PEM CA certificates, or leave \"%s\" unset to use the system's store (Debian: package ca-certificates).",
+						 name)));
+}
+
 static void
 check_option_value(const CpOptionDef *def, const char *value)
 {
@@ -466,6 +504,13 @@ check_option_value(const CpOptionDef *def, const char *value)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("option \"%s\" must not be empty", def->name)));
+			break;
+		case CP_OPT_FILE:
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must not be empty", def->name)));
+			check_file_option(def->name, value);
 			break;
 		case CP_OPT_URL:
 			check_url_option(def->name, value);

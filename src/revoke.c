@@ -592,6 +592,9 @@ ExplainDirectModify(ForeignScanState *node, ExplainState *es)
 			total.retries += listed->retries;
 			total.rate_limited += listed->rate_limited;
 			total.bytes += listed->bytes;
+			total.connections += listed->connections;
+			total.tls_handshakes += listed->tls_handshakes;
+			total.tls_resumed += listed->tls_resumed;
 		}
 		cp_explain_stats(&total, st->scan != NULL, es);
 	}

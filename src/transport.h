@@ -62,7 +62,9 @@ typedef struct CpFailure
 	bool		overflow;		/* the reply was larger than max_response_bytes */
 	bool		nomem;			/* an allocation failed while receiving */
 	bool		refused;		/* a reserved address was refused */
-	char		message[256];	/* curl's own, for the server log only */
+	long		verify_result;	/* the TLS library's verification result
+								 * (CURLINFO_SSL_VERIFYRESULT), 0 when none */
+	char		message[256];	/* curl's own, masked, for the server log only */
 } CpFailure;
 
 /* A reply: the status line, the headers we use and the body. */
@@ -140,6 +142,7 @@ extern CpConnection *cp_get_connection(const CpOptions *opts);
 extern int	cp_connection_size(CpConnection *conn);
 extern void *cp_connection_curl(CpConnection *conn, int i);
 extern void *cp_connection_multi(CpConnection *conn);
+extern void *cp_connection_share(CpConnection *conn);
 extern int	cp_connection_cap(CpConnection *conn);
 extern void cp_connection_set_cap(CpConnection *conn, int cap);
 extern void cp_connection_set_busy(CpConnection *conn, bool busy);

@@ -45,7 +45,7 @@ MOCK_KEY=sk-test-checkpoint-perms-0123456789
 export PG_BIN PYTHON MOCK_KEY
 
 CP_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
-libcurl4-openssl-dev libcjson-dev python3 ca-certificates"
+libcurl4-openssl-dev libssl-dev libcjson-dev python3 ca-certificates"
 
 cp_log() { printf '==> %s\n' "$*" >&2; }
 
@@ -65,6 +65,28 @@ cp_install_packages() {
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# The TLS server of test/t_tls.sh and bench/tls.sh: nginx from Debian
+# (nginx-light where the release has it, else nginx), and openssl for the
+# certificates.  Installing nginx would start the system's nginx on port
+# 80, which the tests never use: a policy-rc.d that forbids starting
+# services is in place around the install, unless the machine has its own.
+cp_install_nginx() {
+	local pkg=nginx created="" rc=0
+	if [ -x /usr/sbin/nginx ] && command -v openssl >/dev/null; then
+		return 0
+	fi
+	if [ "$(id -u)" = 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		created=1
+	fi
+	apt-cache show nginx-light >/dev/null 2>&1 && pkg=nginx-light
+	[ -x /usr/sbin/nginx ] && pkg=""
+	cp_install_packages $pkg openssl || rc=$?
+	[ -n "$created" ] && rm -f /usr/sbin/policy-rc.d
+	return $rc
 }
 
 # An npm package, installed once into a cache directory (npm itself from

@@ -75,6 +75,9 @@ Fault tokens, optionally prefixed get-, post- or delete- to apply to that method
                      begins with a space / holds the bytes FF FE (not UTF-8)
     echo-key-late    502 text/html whose body holds the bearer key from byte 190 on (across the
                      200 bytes an error quotes)
+    echo-key-header  GET 200, other methods 502, whose x-request-id is "Bearer <key>" and whose
+                     content type is "text/plain; key=<key>", with a body "not json <key>"; nothing is
+                     done (a broken proxy that echoes the request's Authorization header)
     hostile-error    400 whose error envelope has control characters, the bearer key, bytes that are
                      not UTF-8 and a 5,000-byte param
 
@@ -190,12 +193,12 @@ _FAULT_RES = [
     (re.compile(r"should-retry"), lambda m: ("should_retry", "true")),
     (re.compile(r"(applied-hangup|partial-hangup|stall|cut|hangup|garbage|truncated|wrongtypes|missingfields|notarray|nohasmore|stuckcursor"
                 r"|endless|redirect|echo-key|dropone|overfull|dupids|dupnext|nobody|ctrlid|nulid|longid"
-                r"|spaceid|badutf8|hostile-error|echo-key-late|skiplast|notdeleted|nofilter|nonlatin1)"), lambda m: (m[1], None)),
+                r"|spaceid|badutf8|hostile-error|echo-key-late|echo-key-header|skiplast|notdeleted|nofilter|nonlatin1)"), lambda m: (m[1], None)),
 ]
 # Faults that replace the normal reply (the first applicable one in the checkpoint id wins).
 _REPLACING = {"status", "fail", "hangup", "applied-hangup", "partial-hangup", "stall", "echo-key", "redirect",
               "cut", "garbage", "truncated", "oversized",
-              "nobody", "hostile-error", "echo-key-late"}
+              "nobody", "hostile-error", "echo-key-late", "echo-key-header"}
 # Faults that change the data of a normal reply.
 _MUTATING = ("wrongtypes", "missingfields", "notarray", "nohasmore", "stuckcursor", "endless", "dropone",
              "overfull", "dupids", "dupnext", "ctrlid", "nulid", "longid", "spaceid", "badutf8",
@@ -344,7 +347,7 @@ class Checkpoint:
 
 
 class Reply:
-    __slots__ = ("status", "headers", "body", "ctype", "mode", "fault", "pad_to", "admitted")
+    __slots__ = ("status", "headers", "body", "ctype", "mode", "fault", "pad_to", "admitted", "rid")
 
     def __init__(self, status, body=b"", ctype="application/json", headers=None, mode="normal", fault=None):
         self.status = status
@@ -355,6 +358,7 @@ class Reply:
         self.fault = fault
         self.pad_to = 0
         self.admitted = None        # the Checkpoint whose inflight count this request holds
+        self.rid = None             # an x-request-id of the fault's own
 
 
 def json_reply(status, obj, **kw):
@@ -658,6 +662,12 @@ def handle_admitted(mock, req, st, faults, slow, kinds):
     if mode == "echo-key-late":
         body = ("<html>" + "x" * 184 + (req["bearer"] or "") + "</html>").encode()
         return Reply(502, body, ctype="text/html", fault=fname), slow
+    if mode == "echo-key-header":
+        key = req["bearer"] or ""
+        r = Reply(200 if method == "GET" else 502, ("not json " + key).encode(), ctype="text/plain; key=" + key,
+                  fault=fname)
+        r.rid = "Bearer " + key
+        return r, slow
     if mode == "hostile-error":
         err = error_body("bad\r\nX-Injected: 1\x1b[31m " + (req["bearer"] or ""),
                          "type\x01" + (req["bearer"] or "") + BAD_UTF8_MARK, "p" * 5000, "code\x7f")
@@ -773,7 +783,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _write_reply(self, seq, r, rid=None):
         h = ["HTTP/1.1 %d %s" % (r.status, self.responses.get(r.status, ("",))[0]),
              "Date: " + email.utils.formatdate(usegmt=True),
-             "x-request-id: " + (rid or "req_%d" % seq)]
+             "x-request-id: " + (r.rid or rid or "req_%d" % seq)]
         if r.ctype:
             h.append("Content-Type: " + r.ctype)
         h += ["%s: %s" % kv for kv in r.headers]

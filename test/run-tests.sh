@@ -12,6 +12,7 @@ set -o pipefail
 
 # sqlsmith too, for test/t_sqlsmith.sh
 cp_install_packages sqlsmith
+cp_install_nginx
 cp_install_prism
 cp_build_install
 cp_start_postgres
