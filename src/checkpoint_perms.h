@@ -233,6 +233,10 @@ extern bool cp_strset_add(CpStrSet *set, const char *str);
 extern bool cp_strset_contains(const CpStrSet *set, const char *str);
 extern uint32 cp_strset_count(const CpStrSet *set);
 
+/* version.c: a set-returning SQL function's result */
+struct Tuplestorestate;
+extern struct Tuplestorestate *cp_materialize_result(FunctionCallInfo fcinfo, TupleDesc *tupdesc);
+
 /* columns.c */
 extern const char *cp_field_name(CpField field);
 extern void cp_build_column_map(Relation rel, CpColumnMap *map);

@@ -1384,6 +1384,20 @@ open_pool(CpPool *pool)
 	pool->failed = -1;
 }
 
+/* curl's multi handle itself failed: the batch cannot go on. */
+CP_NORETURN static void report_multi_failure(CURLMcode mc);
+
+static void
+report_multi_failure(CURLMcode mc)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("HTTP transfer failed"),
+			 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
+			 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
+						   (int) mc, curl_multi_strerror(mc))));
+}
+
 /*
  * Let curl move the transfers in flight, and finish those that ended.
  * Returns whether one did (then there may be room to start the next at
@@ -1412,12 +1426,7 @@ perform(CpPool *pool)
 		ended = true;
 	}
 	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("HTTP transfer failed"),
-				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
-				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
-							   (int) mc, curl_multi_strerror(mc))));
+		report_multi_failure(mc);
 	return ended;
 }
 
@@ -1432,12 +1441,7 @@ poll_network(CpPool *pool, long wait)
 						 wait >= 0 && wait < CP_POLL_MS ? (int) wait : CP_POLL_MS, NULL);
 	pgstat_report_wait_end();
 	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("HTTP transfer failed"),
-				 errdetail("The curl multi handle failed (curl multi error %d).", (int) mc),
-				 errdetail_log("The curl multi handle failed (curl multi error %d: %s).",
-							   (int) mc, curl_multi_strerror(mc))));
+		report_multi_failure(mc);
 }
 
 /*

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * version.c
- *		  checkpoint_perms_version(): what is running, for bug reports.
+ *		  checkpoint_perms_version(): what is running, for bug reports; and
+ *		  the result plumbing the extension's set-returning functions share.
  *
  * The extension's SQL version (pg_extension.extversion) says which SQL
  * objects a database has; this function says which shared library the
@@ -17,7 +18,10 @@
 #include <cjson/cJSON.h>
 
 #include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
 #include "checkpoint_perms.h"
 
@@ -39,4 +43,38 @@ checkpoint_perms_version(PG_FUNCTION_ARGS)
 											  curl->version, tls, cJSON_Version(),
 											  PG_VERSION_NUM / 10000,
 											  PG_VERSION_NUM % 100)));
+}
+
+/*
+ * The tuplestore a set-returning SQL function fills (in the query's
+ * memory, as the executor reads it after the call), with the descriptor
+ * of its rows in *tupdesc.
+ */
+Tuplestorestate *
+cp_materialize_result(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *store;
+	MemoryContext oldcxt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("return type must be a row type")));
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	*tupdesc = CreateTupleDescCopy(*tupdesc);
+	store = tuplestore_begin_heap(rsinfo->allowedModes & SFRM_Materialize_Random,
+								  false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = *tupdesc;
+	return store;
 }
