@@ -217,7 +217,7 @@ extern void cp_define_settings(void);
 extern bool cp_log_writes;		/* checkpoint_perms.log_writes */
 extern void cp_check_import_option(const char *name, const char *value);
 
-/* request.c: the checks of an id from SQL */
+/* ids.c: what an id can be, and the cut of a value a message repeats */
 extern CpValueProblem cp_value_problem(const char *value, size_t maxlen, int *byte);
 extern char *cp_value_problem_detail(CpValueProblem problem, const char *value,
 									 size_t maxlen, int byte);
@@ -236,6 +236,9 @@ extern uint32 cp_strset_count(const CpStrSet *set);
 /* version.c: a set-returning SQL function's result */
 struct Tuplestorestate;
 extern struct Tuplestorestate *cp_materialize_result(FunctionCallInfo fcinfo, TupleDesc *tupdesc);
+
+/* address.c */
+extern bool cp_address_is_reserved(int family, const void *addr);
 
 /* columns.c */
 extern const char *cp_field_name(CpField field);

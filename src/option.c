@@ -36,7 +36,6 @@
 #include "utils/varlena.h"
 
 #include "checkpoint_perms.h"
-#include "transport.h"
 
 #define CP_DEFAULT_BASE_URL "https://api.openai.com/v1"
 

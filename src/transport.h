@@ -148,7 +148,6 @@ extern void cp_connection_set_cap(CpConnection *conn, int cap);
 extern void cp_connection_set_busy(CpConnection *conn, bool busy);
 
 /* http.c */
-extern bool cp_address_is_reserved(int family, const void *addr);
 
 /*
  * cp_http_send: send one transfer, retrying as the SDKs do, and return
