@@ -74,3 +74,15 @@ INSERT INTO m_warn (project_id) VALUES ('proj_x');
 DELETE FROM m_warn WHERE project_id = 'proj_0001';
 DELETE FROM m_noproject;
 ROLLBACK;
+
+-- grants of two checkpoints in one statement: when the one whose reply is
+-- lost cannot be learned (its list fails), the error also says the other
+-- checkpoint's grant was applied
+-- (the rollback warning comes before or after the error: hidden here)
+CREATE FOREIGN TABLE m_across (checkpoint text, id text, project_id text) SERVER m_one;
+SET client_min_messages = error;
+INSERT INTO m_across (checkpoint, project_id) VALUES
+  ('ft:msg:across-ok', 'proj_1'),
+  ('ft:msg:across-lost:post-applied-hangup:get-status-500', 'proj_2');
+RESET client_min_messages;
+SELECT count(*) FROM m_across WHERE checkpoint = 'ft:msg:across-ok';

@@ -409,6 +409,10 @@ grant_in_doubt(CpGrantRun *run, ErrorData *edata)
 					 name_projects(run->project_ids, doubtful, ndoubtful));
 	edata->detail = edata->detail ?
 		psprintf("%s %s", edata->detail, doubt) : pstrdup(doubt);
+	/* an error of a recovery list: its request did not end with what the
+	 * statement (and the other checkpoints' grants) already applied */
+	if (run->progress[0] != '\0' && strstr(edata->detail, run->progress) == NULL)
+		edata->detail = psprintf("%s%s", edata->detail, run->progress);
 	if (edata->hint == NULL)
 		edata->hint = pstrdup("Check with SELECT ... WHERE project_id = '...' before you grant them again; SELECT * FROM checkpoint_perms_journal() lists them.");
 }
@@ -601,6 +605,30 @@ first_posts(CpGrantBatch *batches, int nbatches, CpGrantFirst *firsts)
 }
 
 /*
+ * The progress note of batch b's recovery: the statement's, and the grants
+ * of the other checkpoints' batches known applied by then (those before b
+ * are done; those after it, if their first POST's reply said so), which an
+ * error in b's recovery leaves applied.
+ */
+static const char *
+others_granted(const CpGrantMany *many, int nbatches, int b)
+{
+	int			applied = 0;
+	int			c;
+
+	for (c = 0; c < nbatches; c++)
+		if (c < b || (c > b && many->firsts[c].made != NULL))
+			applied += many->batches[c].n;
+	if (applied == 0)
+		return many->progress;
+	if (applied == 1)
+		return psprintf("%s The grant of 1 project on another checkpoint was applied; it stays applied.",
+						many->progress);
+	return psprintf("%s The grants of %d projects on other checkpoints were applied; they stay applied.",
+					many->progress, applied);
+}
+
+/*
  * Grant the batches of several checkpoints (one POST each), exactly once
  * each: their first POSTs go out at once (cp_api_send_many); a batch
  * whose reply was lost is then learned and completed by cp_grant_once, one
@@ -646,5 +674,6 @@ cp_grant_many(CpGrantBatch *batches, int nbatches, double est_rows, const char *
 
 	for (b = 0; b < nbatches; b++)
 		batches[b].made = cp_grant_once(&batches[b].opts, batches[b].project_ids, batches[b].n,
-										est_rows, progress, stats, &many->firsts[b]);
+										est_rows, others_granted(many, nbatches, b), stats,
+										&many->firsts[b]);
 }
