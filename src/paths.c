@@ -41,6 +41,20 @@ enum FdwPathPrivateIndex
 	FdwPathPrivateLimit			/* Integer: rows to fetch at most, 0: all */
 };
 
+/* A path's fdw_private (path_private) and what GetForeignPlan reads of it. */
+static List *
+path_private(CpOrder order, double limit)
+{
+	return list_make2(makeInteger(order), makeInteger((int) Min(limit, (double) INT_MAX)));
+}
+
+static void
+read_path_private(List *items, CpScanPlan *plan)
+{
+	plan->order = (CpOrder) intVal(list_nth(items, FdwPathPrivateOrder));
+	plan->row_budget = intVal(list_nth(items, FdwPathPrivateLimit));
+}
+
 /* What GetForeignRelSize learns for the later planning callbacks. */
 typedef struct CpRelInfo
 {
@@ -301,8 +315,7 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 
 	add_path(baserel,
 			 foreign_path(root, baserel, baserel->rows, startup_cost, total_cost, pathkeys, NULL,
-						  list_make2(makeInteger(order),
-									 makeInteger((int) Min(limit, (double) INT_MAX)))));
+						  path_private(order, limit)));
 }
 
 /* Is one of a parameterized path's clauses the checkpoint join clause? */
@@ -374,7 +387,7 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 		add_path(baserel,
 				 foreign_path(root, baserel, ppi->ppi_rows, startup_cost, total_cost, NIL,
 							  ppi->ppi_req_outer,
-							  list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+							  path_private(CP_ORDER_NONE, 0)));
 		added++;
 	}
 	return added;
@@ -449,7 +462,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		 */
 		add_path(baserel,
 				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,
-							  list_make2(makeInteger(CP_ORDER_NONE), makeInteger(0))));
+							  path_private(CP_ORDER_NONE, 0)));
 		return;
 	}
 
@@ -594,8 +607,7 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *recheck = NIL;
 	ListCell   *lc;
 
-	plan.order = (CpOrder) intVal(list_nth(best_path->fdw_private, FdwPathPrivateOrder));
-	plan.row_budget = intVal(list_nth(best_path->fdw_private, FdwPathPrivateLimit));
+	read_path_private(best_path->fdw_private, &plan);
 	chosen = choose_filter(root, baserel, best_path, scan_clauses,
 						   info->columns.attno[CP_FIELD_PROJECT_ID], info->pushed,
 						   &value, &plan.project_kind);

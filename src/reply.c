@@ -245,11 +245,11 @@ required_string(const cJSON *obj, const char *name, const char *where, bool none
 }
 
 /*
- * An id (or other short string) from the API must pass the checks an id
- * from SQL passes: it will reach a URL, a message or a column.
+ * A short string from the API must pass the checks a value from SQL
+ * passes: it will reach a URL, a message or a column.
  */
 static void
-check_api_id(const char *value, const char *where, size_t maxlen)
+check_api_string(const char *value, const char *where, size_t maxlen)
 {
 	int			byte;
 	CpValueProblem problem = cp_value_problem(value, maxlen, &byte);
@@ -257,6 +257,17 @@ check_api_id(const char *value, const char *where, size_t maxlen)
 	if (problem != CP_VALUE_OK)
 		report_malformed(psprintf("Field \"%s\" is not a valid id. %s", where,
 								  cp_value_problem_detail(problem, value, maxlen, byte)));
+}
+
+/* An id from the API must be one an id can be (ids.c, cp_id_possible). */
+static void
+check_api_id(CpIdKind kind, const char *value, const char *where)
+{
+	if (cp_id_possible(kind, value))
+		return;
+	if (value[0] == '\0')
+		report_malformed(psprintf("Field \"%s\" is empty.", where));
+	check_api_string(value, where, cp_id_max_len(kind));
 }
 
 /* A string-or-null field such as last_id; NULL when absent, null or "". */
@@ -287,13 +298,13 @@ read_permission(const cJSON *item, int index, CpPermission *perm)
 
 	snprintf(where, sizeof(where), "data[%d].id", index);
 	perm->id = required_string(item, "id", where, true);
-	check_api_id(perm->id, where, CP_MAX_PERMISSION_ID_LEN);
+	check_api_id(CP_ID_PERMISSION, perm->id, where);
 	snprintf(where, sizeof(where), "data[%d].project_id", index);
 	perm->project_id = required_string(item, "project_id", where, true);
-	check_api_id(perm->project_id, where, CP_MAX_PROJECT_ID_LEN);
+	check_api_id(CP_ID_PROJECT, perm->project_id, where);
 	snprintf(where, sizeof(where), "data[%d].object", index);
 	perm->object = required_string(item, "object", where, false);
-	check_api_id(perm->object, where, CP_MESSAGE_VALUE_LEN);
+	check_api_string(perm->object, where, CP_MESSAGE_VALUE_LEN);
 
 	snprintf(where, sizeof(where), "data[%d].created_at", index);
 	created = cJSON_GetObjectItemCaseSensitive(item, "created_at");
@@ -346,7 +357,7 @@ cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
 		page->has_more = cJSON_IsTrue(has_more);
 		page->last_id = optional_string(root, "last_id");
 		if (page->last_id)
-			check_api_id(page->last_id, "last_id", CP_MAX_PERMISSION_ID_LEN);
+			check_api_id(CP_ID_PERMISSION, page->last_id, "last_id");
 	}
 	PG_FINALLY();
 	{
@@ -374,7 +385,7 @@ cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 		if (!cJSON_IsObject(root))
 			report_wrong_type("(the reply)", root, "an object");
 		id = required_string(root, "id", "id", true);
-		check_api_id(id, "id", CP_MAX_PERMISSION_ID_LEN);
+		check_api_id(CP_ID_PERMISSION, id, "id");
 		if (strcmp(id, permission_id) != 0)
 			report_malformed(psprintf("The reply confirms permission \"%s\", not \"%s\".",
 									  cp_shorten(id), cp_shorten(permission_id)));
