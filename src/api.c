@@ -81,6 +81,54 @@ cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 }
 
 /*
+ * GET one page of a list whose path has a cursor ("after"), and return
+ * false, not raise, when the API refuses that cursor (400, param "after"):
+ * a strict API refuses the id of a revoked permission, and only the
+ * caller knows whether it can list on from another one (scan.c).  The
+ * refused reply is left in *refused (its body in CurrentMemoryContext),
+ * for cp_api_report_refused.
+ */
+bool
+cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
+				  CpTransfer *refused)
+{
+	CpTransfer	t;
+	ErrorContextCallback errcallback;
+
+	memset(&t, 0, sizeof(t));
+	t.req.method = "GET";
+	t.req.path = path;
+	t.req.progress = "";
+	push_request_context(&errcallback, &t.req);
+	if (!cp_http_send(opts, &t, stats))
+	{
+		if (t.outcome == CP_REPLIED && cp_reply_refuses_param(&t.resp, "after"))
+		{
+			pop_request_context(&errcallback);
+			*refused = t;
+			return false;
+		}
+		raise_failure(opts, &t);
+	}
+	cp_parse_page(opts, &t.resp, page);
+	if (stats)
+		stats->pages++;
+	pfree(t.resp.body);
+	pop_request_context(&errcallback);
+	return true;
+}
+
+/* Raise the refusal cp_api_list_after returned, with the caller's hint. */
+void
+cp_api_report_refused(const CpOptions *opts, const CpTransfer *refused, const char *hint)
+{
+	ErrorContextCallback errcallback;
+
+	push_request_context(&errcallback, &refused->req);
+	cp_report_bad_request(opts, &refused->req, &refused->resp, hint);
+}
+
+/*
  * Send n independent transfers at once (cp_http_send_many), and raise the
  * first that ended without a usable reply once the others in flight have
  * ended, with its request line as context and progress(arg) (NULL:
