@@ -98,3 +98,23 @@ SELECT line FROM explain_filter('SELECT count(revoke_fn(id)) FROM fn_perms',
   WHERE line NOT LIKE '%Bytes Received%';
 SELECT count(*) AS left_over FROM fn_perms;
 SELECT * FROM gets('ft:cursors:fn:seed-25');
+
+-- A scan of several lists reads their next pages ahead, together: a
+-- refused cursor among those is read again alone, then resumed (so each
+-- refusal is two requests; proj_0002's pages were all read ahead before
+-- any of its rows was revoked).
+CREATE FOREIGN TABLE many_perms (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:cursors:many:seed-60:proj-2', page_size '10');
+DO $$
+DECLARE r record; n int := 0;
+BEGIN
+  FOR r IN SELECT id FROM many_perms WHERE project_id IN ('proj_0001', 'proj_0002') LOOP
+    DELETE FROM many_perms WHERE id = r.id;
+    n := n + 1;
+  END LOOP;
+  RAISE NOTICE 'revoked %', n;
+END $$;
+SELECT count(*) AS left_over FROM many_perms;
+SELECT query->>'project_id' AS project, count(*) FILTER (WHERE status = 200) AS ok,
+       count(*) FILTER (WHERE status = 400) AS refused
+  FROM mock_requests('ft:cursors:many:seed-60:proj-2') WHERE method = 'GET' GROUP BY 1 ORDER BY 1;

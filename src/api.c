@@ -161,6 +161,35 @@ cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
 }
 
 /*
+ * Send pages read ahead (n GETs, list.c) as cp_api_send_many does, except
+ * that a batch stopped by a refused cursor (400, param "after") is not an
+ * error: a page read ahead is optional, so each list that got no page
+ * fetches it again alone (cp_api_list_after), where its refusal is
+ * returned to the caller that knows what to do with it.
+ */
+void
+cp_api_read_ahead(const CpOptions *opts, CpTransfer *t, int n,
+				  void (*on_reply) (CpTransfer *t, void *arg), CpStats *stats)
+{
+	ErrorContextCallback errcallback;
+	CpTransfer *f;
+	int			failed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].req.progress == NULL)
+			t[i].req.progress = "";
+	failed = cp_http_send_many(opts, t, n, on_reply, NULL, stats);
+	if (failed < 0)
+		return;
+	f = &t[failed];
+	if (f->outcome == CP_REPLIED && cp_reply_refuses_param(&f->resp, "after"))
+		return;
+	push_request_context(&errcallback, &f->req);
+	raise_failure(opts, f);
+}
+
+/*
  * Match the permissions of a create reply to the project ids sent: exactly
  * one each, whatever their order.  Returns them in the order of ids, or
  * NULL with *problem saying what does not match.

@@ -84,6 +84,8 @@ CP_NORETURN extern void cp_api_report_refused(const CpOptions *opts, const CpTra
 extern void cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
 							 void (*on_reply) (CpTransfer *t, void *arg),
 							 const char *(*progress) (void *arg), void *arg, CpStats *stats);
+extern void cp_api_read_ahead(const CpOptions *opts, CpTransfer *t, int n,
+							  void (*on_reply) (CpTransfer *t, void *arg), CpStats *stats);
 extern void cp_api_create_request(CpTransfer *t, const char *checkpoint, char **project_ids,
 								  int n);
 extern CpPermission *cp_api_create(const CpOptions *opts, CpTransfer *t, char **project_ids,

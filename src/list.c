@@ -474,7 +474,9 @@ ahead_page_reply(CpTransfer *t, void *arg)
  * flight), into a queue of up to CP_READ_AHEAD pages each: a scan of
  * several lists fetches what follows their pages together, round after
  * round, instead of one list after another.  Lists that are done, or
- * whose queue is full, are passed over.
+ * whose queue is full, are passed over.  A page whose cursor the API
+ * refuses is not queued (cp_api_read_ahead): its list asks for it again
+ * alone, and learns of the refusal then.
  */
 void
 cp_lister_fetch_ahead(CpLister **listers, int n)
@@ -490,7 +492,7 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		const char *cursor = k > 0 ? lister->ahead[k - 1].last_id : lister->after;
 		MemoryContext oldcxt;
 
-		if (lister->pages == 0 || lister->exhausted || lister->ahead_end ||
+		if (lister->pages == 0 || lister->exhausted || lister->ahead_end || lister->refused ||
 			k >= CP_READ_AHEAD || lister->pages + k >= lister->opts->max_pages)
 			continue;
 		lister->ahead_limit[k] = lister->page_limit;
@@ -507,8 +509,7 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		count++;
 	}
 	if (count > 0)
-		cp_api_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
-						 listers[0]->stats);
+		cp_api_read_ahead(listers[0]->opts, t, count, ahead_page_reply, listers[0]->stats);
 	pfree(t);
 }
 
