@@ -118,3 +118,22 @@ SELECT count(*) AS left_over FROM many_perms;
 SELECT query->>'project_id' AS project, count(*) FILTER (WHERE status = 200) AS ok,
        count(*) FILTER (WHERE status = 400) AS refused
   FROM mock_requests('ft:cursors:many:seed-60:proj-2') WHERE method = 'GET' GROUP BY 1 ORDER BY 1;
+
+-- The ids a scan keeps to list again are bounded by work_mem (64kB: 8,192
+-- of them): a cursor past that whose whole page was revoked fails, and
+-- says how to get past it.
+CREATE FOREIGN TABLE big_perms (id text)
+  SERVER mock OPTIONS (checkpoint 'ft:cursors:big:seed-8300', page_size '100');
+SELECT string_agg(quote_literal(id), ', ') AS page82
+  FROM (SELECT id FROM big_perms OFFSET 8100 LIMIT 100) s \gset
+SET work_mem = '64kB';
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM big_perms;
+MOVE 8200 FROM c;
+DELETE FROM big_perms WHERE id IN (:page82);
+-- the ROLLBACK's warning: hidden here (sql/journal.sql tests it)
+SET client_min_messages = error;
+FETCH 1 FROM c;
+ROLLBACK;
+RESET work_mem;
+SELECT count(*) AS left_over FROM big_perms;
