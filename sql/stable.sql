@@ -27,16 +27,17 @@ DELETE FROM revoke250;
 SELECT * FROM traffic('ft:stable:revoke250:seed-250:proj-5');
 SELECT count(*) AS left FROM revoke250;
 
--- the mock refuses a revoked cursor: a plain SELECT that pages past it fails
--- the way a strict API makes it fail (here from a cursor gone stale through
--- another statement's revoke, read in the same transaction)
+-- the mock refuses a revoked cursor, as a strict API may: a cursor gone
+-- stale through another statement's revoke of this session, read in the
+-- same transaction, resumes after the last row of its page not revoked
+-- (sql/cursors.sql; one broken by another session fails: t_cursors.sh)
 CREATE FOREIGN TABLE stale (id text, created_at bigint, project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:stable:stale:seed-30', page_size '10');
 BEGIN;
 DECLARE c CURSOR FOR SELECT id FROM stale;
 FETCH 10 FROM c;
 DELETE FROM stale WHERE id = (SELECT id FROM stale ORDER BY created_at LIMIT 1 OFFSET 20);
--- the rollback warning may reach psql before or after the error: hidden here (sql/journal.sql tests it) until the ROLLBACK
+-- the ROLLBACK's warning: hidden here (sql/journal.sql tests it)
 SET client_min_messages = error;
 FETCH 1 FROM c;
 ROLLBACK;

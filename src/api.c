@@ -81,6 +81,54 @@ cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
 }
 
 /*
+ * GET one page of a list whose path has a cursor ("after"), and return
+ * false, not raise, when the API refuses that cursor (400, param "after"):
+ * a strict API refuses the id of a revoked permission, and only the
+ * caller knows whether it can list on from another one (scan.c).  The
+ * refused reply is left in *refused (its body in CurrentMemoryContext),
+ * for cp_api_report_refused.
+ */
+bool
+cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
+				  CpTransfer *refused)
+{
+	CpTransfer	t;
+	ErrorContextCallback errcallback;
+
+	memset(&t, 0, sizeof(t));
+	t.req.method = "GET";
+	t.req.path = path;
+	t.req.progress = "";
+	push_request_context(&errcallback, &t.req);
+	if (!cp_http_send(opts, &t, stats))
+	{
+		if (t.outcome == CP_REPLIED && cp_reply_refuses_param(&t.resp, "after"))
+		{
+			pop_request_context(&errcallback);
+			*refused = t;
+			return false;
+		}
+		raise_failure(opts, &t);
+	}
+	cp_parse_page(opts, &t.resp, page);
+	if (stats)
+		stats->pages++;
+	pfree(t.resp.body);
+	pop_request_context(&errcallback);
+	return true;
+}
+
+/* Raise the refusal cp_api_list_after returned, with the caller's hint. */
+void
+cp_api_report_refused(const CpOptions *opts, const CpTransfer *refused, const char *hint)
+{
+	ErrorContextCallback errcallback;
+
+	push_request_context(&errcallback, &refused->req);
+	cp_report_bad_request(opts, &refused->req, &refused->resp, hint);
+}
+
+/*
  * Send n independent transfers at once (cp_http_send_many), and raise the
  * first that ended without a usable reply once the others in flight have
  * ended, with its request line as context and progress(arg) (NULL:
@@ -108,6 +156,35 @@ cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
 	f = &t[failed];
 	/* what the batch applied before it stopped, not before it started */
 	f->req.progress = progress ? progress(arg) : "";
+	push_request_context(&errcallback, &f->req);
+	raise_failure(opts, f);
+}
+
+/*
+ * Send pages read ahead (n GETs, list.c) as cp_api_send_many does, except
+ * that a batch stopped by a refused cursor (400, param "after") is not an
+ * error: a page read ahead is optional, so each list that got no page
+ * fetches it again alone (cp_api_list_after), where its refusal is
+ * returned to the caller that knows what to do with it.
+ */
+void
+cp_api_read_ahead(const CpOptions *opts, CpTransfer *t, int n,
+				  void (*on_reply) (CpTransfer *t, void *arg), CpStats *stats)
+{
+	ErrorContextCallback errcallback;
+	CpTransfer *f;
+	int			failed;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].req.progress == NULL)
+			t[i].req.progress = "";
+	failed = cp_http_send_many(opts, t, n, on_reply, NULL, stats);
+	if (failed < 0)
+		return;
+	f = &t[failed];
+	if (f->outcome == CP_REPLIED && cp_reply_refuses_param(&f->resp, "after"))
+		return;
 	push_request_context(&errcallback, &f->req);
 	raise_failure(opts, f);
 }

@@ -41,6 +41,11 @@ extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern bool cp_lister_needs_page(const CpLister *lister);
 extern void cp_lister_fetch_ahead(CpLister **listers, int n);
 extern CpPermission *cp_lister_next(CpLister *lister);
+extern bool cp_lister_refused(const CpLister *lister);
+extern const char *cp_lister_cursor(const CpLister *lister);
+extern const CpPage *cp_lister_page(const CpLister *lister);
+extern void cp_lister_resume(CpLister *lister, const char *after);
+CP_NORETURN extern void cp_lister_report_refused(const CpLister *lister, const char *hint);
 extern void cp_lister_fetch_first(CpLister **listers, int n);
 
 /* What the reply to a DELETE says (cp_read_deleted). */
@@ -55,6 +60,9 @@ typedef enum CpDeleteAnswer
 extern char *cp_mask_key(const CpOptions *opts, const char *str);
 CP_NORETURN extern void cp_report_http_error(const CpOptions *opts, const CpRequest *req,
 											 const CpResponse *resp);
+extern bool cp_reply_refuses_param(const CpResponse *resp, const char *param);
+CP_NORETURN extern void cp_report_bad_request(const CpOptions *opts, const CpRequest *req,
+											  const CpResponse *resp, const char *hint);
 extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
 extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 							 const char *permission_id);
@@ -69,9 +77,15 @@ extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
  * it still reads what became of the request (t->outcome).
  */
 extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
+extern bool cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
+							  CpTransfer *refused);
+CP_NORETURN extern void cp_api_report_refused(const CpOptions *opts, const CpTransfer *refused,
+											  const char *hint);
 extern void cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
 							 void (*on_reply) (CpTransfer *t, void *arg),
 							 const char *(*progress) (void *arg), void *arg, CpStats *stats);
+extern void cp_api_read_ahead(const CpOptions *opts, CpTransfer *t, int n,
+							  void (*on_reply) (CpTransfer *t, void *arg), CpStats *stats);
 extern void cp_api_create_request(CpTransfer *t, const char *checkpoint, char **project_ids,
 								  int n);
 extern CpPermission *cp_api_create(const CpOptions *opts, CpTransfer *t, char **project_ids,

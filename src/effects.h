@@ -79,6 +79,7 @@ extern CpJournalOutcome cp_journal_settle(const CpOptions *opts, CpJournalRef re
 										  const CpTransfer *t, CpReplySays says,
 										  const char *permission_id);
 extern const char *cp_progress_note(bool revoke, int64 applied);
+extern bool cp_session_revoked(const char *checkpoint, const char *permission_id);
 
 /* grant.c */
 extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);

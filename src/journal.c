@@ -133,6 +133,46 @@ lookup(CpJournalRef ref)
 	return &current.entries[index];
 }
 
+/* Does this journal hold a revoke of that permission that the API confirmed? */
+static bool
+journal_revoked(const CpJournal *journal, const char *checkpoint, const char *permission_id)
+{
+	int			i;
+
+	for (i = journal->n - 1; i >= 0; i--)
+	{
+		const CpJournalEntry *entry = &journal->entries[i];
+
+		if (entry->action == CP_JOURNAL_REVOKE && !entry->discarded &&
+			(entry->outcome == CP_OUTCOME_APPLIED || entry->outcome == CP_OUTCOME_NOT_FOUND) &&
+			entry->permission_id && strcmp(entry->permission_id, permission_id) == 0 &&
+			strcmp(entry->checkpoint, checkpoint) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Did this session revoke that permission, as the API confirmed (applied,
+ * or already gone)?  For a list whose cursor the API refused (scan.c): a
+ * cursor this session broke can be resumed from another, one broken by
+ * someone else cannot be told from a bad cursor.  The current
+ * transaction's journal and the last one that sent anything answer: a
+ * list is read within one transaction (a cursor held past its COMMIT is
+ * read whole at the COMMIT), so that covers every revoke that can break
+ * it, except those past CP_JOURNAL_MAX in one transaction, which are only
+ * counted: then the answer is no, and the list fails as before.  A
+ * rolled-back revoke still counts: the API has no transactions.  A linear
+ * walk (at most 2 * CP_JOURNAL_MAX entries): it runs only after a refusal,
+ * once per row of one page.
+ */
+bool
+cp_session_revoked(const char *checkpoint, const char *permission_id)
+{
+	return journal_revoked(&current, checkpoint, permission_id) ||
+		journal_revoked(&previous, checkpoint, permission_id);
+}
+
 /*
  * Record a grant or revoke that is about to be sent (outcome unknown) or
  * was just answered.  Returns a reference for cp_journal_set_outcome and

@@ -18,6 +18,13 @@
  * per project_id value costs about one round trip per max_concurrency
  * values, not one per value.  Later pages follow one at a time.
  *
+ * A cursor ("after") the API refuses (400, param "after": a strict API
+ * refuses a revoked permission's id) is not raised: the list stops there
+ * with the page it came from still in memory (cp_lister_refused), and the
+ * caller resumes it from another cursor or from the start
+ * (cp_lister_resume), or raises the refusal with its own hint.  Knowing
+ * who revoked what is not this layer's.
+ *
  * A page must keep the contract: no more items than the limit asked for,
  * and no id twice.  Duplicates are looked for within a page and against
  * the page before, whose ids are kept as 64-bit hashes (8 bytes each, at
@@ -53,6 +60,14 @@ struct CpLister
 	bool		exhausted;		/* no page after this one */
 	uint64	   *prev_hashes;	/* ids of the page before, hashed and sorted */
 	int			nprev;
+
+	/*
+	 * The API refused the cursor of the next page (cp_lister_refused): the
+	 * reply, in the spare context ahead_cxt[0], and the page is still the
+	 * one whose last row the cursor was.
+	 */
+	bool		refused;
+	CpTransfer	refusal;
 
 	/* pages after this one, read ahead with other lists' (see list.c) */
 	int			nahead;
@@ -118,6 +133,7 @@ cp_lister_start(CpLister *lister, const char *base_path, const char *project_id)
 	lister->nahead = 0;
 	lister->ahead_end = false;
 	lister->nprev = 0;
+	lister->refused = false;
 }
 
 /* The limit of the pages requested from now on (1 to page_size). */
@@ -330,16 +346,47 @@ page_read(CpLister *lister, const char *path, int limit)
 	lister->after = MemoryContextStrdup(lister->cxt, lister->page.last_id);
 }
 
+/*
+ * Fetch the page after the one in memory into the spare context (the
+ * first read-ahead one: nothing is read ahead), so that when the API
+ * refuses the cursor the page it came from is still there for the caller
+ * to choose another cursor from (cp_lister_resume).
+ */
 static void
 fetch_next_page(CpLister *lister)
 {
+	MemoryContext spare = lister->ahead_cxt[0];
 	MemoryContext oldcxt;
-	int			limit;
-	char	   *path = next_page_path(lister, &limit);
+	int			limit = lister->page_limit;
+	CpPage		page;
+	char	   *path;
 
-	oldcxt = MemoryContextSwitchTo(lister->page_cxt);
-	cp_api_list(lister->opts, path, &lister->page, lister->stats);
+	Assert(lister->nahead == 0);
+	if (lister->after == NULL)
+	{
+		/* the first page: there is no cursor to refuse */
+		path = next_page_path(lister, &limit);
+		oldcxt = MemoryContextSwitchTo(lister->page_cxt);
+		cp_api_list(lister->opts, path, &lister->page, lister->stats);
+		MemoryContextSwitchTo(oldcxt);
+		page_read(lister, path, limit);
+		return;
+	}
+	check_max_pages(lister);
+	MemoryContextReset(spare);
+	oldcxt = MemoryContextSwitchTo(spare);
+	path = cp_list_page_path(lister->base_path, limit, lister->after);
+	if (!cp_api_list_after(lister->opts, path, &page, lister->stats, &lister->refusal))
+	{
+		MemoryContextSwitchTo(oldcxt);
+		lister->refused = true;
+		return;
+	}
 	MemoryContextSwitchTo(oldcxt);
+	lister->ahead_cxt[0] = lister->page_cxt;
+	lister->page_cxt = spare;
+	MemoryContextReset(lister->ahead_cxt[0]);
+	lister->page = page;
 	page_read(lister, path, limit);
 }
 
@@ -427,7 +474,9 @@ ahead_page_reply(CpTransfer *t, void *arg)
  * flight), into a queue of up to CP_READ_AHEAD pages each: a scan of
  * several lists fetches what follows their pages together, round after
  * round, instead of one list after another.  Lists that are done, or
- * whose queue is full, are passed over.
+ * whose queue is full, are passed over.  A page whose cursor the API
+ * refuses is not queued (cp_api_read_ahead): its list asks for it again
+ * alone, and learns of the refusal then.
  */
 void
 cp_lister_fetch_ahead(CpLister **listers, int n)
@@ -443,7 +492,7 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		const char *cursor = k > 0 ? lister->ahead[k - 1].last_id : lister->after;
 		MemoryContext oldcxt;
 
-		if (lister->pages == 0 || lister->exhausted || lister->ahead_end ||
+		if (lister->pages == 0 || lister->exhausted || lister->ahead_end || lister->refused ||
 			k >= CP_READ_AHEAD || lister->pages + k >= lister->opts->max_pages)
 			continue;
 		lister->ahead_limit[k] = lister->page_limit;
@@ -460,8 +509,7 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		count++;
 	}
 	if (count > 0)
-		cp_api_send_many(listers[0]->opts, t, count, ahead_page_reply, NULL, NULL,
-						 listers[0]->stats);
+		cp_api_read_ahead(listers[0]->opts, t, count, ahead_page_reply, listers[0]->stats);
 	pfree(t);
 }
 
@@ -493,7 +541,11 @@ take_ahead_page(CpLister *lister)
 	page_read(lister, path, limit);
 }
 
-/* The next permission of the list, or NULL at its end. */
+/*
+ * The next permission of the list, or NULL at its end, or when the API
+ * refused the cursor of the next page (cp_lister_refused): until the
+ * caller resumes the list (cp_lister_resume), it stays there.
+ */
 CpPermission *
 cp_lister_next(CpLister *lister)
 {
@@ -501,11 +553,65 @@ cp_lister_next(CpLister *lister)
 	{
 		if (lister->next < lister->page.nitems)
 			return &lister->page.items[lister->next++];
-		if (lister->exhausted)
+		if (lister->exhausted || lister->refused)
 			return NULL;
 		if (lister->nahead > 0)
 			take_ahead_page(lister);
 		else
 			fetch_next_page(lister);
 	}
+}
+
+/*
+ * Did the list stop because the API refused its cursor (400, param
+ * "after")?  The lister does not guess why: a strict API refuses the id of
+ * a revoked permission, and whether this session revoked it is the effects
+ * layer's to say, what to do then the caller's.
+ */
+bool
+cp_lister_refused(const CpLister *lister)
+{
+	return lister->refused;
+}
+
+/* The cursor the API refused: the id of the last row of the page. */
+const char *
+cp_lister_cursor(const CpLister *lister)
+{
+	Assert(lister->refused);
+	return lister->after;
+}
+
+/* The page in memory (after a refusal, the one the cursor was taken from). */
+const CpPage *
+cp_lister_page(const CpLister *lister)
+{
+	return &lister->page;
+}
+
+/*
+ * List on after a refusal: after the row after (one of the page's, which
+ * is still checked against for duplicates), or, with after NULL, from the
+ * start again, as a new walk (the caller skips what it already returned).
+ * The pages counter goes on, so that max_pages bounds a list that keeps
+ * being resumed too.
+ */
+void
+cp_lister_resume(CpLister *lister, const char *after)
+{
+	Assert(lister->refused);
+	lister->refused = false;
+	pfree(lister->after);
+	lister->after = after ? MemoryContextStrdup(lister->cxt, after) : NULL;
+	if (after == NULL)
+		lister->nprev = 0;
+	MemoryContextReset(lister->ahead_cxt[0]);
+}
+
+/* Raise the refusal of the list's cursor, with the caller's hint. */
+void
+cp_lister_report_refused(const CpLister *lister, const char *hint)
+{
+	Assert(lister->refused);
+	cp_api_report_refused(lister->opts, &lister->refusal, hint);
 }

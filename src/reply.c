@@ -522,6 +522,38 @@ mapping_hint(const CpOptions *opts, const char *what)
 }
 
 /*
+ * Is resp the API refusing query parameter param (400, the error
+ * envelope's "param")?  How a list learns that its cursor ("after") was
+ * refused, which the caller may know how to get past (scan.c).
+ */
+bool
+cp_reply_refuses_param(const CpResponse *resp, const char *param)
+{
+	CpApiError	err;
+
+	if (resp->status != 400)
+		return false;
+	read_api_error(resp, &err);
+	return err.param != NULL && strcmp(err.param, param) == 0;
+}
+
+/*
+ * The error of a 400 reply, with a hint from the caller, who knows what
+ * the request was for (a list cursor that could not be resumed).
+ */
+void
+cp_report_bad_request(const CpOptions *opts, const CpRequest *req, const CpResponse *resp,
+					  const char *hint)
+{
+	Assert(resp->status == 400);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("OpenAI API rejected the request"),
+			 errdetail("%s%s", http_error_detail(opts, resp), req->progress ? req->progress : ""),
+			 errhint("%s", hint)));
+}
+
+/*
  * Turn a non-2xx reply into an error.  The SQLSTATE follows the status,
  * as the README's table publishes; the detail carries what the API said.
  * What the request may have done is the effects layer's to add (grant.c,

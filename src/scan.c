@@ -11,12 +11,15 @@
  * it; in a statement that writes it reads its whole list first
  * (statement.c).  A scan of several lists fetches the first pages of up
  * to max_concurrency of them at once, and holds those pages meanwhile.
+ * A list whose cursor the API refuses because this session revoked its
+ * row resumes (resume_list).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/stratnum.h"
+#include "common/hashfn.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -67,6 +70,19 @@ typedef struct CpScanState
 	int64		rows;			/* rows returned since the (re)start */
 	MemoryContext row_cxt;		/* the current row's values; reset per row */
 	CpStats		stats;
+
+	/*
+	 * A list resumed after the API refused its cursor (resume_list): the
+	 * ids (64-bit hashes) of the rows the current segment returned, at
+	 * most max_returned of them, sorted up to nsorted when a list starts
+	 * again from the top.
+	 */
+	uint64	   *returned;
+	int			nreturned;
+	int			nsorted;
+	int			max_returned;	/* work_mem's worth */
+	bool		returned_full;	/* more were returned than kept */
+	bool		skip_returned;	/* the list started again: skip those */
 
 	/* in a statement that writes (statement.c), else NULL */
 	CpStatement *stmt;
@@ -254,6 +270,16 @@ evaluate_values(CpScanState *st, ExprContext *econtext, CpConditionValues *value
 	}
 }
 
+/* A new list: no row of it was returned yet. */
+static void
+forget_returned(CpScanState *st)
+{
+	st->nreturned = 0;
+	st->nsorted = 0;
+	st->returned_full = false;
+	st->skip_returned = false;
+}
+
 /*
  * Start (or restart, after a rescan) a scan: evaluate its values, and if
  * they name the same lists as before and what was read is still in memory
@@ -310,6 +336,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->lists = lists;
 	st->segment = -1;
 	st->started = 0;
+	forget_returned(st);
 	if (st->store)
 	{
 		tuplestore_clear(st->store);
@@ -369,6 +396,104 @@ page_limit(const CpScanState *st)
 							  cp_statement_grants(st->stmt));
 }
 
+static uint64
+id_hash(const char *id)
+{
+	return hash_bytes_extended((const unsigned char *) id, strlen(id), 0);
+}
+
+static int
+compare_hashes(const void *a, const void *b)
+{
+	uint64		ha = *(const uint64 *) a;
+	uint64		hb = *(const uint64 *) b;
+
+	return ha < hb ? -1 : ha > hb ? 1 : 0;
+}
+
+/*
+ * Did the current list return this row before it started again?  A 64-bit
+ * hash match decides, as list.c's duplicate check does.
+ */
+static bool
+returned_before(const CpScanState *st, const char *id)
+{
+	uint64		hash = id_hash(id);
+
+	return bsearch(&hash, st->returned, st->nsorted, sizeof(uint64), compare_hashes) != NULL;
+}
+
+/*
+ * Remember a row the scan returns, for a list that may have to start
+ * again (resume_list).  8 bytes a row, up to work_mem, in the query's
+ * memory; past that the scan stops keeping them, and a list that would
+ * have to start again fails instead.  (A statement that writes reads its
+ * lists whole before it revokes anything, so its scans rarely need them,
+ * but a function in a condition can revoke too.)
+ */
+static void
+keep_returned(CpScanState *st, const char *id)
+{
+	if (st->returned_full)
+		return;
+	if (st->returned == NULL)
+	{
+		st->max_returned = (int) Min((int64) work_mem * 1024 / sizeof(uint64),
+									 MaxAllocSize / sizeof(uint64));
+		st->returned = MemoryContextAlloc(GetMemoryChunkContext(st->listers[0]),
+										  sizeof(uint64) * 1024);
+	}
+	if (st->nreturned >= st->max_returned)
+	{
+		st->returned_full = true;
+		return;
+	}
+	if (st->nreturned >= 1024 && (st->nreturned & (st->nreturned - 1)) == 0)
+		st->returned = repalloc(st->returned,
+								sizeof(uint64) * Min((int64) st->nreturned * 2, st->max_returned));
+	st->returned[st->nreturned++] = id_hash(id);
+}
+
+/*
+ * The API refused the cursor of the current list's next page (400 on
+ * "after"): a strict API refuses the id of a revoked permission, and a
+ * cursor or a PL/pgSQL loop that revokes the rows it reads breaks its own
+ * list so.  If this session revoked the cursor's row (the journal says),
+ * list on after the last row of the page that it did not revoke, which
+ * is still there; if it revoked every row of the page, list again from
+ * the start, skipping the rows already returned.  A cursor this session
+ * did not revoke is an error: another session's revoke, or a bad cursor.
+ */
+static void
+resume_list(CpScanState *st, CpLister *lister)
+{
+	const char *checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
+	const CpPage *page = cp_lister_page(lister);
+	int			i;
+
+	if (!cp_session_revoked(checkpoint, cp_lister_cursor(lister)))
+		cp_lister_report_refused(lister,
+								 "The list's cursor is a permission this session did not revoke: another session's revokes can break a list that is being read. Run the query again.");
+	for (i = page->nitems - 1; i >= 0; i--)
+	{
+		if (!cp_session_revoked(checkpoint, page->items[i].id))
+		{
+			cp_lister_resume(lister, page->items[i].id);
+			return;
+		}
+	}
+	if (st->returned_full)
+		cp_lister_report_refused(lister,
+								 psprintf("This session revoked every row of the page, and the scan returned more rows than work_mem (%dkB) keeps to list again from the start. Raise work_mem, or read the ids before revoking them.",
+										  work_mem));
+	/* sorted once here: what is returned from now on is not looked up */
+	if (st->nreturned > 0)
+		qsort(st->returned, st->nreturned, sizeof(uint64), compare_hashes);
+	st->nsorted = st->nreturned;
+	st->skip_returned = true;
+	cp_lister_resume(lister, NULL);
+}
+
 /*
  * Is this row of the list one the scan returns?  A row past the bound the
  * list's order runs towards ends the list: every row after it is further.
@@ -393,6 +518,9 @@ judge_row(CpScanState *st, const CpPermission *perm)
 	if (filtered_here(st) &&
 		bsearch(&perm->project_id, st->lists.projects, st->lists.nprojects, sizeof(char *),
 				cp_compare_strings) == NULL)
+		return CP_ROW_SKIP;
+	/* a list started again after a refused cursor: what it already gave */
+	if (st->skip_returned && returned_before(st, perm->id))
 		return CP_ROW_SKIP;
 	/* a scan that started after this statement's grants does not see them */
 	if (cp_statement_is_own_grant(st->stmt, cp_segment_checkpoint(&st->lists, st->segment),
@@ -481,13 +609,19 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			if (budget > 0)
 				cp_lister_set_page_limit(lister, page_limit(st));
 			if ((perm = cp_lister_next(lister)) == NULL)
-				break;
+			{
+				if (!cp_lister_refused(lister))
+					break;
+				resume_list(st, lister);
+				continue;
+			}
 			verdict = judge_row(st, perm);
 			if (verdict == CP_ROW_STOP)
 				break;			/* on to the next list */
 			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
+			keep_returned(st, perm->id);
 			st->rows++;
 			ExecClearTuple(slot);
 			MemoryContextReset(st->row_cxt);
@@ -501,6 +635,7 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		if (st->segment + 1 >= st->lists.nsegments)
 			return false;
 		st->segment++;
+		forget_returned(st);
 		if (st->segment >= st->started)
 			start_segments(st);
 	}
