@@ -94,7 +94,7 @@ BEGIN
 END $$;
 -- (5 requests: 3 pages and the 2 refused cursors; the bytes hold request ids)
 SELECT line FROM explain_filter('SELECT count(revoke_fn(id)) FROM fn_perms',
-                                'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+                                'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
   WHERE line NOT LIKE '%Bytes Received%';
 SELECT count(*) AS left_over FROM fn_perms;
 SELECT * FROM gets('ft:cursors:fn:seed-25');
