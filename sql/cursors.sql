@@ -2,14 +2,18 @@
 -- revoked: the mock, as a strict API may, refuses it (400, param after).
 -- The scan resumes from the last row of the page it did not revoke, or,
 -- when it revoked the whole page, lists again from the start, skipping
--- what it already returned.
+-- what it already returned (a list read from both ends: each end so,
+-- passing over what it processed).
 
--- The GETs of one checkpoint: cursor or not, how many rows asked, status.
+-- The GETs of one checkpoint, counted by cursor or not, rows asked and
+-- status: a list read from both ends sends a round's two requests at once,
+-- and they reach the mock in either order.
 CREATE FUNCTION gets(ckpt text)
-RETURNS TABLE (n bigint, after boolean, lim text, status int)
+RETURNS TABLE (after boolean, lim text, status int, requests bigint)
 LANGUAGE sql AS $$
-  SELECT row_number() OVER (), query ? 'after', query->>'limit', status
+  SELECT query ? 'after', query->>'limit', status, count(*)
   FROM mock_requests(ckpt) WHERE method = 'GET'
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 $$;
 
 -- The PL/pgSQL loop that revokes each row it reads: 150 permissions in
@@ -31,6 +35,21 @@ SELECT * FROM gets('ft:cursors:loop:seed-150');
 SELECT count(*) AS deletes, count(DISTINCT path) AS distinct_ids,
        count(*) FILTER (WHERE status <> 200) AS failed
   FROM mock_requests('ft:cursors:loop:seed-150') WHERE method = 'DELETE';
+-- (the scan above reads the list from both ends, each end resuming on its
+-- own; in created_at order the list is one cursor, which resumes the same)
+CREATE FOREIGN TABLE loop_one (id text, created_at timestamptz)
+  SERVER mock OPTIONS (checkpoint 'ft:cursors:loop1:seed-150', page_size '50');
+DO $$
+DECLARE r record; n int := 0;
+BEGIN
+  FOR r IN SELECT id FROM loop_one ORDER BY created_at DESC LOOP
+    DELETE FROM loop_one WHERE id = r.id;
+    n := n + 1;
+  END LOOP;
+  RAISE NOTICE 'revoked %', n;
+END $$;
+SELECT count(*) AS left_over FROM loop_one;
+SELECT * FROM gets('ft:cursors:loop1:seed-150');
 
 -- The ids of a table in list order (newest first), and those a cursor
 -- returned, to check that none is returned twice and none missed.

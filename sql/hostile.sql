@@ -163,8 +163,9 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER h OPTIONS (SET api_key 'sk-wrong-afte
 FETCH ALL FROM c;
 SELECT count(*) FROM h_cursor;
 ROLLBACK;
+-- (sorted: the second page and the oldest end's first go out at once)
 SELECT method, query->>'after' IS NOT NULL AS has_after, status
-  FROM mock_requests('ft:hostile:cursor:seed-12');
+  FROM mock_requests('ft:hostile:cursor:seed-12') ORDER BY status, has_after;
 
 -- 2. A role that is not superuser: the default base_url, or one a superuser
 -- listed in checkpoint_perms.allowed_base_urls; never the database host or

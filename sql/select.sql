@@ -6,15 +6,18 @@
 CREATE FOREIGN TABLE perms250 (id text, created_at timestamptz, project_id text, object text)
   SERVER mock OPTIONS (checkpoint 'ft:gpt-4o-mini:acme:select:seed-250');
 SELECT count(*), count(DISTINCT id), min(project_id), max(project_id) FROM perms250;
-SELECT method, path, query FROM mock_requests('ft:gpt-4o-mini:acme:select:seed-250');
+-- (sorted: the second page and the oldest end's first go out at once)
+SELECT method, path, query FROM mock_requests_sorted('ft:gpt-4o-mini:acme:select:seed-250');
 -- the newest first, as the API lists them
 SELECT * FROM perms250 LIMIT 3;
 
 -- page_size on the table wins over the server's; the mock's cap still applies
 ALTER FOREIGN TABLE perms250 OPTIONS (ADD page_size '120');
 SELECT count(*) FROM perms250;
-SELECT query->>'limit' AS "limit", query->>'after' IS NOT NULL AS has_after
-  FROM mock_requests('ft:gpt-4o-mini:acme:select:seed-250') OFFSET 3;
+SELECT * FROM (
+  SELECT query->>'limit' AS "limit", query->>'after' IS NOT NULL AS has_after
+    FROM mock_requests('ft:gpt-4o-mini:acme:select:seed-250') OFFSET 3) r
+  ORDER BY 1, 2;
 
 -- the headers the API asks for
 SELECT DISTINCT l->>'accept' AS accept, l->>'user_agent' ~ ('^checkpoint_perms/' || (SELECT replace(extversion, '.', '\.') FROM pg_extension WHERE extname = 'checkpoint_perms') || ' \(PostgreSQL ') AS ua_ok,

@@ -40,12 +40,16 @@ extern bool cp_lister_rewind(CpLister *lister);
 extern void cp_lister_set_checkpoint(CpLister *lister, char *checkpoint);
 extern bool cp_lister_needs_page(const CpLister *lister);
 extern void cp_lister_fetch_ahead(CpLister **listers, int n);
+extern void cp_lister_fetch_round(CpLister **listers, int n);
 extern CpPermission *cp_lister_next(CpLister *lister);
 extern bool cp_lister_refused(const CpLister *lister);
 extern const char *cp_lister_cursor(const CpLister *lister);
 extern const CpPage *cp_lister_page(const CpLister *lister);
 extern void cp_lister_resume(CpLister *lister, const char *after);
 CP_NORETURN extern void cp_lister_report_refused(const CpLister *lister, const char *hint);
+extern CpPermission *cp_lister_next_in_page(CpLister *lister);
+extern bool cp_lister_next_page(CpLister *lister);
+extern bool cp_lister_exhausted(const CpLister *lister);
 extern void cp_lister_fetch_first(CpLister **listers, int n);
 
 /* What the reply to a DELETE says (cp_read_deleted). */

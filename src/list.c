@@ -474,12 +474,13 @@ ahead_page_reply(CpTransfer *t, void *arg)
  * flight), into a queue of up to CP_READ_AHEAD pages each: a scan of
  * several lists fetches what follows their pages together, round after
  * round, instead of one list after another.  Lists that are done, or
- * whose queue is full, are passed over.  A page whose cursor the API
- * refuses is not queued (cp_api_read_ahead): its list asks for it again
- * alone, and learns of the refusal then.
+ * whose queue is full, are passed over; so are lists not read yet, unless
+ * first_too (their first page then waits in the queue like any other).  A
+ * page whose cursor the API refuses is not queued (cp_api_read_ahead): its
+ * list asks for it again alone, and learns of the refusal then.
  */
-void
-cp_lister_fetch_ahead(CpLister **listers, int n)
+static void
+fetch_ahead(CpLister **listers, int n, bool first_too)
 {
 	CpTransfer *t = palloc0(sizeof(CpTransfer) * n);
 	int			count = 0;
@@ -492,7 +493,8 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 		const char *cursor = k > 0 ? lister->ahead[k - 1].last_id : lister->after;
 		MemoryContext oldcxt;
 
-		if (lister->pages == 0 || lister->exhausted || lister->ahead_end || lister->refused ||
+		if ((lister->pages == 0 && !first_too) || lister->exhausted || lister->ahead_end ||
+			lister->refused ||
 			k >= CP_READ_AHEAD || lister->pages + k >= lister->opts->max_pages)
 			continue;
 		lister->ahead_limit[k] = lister->page_limit;
@@ -511,6 +513,23 @@ cp_lister_fetch_ahead(CpLister **listers, int n)
 	if (count > 0)
 		cp_api_read_ahead(listers[0]->opts, t, count, ahead_page_reply, listers[0]->stats);
 	pfree(t);
+}
+
+void
+cp_lister_fetch_ahead(CpLister **listers, int n)
+{
+	fetch_ahead(listers, n, false);
+}
+
+/*
+ * The next page of each of n listers at once, the first page of those just
+ * started included: a list read from both ends starts its second end with
+ * the first end's second page (scan.c).  cp_lister_next_page takes them.
+ */
+void
+cp_lister_fetch_round(CpLister **listers, int n)
+{
+	fetch_ahead(listers, n, true);
 }
 
 /*
@@ -539,6 +558,39 @@ take_ahead_page(CpLister *lister)
 	lister->nahead--;
 	lister->ahead_cxt[lister->nahead] = done;
 	page_read(lister, path, limit);
+}
+
+/*
+ * For a caller that paces the pages itself (a list read from both ends,
+ * scan.c): the next permission of the page in memory, or NULL once it is
+ * read; cp_lister_next_page then moves to the next page (read ahead, or
+ * fetched now), or returns false at the end of the list.
+ */
+CpPermission *
+cp_lister_next_in_page(CpLister *lister)
+{
+	if (lister->next < lister->page.nitems)
+		return &lister->page.items[lister->next++];
+	return NULL;
+}
+
+bool
+cp_lister_next_page(CpLister *lister)
+{
+	if (lister->exhausted)
+		return false;
+	if (lister->nahead > 0)
+		take_ahead_page(lister);
+	else
+		fetch_next_page(lister);
+	return true;
+}
+
+/* Is the page in memory the list's last? */
+bool
+cp_lister_exhausted(const CpLister *lister)
+{
+	return lister->exhausted;
 }
 
 /*

@@ -38,22 +38,11 @@
 enum FdwPathPrivateIndex
 {
 	FdwPathPrivateOrder,		/* Integer: CpOrder */
-	FdwPathPrivateLimit			/* Integer: rows to fetch at most, 0: all */
+	FdwPathPrivateLimit,		/* Integer: rows to fetch at most, 0: all */
+	FdwPathPrivateBothEnds		/* Integer: its list may be read from both ends
+								 * (0 or 1; there is no Boolean node before
+								 * PostgreSQL 15) */
 };
-
-/* A path's fdw_private (path_private) and what GetForeignPlan reads of it. */
-static List *
-path_private(CpOrder order, double limit)
-{
-	return list_make2(makeInteger(order), makeInteger((int) Min(limit, (double) INT_MAX)));
-}
-
-static void
-read_path_private(List *items, CpScanPlan *plan)
-{
-	plan->order = (CpOrder) intVal(list_nth(items, FdwPathPrivateOrder));
-	plan->row_budget = intVal(list_nth(items, FdwPathPrivateLimit));
-}
 
 /* What GetForeignRelSize learns for the later planning callbacks. */
 typedef struct CpRelInfo
@@ -296,13 +285,50 @@ GetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	baserel->fdw_private = info;
 }
 
-/* An unparameterized path: the whole list, or the pushed filter's. */
+/*
+ * May the scan read its list from both ends at once (scan.c)?  Only a plan
+ * of one list (no array of projects or checkpoints), in no order, with no
+ * LIMIT sent and no created_at bound (each of which fixes the end a list
+ * is read from), that is expected to take two pages or more: a list of
+ * one page would pay a second request for nothing.  pages: of that list.
+ */
+static bool
+both_ends_path(const CpRelInfo *info, CpOrder order, double limit, double pages)
+{
+	return order == CP_ORDER_NONE && limit <= 0 && info->pushed_kind != CP_FILTER_ARRAY &&
+		!(info->spans && info->ckpt_kind == CP_FILTER_ARRAY) &&
+		info->lower == NULL && info->upper == NULL && pages >= 2;
+}
+
+/* The fdw_private of a path (path_private), read by GetForeignPlan (read_path_private). */
+static List *
+path_private(CpOrder order, double limit, bool both_ends)
+{
+	return list_make3(makeInteger(order), makeInteger((int) Min(limit, (double) INT_MAX)),
+					  makeInteger(both_ends ? 1 : 0));
+}
+
+static void
+read_path_private(List *items, CpScanPlan *plan)
+{
+	plan->order = (CpOrder) intVal(list_nth(items, FdwPathPrivateOrder));
+	plan->row_budget = intVal(list_nth(items, FdwPathPrivateLimit));
+	plan->both_ends = intVal(list_nth(items, FdwPathPrivateBothEnds)) != 0;
+}
+
+/*
+ * An unparameterized path: the whole list, or the pushed filter's.  Its
+ * cost counts requests, which both ends do not lower (they halve the
+ * rounds, at one request more at most).
+ */
 static void
 add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 			  List *pathkeys, CpOrder order, double limit)
 {
 	double		received = info->received;
 	double		requests = info->requests;
+	bool		both_ends = both_ends_path(info, order, limit,
+										   info->requests / info->ckpt_values);
 	Cost		startup_cost;
 	Cost		total_cost;
 
@@ -315,7 +341,7 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 
 	add_path(baserel,
 			 foreign_path(root, baserel, baserel->rows, startup_cost, total_cost, pathkeys, NULL,
-						  path_private(order, limit)));
+						  path_private(order, limit, both_ends)));
 }
 
 /* Is one of a parameterized path's clauses the checkpoint join clause? */
@@ -377,17 +403,18 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	foreach(lc, ppis)
 	{
 		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
+		double		pages = pages_for(ppi->ppi_rows, info->opts.page_size);
 		Cost		startup_cost;
 		Cost		total_cost;
 
 		if (only_checkpoints && !names_checkpoints(root, baserel, info, ppi))
 			continue;
-		estimate_costs(info, pages_for(ppi->ppi_rows, info->opts.page_size) * info->ckpt_values,
-					   ppi->ppi_rows, &startup_cost, &total_cost);
+		estimate_costs(info, pages * info->ckpt_values, ppi->ppi_rows, &startup_cost, &total_cost);
 		add_path(baserel,
 				 foreign_path(root, baserel, ppi->ppi_rows, startup_cost, total_cost, NIL,
 							  ppi->ppi_req_outer,
-							  path_private(CP_ORDER_NONE, 0)));
+							  path_private(CP_ORDER_NONE, 0,
+										   both_ends_path(info, CP_ORDER_NONE, 0, pages))));
 		added++;
 	}
 	return added;
@@ -462,7 +489,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		 */
 		add_path(baserel,
 				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,
-							  path_private(CP_ORDER_NONE, 0)));
+							  path_private(CP_ORDER_NONE, 0, false)));
 		return;
 	}
 
@@ -636,6 +663,10 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	/* a row budget is right only if no row the scan returns is dropped here */
 	if (local_exprs != NIL)
 		plan.row_budget = 0;
+	/* the path's choice, if what the plan sends is still one list in no order */
+	plan.both_ends = plan.both_ends &&
+		plan.order == CP_ORDER_NONE && plan.row_budget == 0 && bounds == NIL &&
+		plan.project_kind != CP_FILTER_ARRAY && plan.ckpt_kind != CP_FILTER_ARRAY;
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							list_make4(expr_or_null(value, TEXTOID),

@@ -42,7 +42,8 @@ enum CpScanPrivateIndex
 	CpScanPrivateCheckpointKind,	/* Integer: CpFilterKind */
 	CpScanPrivateCheckpointLabel,	/* String */
 	CpScanPrivateLowerStrategy, /* Integer: btree strategy, or 0 */
-	CpScanPrivateUpperStrategy	/* Integer: likewise */
+	CpScanPrivateUpperStrategy, /* Integer: likewise */
+	CpScanPrivateBothEnds		/* Integer: 0 or 1 (no Boolean node before 15) */
 };
 
 /* Requests of several lists that EXPLAIN names one by one. */
@@ -62,6 +63,7 @@ cp_scan_plan_to_private(const CpScanPlan *plan)
 	items = lappend(items, makeString(pstrdup(plan->ckpt_label)));
 	items = lappend(items, makeInteger(plan->strategies[0]));
 	items = lappend(items, makeInteger(plan->strategies[1]));
+	items = lappend(items, makeInteger(plan->both_ends ? 1 : 0));
 	return items;
 }
 
@@ -77,6 +79,7 @@ cp_scan_plan_from_private(List *items, CpScanPlan *plan)
 	plan->ckpt_label = strVal(list_nth(items, CpScanPrivateCheckpointLabel));
 	plan->strategies[0] = intVal(list_nth(items, CpScanPrivateLowerStrategy));
 	plan->strategies[1] = intVal(list_nth(items, CpScanPrivateUpperStrategy));
+	plan->both_ends = intVal(list_nth(items, CpScanPrivateBothEnds)) != 0;
 }
 
 int
@@ -236,13 +239,15 @@ cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size, in
 
 /*
  * The list path of segment seg with its fixed query (project_id, order):
- * cp_list_page_path adds each page's limit and cursor.
+ * cp_list_page_path adds each page's limit and cursor.  order: the plan's,
+ * or for a list read from both ends, the end's.
  */
 char *
-cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg)
+cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg, CpOrder order)
 {
+	Assert(order == plan->order || plan->both_ends);
 	return cp_list_base_path(cp_segment_checkpoint(lists, seg), cp_segment_project(lists, seg),
-							 0, plan->order);
+							 0, order);
 }
 
 /* ---------------------------------------------------------------------
@@ -257,14 +262,36 @@ cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg)
  */
 static char *
 first_request(const CpScanPlan *plan, int page_size, const char *checkpoint,
-			  const char *project_id, int placeholders, bool filtered_here, bool later)
+			  const char *project_id, int placeholders, bool filtered_here, bool later,
+			  CpOrder order)
 {
-	char	   *base = cp_list_base_path(checkpoint, project_id, placeholders, plan->order);
+	char	   *base = cp_list_base_path(checkpoint, project_id, placeholders, order);
 	int			limit = cp_plan_page_limit(plan, filtered_here, page_size, 0, 0);
 
 	if (later && limit < page_size)
 		return psprintf("GET %s%climit={up to %d}", base, strchr(base, '?') ? '&' : '?', limit);
 	return psprintf("GET %s", cp_list_page_path(base, limit, NULL));
+}
+
+/*
+ * The lines of one list: its first request, or for a list read from both
+ * ends (which needs no row budget and no order: the API's, newest first)
+ * also the first request of its oldest end, which goes out with the
+ * second page of the newest (scan.c).
+ */
+static List *
+list_lines(const CpScanPlan *plan, int page_size, const char *checkpoint,
+		   const char *project_id, int placeholders, bool filtered_here, bool later)
+{
+	if (!plan->both_ends)
+		return list_make1(first_request(plan, page_size, checkpoint, project_id, placeholders,
+										filtered_here, later, plan->order));
+	return list_make2(first_request(plan, page_size, checkpoint, project_id, placeholders,
+									filtered_here, later, plan->order),
+					  psprintf("%s, from the second page on, until the two meet",
+							   first_request(plan, page_size, checkpoint, project_id,
+											 placeholders, filtered_here, later,
+											 CP_ORDER_ASC)));
 }
 
 /* The lines of lists whose values are known: one per segment. */
@@ -277,13 +304,19 @@ known_lines(const CpScanPlan *plan, int page_size, const CpScanLists *lists, int
 
 	for (seg = 0; seg < lists->nsegments; seg++)
 	{
-		char	   *line = first_request(plan, page_size, cp_segment_checkpoint(lists, seg),
-										 cp_segment_project(lists, seg), cflag, filtered_here,
-										 seg > 0);
+		List	   *segment_lines = list_lines(plan, page_size, cp_segment_checkpoint(lists, seg),
+											   cp_segment_project(lists, seg), cflag,
+											   filtered_here, seg > 0);
+		ListCell   *lc;
 
-		if (filtered_here)
-			line = psprintf("%s, filtered here by %d values", line, lists->nprojects);
-		lines = lappend(lines, line);
+		foreach(lc, segment_lines)
+		{
+			char	   *line = lfirst(lc);
+
+			if (filtered_here)
+				line = psprintf("%s, filtered here by %d values", line, lists->nprojects);
+			lines = lappend(lines, line);
+		}
 	}
 	return lines;
 }
@@ -309,14 +342,13 @@ run_time_project_lines(const CpScanPlan *plan, int page_size, const char *checkp
 	bool		each = plan->project_kind == CP_FILTER_ARRAY;
 	List	   *lines;
 
-	lines = list_make1(first_request(plan, page_size, checkpoint,
-									 placeholder(plan->project_label, each, "value"),
-									 cflag | CP_PLACEHOLDER_PROJECT, false, later || each));
+	lines = list_lines(plan, page_size, checkpoint, placeholder(plan->project_label, each, "value"),
+					   cflag | CP_PLACEHOLDER_PROJECT, false, later || each);
 	if (each)
 		lines = lappend(lines,
 						psprintf("%s, filtered here, for more than %d values",
 								 first_request(plan, page_size, checkpoint, NULL, cflag, true,
-											   later),
+											   later, plan->order),
 								 plan->max_lists));
 	return lines;
 }

@@ -59,6 +59,10 @@ typedef struct CpScanPlan
 	int			strategies[2];	/* btree strategy of the created_at lower and
 								 * upper bound (fdw_exprs' CP_SCAN_EXPR_LOWER,
 								 * CP_SCAN_EXPR_UPPER), or 0 */
+	bool		both_ends;		/* a list that needs no order and takes
+								 * several pages: read newest first and
+								 * oldest first at once, until they meet
+								 * (scan.c); only for a plan of one list */
 } CpScanPlan;
 
 /* Positions in a scan's fdw_exprs: a NULL constant for each not sent. */
@@ -102,7 +106,8 @@ extern void cp_scan_lists(const CpScanPlan *plan, const char *table_checkpoint,
 						  bool bound_null, CpScanLists *lists);
 extern const char *cp_segment_checkpoint(const CpScanLists *lists, int seg);
 extern const char *cp_segment_project(const CpScanLists *lists, int seg);
-extern char *cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg);
+extern char *cp_segment_base_path(const CpScanPlan *plan, const CpScanLists *lists, int seg,
+								  CpOrder order);
 extern int	cp_plan_page_limit(const CpScanPlan *plan, bool filtered_here, int page_size,
 							   int64 returned, int64 own_grants);
 extern List *cp_scan_plan_lines(const CpScanPlan *plan, int page_size,

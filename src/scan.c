@@ -38,6 +38,22 @@
 #include "planner.h"
 #include "effects.h"
 
+/*
+ * One end of a list read from both ends (see next_end_row): what it has
+ * processed so far.
+ */
+typedef struct CpEnd
+{
+	CpLister   *lister;
+	bool		started;		/* its list was started */
+	bool		restarting;		/* listed again from its start (its cursor was
+								 * refused): passing over what it processed */
+	bool		processed;		/* has processed a row since the start */
+	int64		last_t;			/* created_at of the last row it processed */
+	MemoryContext cxt;			/* holds seen; reset when last_t changes */
+	CpStrSet   *seen;			/* ids it processed at last_t: a tie group */
+} CpEnd;
+
 typedef struct CpScanState
 {
 	CpOptions	opts;
@@ -68,6 +84,16 @@ typedef struct CpScanState
 	int			nlisters;		/* max_concurrency, or 1 */
 	int			nready;			/* listers initialized */
 	int64		rows;			/* rows returned since the (re)start */
+
+	/*
+	 * A plan read from both ends (plan.both_ends) whose (re)start has one
+	 * list: ends[0] newest first (listers[0]), ends[1] oldest first.
+	 */
+	bool		both;			/* this (re)start reads from both ends */
+	CpEnd		ends[2];
+	int			end;			/* the end whose page is being read */
+	bool		met;			/* the ends met, or one reached the list's end */
+
 	MemoryContext row_cxt;		/* the current row's values; reset per row */
 	CpStats		stats;
 
@@ -164,6 +190,17 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
 	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
+	st->ends[0].lister = st->listers[0];
+	if (st->plan.both_ends)
+		for (i = 0; i < 2; i++)
+		{
+			if (i == 1)
+				st->ends[1].lister = cp_lister_create(&st->opts, &st->stats,
+													  estate->es_query_cxt);
+			st->ends[i].cxt = AllocSetContextCreate(estate->es_query_cxt,
+													"checkpoint_perms end",
+													ALLOCSET_SMALL_SIZES);
+		}
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
 										   ALLOCSET_SMALL_SIZES);
 	st->eval_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
@@ -319,7 +356,8 @@ start_scan(CpScanState *st, ExprContext *econtext)
 			tuplestore_rescan(st->store);
 			return;
 		}
-		if (!st->store && st->lists.nsegments == 1 && cp_lister_rewind(st->listers[0]))
+		if (!st->store && !st->both && st->lists.nsegments == 1 &&
+			cp_lister_rewind(st->listers[0]))
 		{
 			st->segment = 0;
 			return;
@@ -337,6 +375,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->segment = -1;
 	st->started = 0;
 	forget_returned(st);
+	st->both = st->plan.both_ends && lists.nsegments == 1;
 	if (st->store)
 	{
 		tuplestore_clear(st->store);
@@ -529,6 +568,239 @@ judge_row(CpScanState *st, const CpPermission *perm)
 	return CP_ROW_TAKE;
 }
 
+/* ---------------------------------------------------------------------
+ * Both ends
+ *
+ * A list that needs no order and takes several pages is read by two
+ * cursors at once, newest first (end 0, D: the plan's list, in the API's
+ * order) and oldest first (end 1, A), round by round: D's first page
+ * alone (a list of one page costs what it always did), then each round
+ * fetches a page of each end at once and returns D's page, then A's.
+ * That is about half the rounds of one cursor, at one round (two
+ * requests) more at most: the meeting is seen only once an end reads a
+ * row past the other's last, and a tie group at the meeting point is
+ * read by both.  Memory stays flat: each end keeps the
+ * created_at of the last row it processed (last_t) and the ids it
+ * returned at that created_at (a tie group), nothing else.
+ *
+ * The rule for a row at created_at t from one end, X, against the other,
+ * Y (meet_row): if Y processed nothing, or t is on X's side of Y's last_t
+ * (older for D, newer for A), X returns it; if t is Y's last_t, X returns
+ * it unless Y returned that id; if t is past Y's last_t, the ends have met
+ * and the scan ends.  Why no row is lost or returned twice:
+ *
+ * - Y returned only rows at or on its own side of Y.last_t (its order is
+ *   monotonic: a list out of order is refused), and every row it returned
+ *   at Y.last_t is in Y's set, since those were all returned while its
+ *   last_t was t.  So a row X returns is never one Y returned: on X's side
+ *   of Y.last_t Y returned nothing, at Y.last_t the set says.  A tie group
+ *   split across pages of both ends is the same rule applied page after
+ *   page: whichever end meets an id first returns it, the other skips it.
+ * - When X meets a row r past Y.last_t, X has processed every row before
+ *   r in its order: every row at Y.last_t and on X's side of it.  Y has
+ *   processed every row from its start to its position: every row
+ *   strictly on Y's side of Y.last_t.  Together they processed the whole
+ *   list, each row returned by one of them (the first point): the scan
+ *   stops there.
+ * - When an end reaches the end of the list (has_more false, ...), it has
+ *   processed every row: the scan stops too.
+ *
+ * Rows at one created_at are told apart by id only there, so a tie group
+ * as large as the list (a grant of every project at once) is read by both
+ * ends through: the rows stay right, at the cost of one cursor's rounds
+ * and twice its requests.  Concurrent grants by others behave as with one
+ * cursor: a row granted after D's first page is newer than every row D
+ * reads and than A stops at, so it is not returned (as one cursor misses
+ * a row granted behind it); a row revoked meanwhile is returned if read
+ * before, like one cursor's.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Start a list read from both ends (segment 0): its newest end first, as
+ * one cursor would, its first page alone; the oldest end starts with the
+ * second page of the first (next_end_row), so a list of one page costs
+ * one request, as ever.
+ */
+static void
+start_ends(CpScanState *st)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		CpEnd	   *end = &st->ends[i];
+
+		cp_lister_set_checkpoint(end->lister, (char *) cp_segment_checkpoint(&st->lists, 0));
+		end->restarting = false;
+		end->processed = false;
+		end->seen = NULL;
+		MemoryContextReset(end->cxt);
+	}
+	cp_lister_start(st->ends[0].lister,
+					cp_segment_base_path(&st->plan, &st->lists, 0, st->plan.order),
+					cp_segment_project(&st->lists, 0));
+	st->ends[1].started = false;
+	st->end = 0;
+	st->met = false;
+	st->started = 1;
+	/* the first page: fetched by cp_lister_next_page */
+	(void) cp_lister_next_page(st->ends[0].lister);
+}
+
+/*
+ * The next round: the next page of each end, at once; after the newest
+ * end's first page, that is the oldest end's first page.
+ */
+static void
+next_round(CpScanState *st)
+{
+	CpLister   *batch[2] = {st->ends[0].lister, st->ends[1].lister};
+
+	if (!st->ends[1].started)
+	{
+		cp_lister_start(batch[1],
+						cp_segment_base_path(&st->plan, &st->lists, 0, CP_ORDER_ASC),
+						cp_segment_project(&st->lists, 0));
+		st->ends[1].started = true;
+	}
+	cp_lister_fetch_round(batch, 2);
+	(void) cp_lister_next_page(batch[0]);
+	(void) cp_lister_next_page(batch[1]);
+	st->end = 0;
+}
+
+CP_NORETURN static void report_out_of_order(const CpPermission *perm, int64 last_t,
+											 bool descending);
+
+/* A list that is out of the order it was asked for breaks the rule above. */
+static void
+report_out_of_order(const CpPermission *perm, int64 last_t, bool descending)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("A list in order %s returned permission \"%s\" created at %lld after one created at %lld.",
+					   descending ? "descending" : "ascending", cp_shorten(perm->id),
+					   (long long) perm->created_at, (long long) last_t)));
+}
+
+/* Does t come before last_t in the order of end `which` (0: newest first)? */
+static inline bool
+comes_before(int which, int64 t, int64 last_t)
+{
+	return which == 0 ? t > last_t : t < last_t;
+}
+
+/* The rule of the section's header for a row of end `which`. */
+static CpRowVerdict
+meet_row(CpScanState *st, int which, const CpPermission *perm)
+{
+	CpEnd	   *self = &st->ends[which];
+	CpEnd	   *other = &st->ends[1 - which];
+	int64		t = perm->created_at;
+	bool		take;
+
+	/* listed again from the start: what it processed before is passed over */
+	if (self->restarting)
+	{
+		if (comes_before(which, t, self->last_t) ||
+			(t == self->last_t && cp_strset_contains(self->seen, perm->id)))
+			return CP_ROW_SKIP;
+		self->restarting = false;
+	}
+	if (self->processed && comes_before(which, t, self->last_t))
+		report_out_of_order(perm, self->last_t, which == 0);
+	if (other->processed && comes_before(1 - which, t, other->last_t))
+		return CP_ROW_STOP;
+	take = !other->processed || t != other->last_t ||
+		!cp_strset_contains(other->seen, perm->id);
+	if (!self->processed || t != self->last_t)
+	{
+		/* a new tie group: the ids of the last one are no longer needed */
+		MemoryContextReset(self->cxt);
+		self->seen = cp_strset_create(self->cxt);
+		self->processed = true;
+		self->last_t = t;
+	}
+	cp_strset_add(self->seen, perm->id);
+	return take ? CP_ROW_TAKE : CP_ROW_SKIP;
+}
+
+/*
+ * The API refused the cursor of one end's next page: a strict API refuses
+ * a revoked permission's id, and a PL/pgSQL loop that revokes what it
+ * reads breaks its own list so.  As for one cursor (resume_list), if this
+ * session revoked it, the end lists on after the last row of its page that
+ * it did not revoke; if it revoked the whole page, the end lists again from
+ * its start, passing over every row it processed before (comes_before its
+ * last row, or in the tie group it saw there: the rule above then holds as
+ * before).  A cursor this session did not revoke is an error.
+ */
+static void
+end_refused(CpScanState *st, CpEnd *end)
+{
+	const char *checkpoint = cp_segment_checkpoint(&st->lists, 0);
+	const CpPage *page = cp_lister_page(end->lister);
+	int			i;
+
+	if (!cp_session_revoked(checkpoint, cp_lister_cursor(end->lister)))
+		cp_lister_report_refused(end->lister,
+								 "The list's cursor is a permission this session did not revoke: another session's revokes can break a list that is being read. Run the query again.");
+	for (i = page->nitems - 1; i >= 0; i--)
+	{
+		if (!cp_session_revoked(checkpoint, page->items[i].id))
+		{
+			cp_lister_resume(end->lister, page->items[i].id);
+			return;
+		}
+	}
+	end->restarting = end->processed;
+	cp_lister_resume(end->lister, NULL);
+}
+
+/*
+ * The next row of a list read from both ends, or NULL once they met: D's
+ * page of a round, then A's, then the next round's pages, fetched at once.
+ */
+static CpPermission *
+next_end_row(CpScanState *st)
+{
+	while (!st->met)
+	{
+		CpEnd	   *end = &st->ends[st->end];
+		CpPermission *perm = cp_lister_next_in_page(end->lister);
+
+		if (perm == NULL)
+		{
+			/* this end's page is read: it saw the whole list, or on */
+			if (cp_lister_refused(end->lister))
+			{
+				end_refused(st, end);
+				(void) cp_lister_next_page(end->lister);
+			}
+			else if (cp_lister_exhausted(end->lister))
+				st->met = true;
+			else if (st->end == 0 && st->ends[1].started)
+				st->end = 1;
+			else
+				next_round(st);
+			continue;
+		}
+		switch (meet_row(st, st->end, perm))
+		{
+			case CP_ROW_TAKE:
+				return perm;
+			case CP_ROW_SKIP:
+				break;
+			case CP_ROW_STOP:
+				st->met = true;
+				break;
+		}
+	}
+	return NULL;
+}
+
 /*
  * Start the lists of the segments from st->segment on: one, or as many as
  * there are listers, whose first pages are then fetched at once.  Each of
@@ -542,6 +814,11 @@ start_segments(CpScanState *st)
 	int			n = Min(st->nlisters, st->lists.nsegments - st->segment);
 	int			i;
 
+	if (st->both)
+	{
+		start_ends(st);
+		return;
+	}
 	for (i = 0; i < n; i++)
 	{
 		int			seg = st->segment + i;
@@ -553,7 +830,7 @@ start_segments(CpScanState *st)
 														 GetMemoryChunkContext(st->listers[0]));
 		lister = st->listers[seg % st->nlisters];
 		cp_lister_set_checkpoint(lister, (char *) cp_segment_checkpoint(&st->lists, seg));
-		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg),
+		cp_lister_start(lister, cp_segment_base_path(&st->plan, &st->lists, seg, st->plan.order),
 						cp_segment_project(&st->lists, seg));
 		cp_lister_set_page_limit(lister, page_limit(st));
 		batch[i] = lister;
@@ -608,13 +885,15 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			/* a smaller page when the budget needs fewer rows */
 			if (budget > 0)
 				cp_lister_set_page_limit(lister, page_limit(st));
-			if ((perm = cp_lister_next(lister)) == NULL)
+			if (st->both)
+				perm = next_end_row(st);
+			else if ((perm = cp_lister_next(lister)) == NULL && cp_lister_refused(lister))
 			{
-				if (!cp_lister_refused(lister))
-					break;
 				resume_list(st, lister);
 				continue;
 			}
+			if (perm == NULL)
+				break;
 			verdict = judge_row(st, perm);
 			if (verdict == CP_ROW_STOP)
 				break;			/* on to the next list */
