@@ -168,6 +168,9 @@ sdk100=$(sdk scan "$URL0" "$MOCK_KEY" ft:bench:cpu:seed-100000 100)
 cap0=$("$PYTHON" bench/mock_capacity.py "$URL0" "$MOCK_KEY" ft:bench:cpu:seed-10000 1000)
 capl=$("$PYTHON" bench/mock_capacity.py "$URL" "$MOCK_KEY" "$S" 100)
 
+# what bench/tls.sh wrote into RESULTS.md, kept
+other_sections=$(sed -n '/^## TLS and HTTP\/2 on loopback/,$p' bench/RESULTS.md 2>/dev/null || true)
+
 {
 	echo "# Benchmark: checkpoint_perms against the openai SDK"
 	echo
@@ -216,5 +219,10 @@ capl=$("$PYTHON" bench/mock_capacity.py "$URL" "$MOCK_KEY" "$S" 100)
 	echo "that client reached $(field "$cap0" per_second) requests/s; the extension's 100,000-row scan (1,000 requests)"
 	echo "ran at $("$PYTHON" -c "print('%.0f' % (1000 / ($ext_wall100 / 1000.0)))") requests/s, so its no-latency wall time is bound by the mock, not by the extension:"
 	echo "compare CPU there, not wall time."
+	# the sections other scripts write (bench/tls.sh) stay as they were
+	if [ -n "$other_sections" ]; then
+		echo
+		printf '%s\n' "$other_sections"
+	fi
 } >bench/RESULTS.md
 cat bench/RESULTS.md
