@@ -900,7 +900,9 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
-			keep_returned(st, perm->id);
+			/* (both ends resume without them: end_refused) */
+			if (!st->both)
+				keep_returned(st, perm->id);
 			st->rows++;
 			ExecClearTuple(slot);
 			MemoryContextReset(st->row_cxt);
