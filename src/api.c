@@ -59,37 +59,17 @@ raise_failure(const CpOptions *opts, const CpTransfer *t)
 	cp_report_http_error(opts, &t->req, &t->resp);
 }
 
-/* GET one page of a list; path holds every query parameter. */
-void
-cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats)
-{
-	CpTransfer	t;
-	ErrorContextCallback errcallback;
-
-	memset(&t, 0, sizeof(t));
-	t.req.method = "GET";
-	t.req.path = path;
-	t.req.progress = "";
-	push_request_context(&errcallback, &t.req);
-	if (!cp_http_send(opts, &t, stats))
-		raise_failure(opts, &t);
-	cp_parse_page(opts, &t.resp, page);
-	if (stats)
-		stats->pages++;
-	pfree(t.resp.body);
-	pop_request_context(&errcallback);
-}
-
 /*
- * GET one page of a list whose path has a cursor ("after"), and return
- * false, not raise, when the API refuses that cursor (400, param "after"):
+ * GET one page of a list (path holds every query parameter), and return
+ * false, not raise, when the API refuses its cursor (400, param "after"):
  * a strict API refuses the id of a revoked permission, and only the
  * caller knows whether it can list on from another one (scan.c).  The
  * refused reply is left in *refused (its body in CurrentMemoryContext),
- * for cp_api_report_refused.
+ * for cp_api_report_refused.  refused NULL: a first page, which has no
+ * cursor to refuse; any failure is raised.
  */
 bool
-cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
+cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
 				  CpTransfer *refused)
 {
 	CpTransfer	t;
@@ -102,7 +82,7 @@ cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stat
 	push_request_context(&errcallback, &t.req);
 	if (!cp_http_send(opts, &t, stats))
 	{
-		if (t.outcome == CP_REPLIED && cp_reply_refuses_param(&t.resp, "after"))
+		if (refused && t.outcome == CP_REPLIED && cp_reply_refuses_param(&t.resp, "after"))
 		{
 			pop_request_context(&errcallback);
 			*refused = t;
@@ -118,7 +98,7 @@ cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stat
 	return true;
 }
 
-/* Raise the refusal cp_api_list_after returned, with the caller's hint. */
+/* Raise the refusal cp_api_list returned, with the caller's hint. */
 void
 cp_api_report_refused(const CpOptions *opts, const CpTransfer *refused, const char *hint)
 {
@@ -164,7 +144,7 @@ cp_api_send_many(const CpOptions *opts, CpTransfer *t, int n,
  * Send pages read ahead (n GETs, list.c) as cp_api_send_many does, except
  * that a batch stopped by a refused cursor (400, param "after") is not an
  * error: a page read ahead is optional, so each list that got no page
- * fetches it again alone (cp_api_list_after), where its refusal is
+ * fetches it again alone (cp_api_list), where its refusal is
  * returned to the caller that knows what to do with it.
  */
 void

@@ -80,8 +80,7 @@ extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
  * what it did.  The caller owns each CpTransfer, so that after an error
  * it still reads what became of the request (t->outcome).
  */
-extern void cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats);
-extern bool cp_api_list_after(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
+extern bool cp_api_list(const CpOptions *opts, char *path, CpPage *page, CpStats *stats,
 							  CpTransfer *refused);
 CP_NORETURN extern void cp_api_report_refused(const CpOptions *opts, const CpTransfer *refused,
 											  const char *hint);

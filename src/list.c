@@ -367,7 +367,7 @@ fetch_next_page(CpLister *lister)
 		/* the first page: there is no cursor to refuse */
 		path = next_page_path(lister, &limit);
 		oldcxt = MemoryContextSwitchTo(lister->page_cxt);
-		cp_api_list(lister->opts, path, &lister->page, lister->stats);
+		(void) cp_api_list(lister->opts, path, &lister->page, lister->stats, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		page_read(lister, path, limit);
 		return;
@@ -376,7 +376,7 @@ fetch_next_page(CpLister *lister)
 	MemoryContextReset(spare);
 	oldcxt = MemoryContextSwitchTo(spare);
 	path = cp_list_page_path(lister->base_path, limit, lister->after);
-	if (!cp_api_list_after(lister->opts, path, &page, lister->stats, &lister->refusal))
+	if (!cp_api_list(lister->opts, path, &page, lister->stats, &lister->refusal))
 	{
 		MemoryContextSwitchTo(oldcxt);
 		lister->refused = true;
