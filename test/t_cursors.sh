@@ -7,23 +7,9 @@
 # (sql/cursors.sql).  Needs the server and mock of test/run-tests.sh.
 set -euo pipefail
 
-db=cp_cursors
-psql_() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-failed=0
-check() { # what expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok: $1: $3"
-	else
-		echo "FAILED: $1: expected $2, got $3"
-		failed=1
-	fi
-}
-
-"$PG_BIN/psql" -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+. "$(dirname "$0")/session_db.sh"
+cp_session_db cp_cursors
 psql_ <<SQL
-CREATE EXTENSION checkpoint_perms;
-CREATE SERVER mock FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url '$MOCK_URL');
-CREATE USER MAPPING FOR CURRENT_USER SERVER mock OPTIONS (api_key '$MOCK_KEY');
 CREATE FOREIGN TABLE perms (id text, project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:cursors:other:seed-20', page_size '10');
 SQL

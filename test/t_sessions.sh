@@ -5,23 +5,9 @@
 # server and mock that test/run-tests.sh starts (PGHOST, MOCK_URL, ...).
 set -euo pipefail
 
-db=cp_sessions
-psql_() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-failed=0
-check() { # what expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok: $1: $3"
-	else
-		echo "FAILED: $1: expected $2, got $3"
-		failed=1
-	fi
-}
-
-"$PG_BIN/psql" -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+. "$(dirname "$0")/session_db.sh"
+cp_session_db cp_sessions
 psql_ <<SQL
-CREATE EXTENSION checkpoint_perms;
-CREATE SERVER mock FOREIGN DATA WRAPPER checkpoint_perms OPTIONS (base_url '$MOCK_URL');
-CREATE USER MAPPING FOR CURRENT_USER SERVER mock OPTIONS (api_key '$MOCK_KEY');
 CREATE FOREIGN TABLE perms (id text, project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:sessions:epq:seed-40:proj-4');
 CREATE TABLE loc (k int PRIMARY KEY, p text, hits int DEFAULT 0);
