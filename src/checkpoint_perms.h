@@ -143,6 +143,8 @@ typedef struct CpOptions
 								 * the request being made */
 	bool		spans;			/* the table has no option "checkpoint" */
 	bool		restricted;		/* owner not superuser: no reserved addresses */
+	bool		at_commit;		/* apply_writes 'at_commit': grants and revokes
+								 * are queued, sent at COMMIT (queue.c) */
 	int			page_size;
 	int			max_pages;		/* pages one list may take: endless has_more */
 	int			batch_size;
@@ -175,7 +177,11 @@ typedef struct CpColumnMap
 	char	  **attname;		/* per attribute */
 } CpColumnMap;
 
-/* One permission as the API returned it; strings are NUL-terminated. */
+/*
+ * One permission as the API returned it; strings are NUL-terminated.  A
+ * grant queued for COMMIT (apply_writes 'at_commit') has no id yet: id
+ * NULL, and its row has NULL id and created_at.
+ */
 typedef struct CpPermission
 {
 	const char *checkpoint;		/* set by whoever knows it (the request's) */

@@ -243,6 +243,8 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 				continue;
 			case CP_FIELD_ID:
 				str = perm->id;
+				if (str == NULL)
+					continue;	/* a queued grant: not made yet */
 				break;
 			case CP_FIELD_PROJECT_ID:
 				str = perm->project_id;
@@ -256,6 +258,8 @@ cp_store_permission(const CpColumnMap *map, const CpPermission *perm,
 					continue;
 				break;
 			case CP_FIELD_CREATED_AT:
+				if (perm->id == NULL)
+					continue;	/* a queued grant: not made yet */
 				switch (map->basetype[i])
 				{
 					case TIMESTAMPTZOID:

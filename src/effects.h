@@ -30,7 +30,9 @@ typedef enum CpJournalOutcome
 	CP_OUTCOME_APPLIED,			/* the API confirmed it */
 	CP_OUTCOME_NOT_FOUND,		/* a revoke of a permission already gone */
 	CP_OUTCOME_UNKNOWN,			/* sent; no reply says what happened */
-	CP_OUTCOME_NOT_APPLIED		/* it provably did nothing: not kept */
+	CP_OUTCOME_NOT_APPLIED,		/* it provably did nothing: not kept */
+	CP_OUTCOME_UNDONE			/* applied by a COMMIT that failed, then undone
+								 * (queue.c) */
 } CpJournalOutcome;
 
 /* What a request's reply, once read, says it did (for cp_settle). */
@@ -80,6 +82,62 @@ extern CpJournalOutcome cp_journal_settle(const CpOptions *opts, CpJournalRef re
 										  const char *permission_id);
 extern const char *cp_progress_note(bool revoke, int64 applied);
 extern bool cp_session_revoked(const char *checkpoint, const char *permission_id);
+
+/*
+ * journal.c, for a COMMIT that sends the queue (queue.c): entries are
+ * addressed by their position in the current transaction's journal.
+ */
+typedef struct CpJournalWrite
+{
+	CpJournalAction action;
+	const char *checkpoint;
+	const char *project_id;		/* NULL when not known */
+	const char *permission_id;
+} CpJournalWrite;
+
+extern int	cp_journal_position(void);
+extern int	cp_journal_applied(int from, int to, CpJournalAction action,
+							   CpJournalWrite **writes);
+extern void cp_journal_mark_undone(int from, int undo_from);
+extern char *cp_journal_left_over(int from, int to, int *count);
+
+/*
+ * queue.c: writes applied at COMMIT (apply_writes 'at_commit').  relid
+ * and opts->userid say whose options send it; the command that queues it
+ * decides which reads see it (cid: those of later commands, as a row's
+ * xmin does).
+ */
+typedef struct CpQueued
+{
+	CpJournalAction action;
+	Oid			relid;			/* the table written: its options send it */
+	Oid			userid;			/* the role whose user mapping sends it */
+	Oid			serverid;
+	char	   *checkpoint;
+	char	   *project_id;		/* a revoke's: NULL through a table without it */
+	char	   *permission_id;	/* a revoke's */
+	CommandId	cid;			/* the command that queued it */
+	int			nest_level;		/* of the subtransaction that queued it */
+	int			cancelled_at;	/* a grant revoked again: the nesting level of
+								 * that revoke; 0: live */
+} CpQueued;
+
+extern void cp_queue_init(void);
+extern bool cp_queue_grant(const CpOptions *opts, Oid relid, const char *checkpoint,
+						   const char *project_id);
+extern bool cp_queue_has_grant(Oid serverid, const char *checkpoint, const char *project_id);
+extern bool cp_queue_revoke(const CpOptions *opts, Oid relid, const char *checkpoint,
+							const char *project_id, const char *permission_id);
+extern bool cp_queue_cancel_grant(Oid serverid, const char *checkpoint, const char *project_id);
+extern bool cp_queue_hides(Oid serverid, const char *checkpoint, const char *permission_id,
+						   CommandId curcid);
+extern bool cp_queue_revokes_on(Oid serverid, const char *checkpoint);
+extern const char *cp_queue_next_grant(Oid serverid, const char *checkpoint,
+									   const char *project_id, CommandId curcid, int *pos);
+extern bool cp_queue_entry(int i, CpJournalWrite *write);
+
+/* commit.c: send the live writes of the queue, or undo what was sent */
+extern void cp_commit_queue(const CpQueued *queue, int n);
 
 /* grant.c */
 extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);

@@ -94,6 +94,8 @@ outcome_name(CpJournalOutcome outcome)
 			return "applied";
 		case CP_OUTCOME_NOT_FOUND:
 			return "not found";
+		case CP_OUTCOME_UNDONE:
+			return "undone";
 		case CP_OUTCOME_UNKNOWN:
 		case CP_OUTCOME_NOT_APPLIED:	/* never listed: discarded */
 			break;
@@ -143,8 +145,10 @@ journal_revoked(const CpJournal *journal, const char *checkpoint, const char *pe
 	{
 		const CpJournalEntry *entry = &journal->entries[i];
 
+		/* an undone revoke's permission is gone all the same: a new one replaced it */
 		if (entry->action == CP_JOURNAL_REVOKE && !entry->discarded &&
-			(entry->outcome == CP_OUTCOME_APPLIED || entry->outcome == CP_OUTCOME_NOT_FOUND) &&
+			(entry->outcome == CP_OUTCOME_APPLIED || entry->outcome == CP_OUTCOME_NOT_FOUND ||
+			 entry->outcome == CP_OUTCOME_UNDONE) &&
 			entry->permission_id && strcmp(entry->permission_id, permission_id) == 0 &&
 			strcmp(entry->checkpoint, checkpoint) == 0)
 			return true;
@@ -589,6 +593,39 @@ put_journal(Tuplestorestate *store, TupleDesc tupdesc, const CpJournal *journal,
 						   journal->dropped == 1 ? "was" : "were")));
 }
 
+/*
+ * The writes queued for COMMIT (queue.c), after what the current
+ * transaction sent: outcome "queued", sent_at NULL (not sent yet).
+ */
+static void
+put_queued(Tuplestorestate *store, TupleDesc tupdesc)
+{
+	CpJournalWrite w;
+	int			i;
+
+	for (i = 0; cp_queue_entry(i, &w); i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {0};
+
+		values[0] = CStringGetTextDatum("current");
+		nulls[1] = true;
+		values[2] = CStringGetTextDatum(w.checkpoint);
+		values[3] = CStringGetTextDatum(action_name(w.action));
+		if (w.project_id)
+			values[4] = CStringGetTextDatum(w.project_id);
+		else
+			nulls[4] = true;
+		if (w.permission_id)
+			values[5] = CStringGetTextDatum(w.permission_id);
+		else
+			nulls[5] = true;
+		values[6] = CStringGetTextDatum("queued");
+		values[7] = BoolGetDatum(false);
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+}
+
 PG_FUNCTION_INFO_V1(checkpoint_perms_journal);
 
 /*
@@ -604,7 +641,129 @@ checkpoint_perms_journal(PG_FUNCTION_ARGS)
 
 	put_journal(store, tupdesc, &previous, "previous");
 	put_journal(store, tupdesc, &current, "current");
+	put_queued(store, tupdesc);
 	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * A COMMIT that sends the queue (queue.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* The position of the next entry of the current transaction. */
+int
+cp_journal_position(void)
+{
+	return current.n;
+}
+
+/*
+ * The entries in [from, to) of one action that the API applied: what a
+ * failed COMMIT must undo.  Returns how many, in *writes (palloc'd; the
+ * strings are the journal's, valid until the transaction ends).
+ */
+int
+cp_journal_applied(int from, int to, CpJournalAction action, CpJournalWrite **writes)
+{
+	int			n = 0;
+	int			i;
+
+	*writes = palloc(sizeof(CpJournalWrite) * Max(to - from, 1));
+	for (i = from; i < to && i < current.n; i++)
+	{
+		const CpJournalEntry *e = &current.entries[i];
+
+		if (e->discarded || e->action != action || e->outcome != CP_OUTCOME_APPLIED)
+			continue;
+		(*writes)[n].action = e->action;
+		(*writes)[n].checkpoint = e->checkpoint;
+		(*writes)[n].project_id = e->project_id;
+		(*writes)[n++].permission_id = e->permission_id;
+	}
+	return n;
+}
+
+/* The applied entry in [from, to) that an undo entry undid, or NULL. */
+static CpJournalEntry *
+undone_by(const CpJournalEntry *undo, int from, int to)
+{
+	int			i;
+
+	for (i = from; i < to; i++)
+	{
+		CpJournalEntry *e = &current.entries[i];
+
+		if (e->discarded || e->outcome != CP_OUTCOME_APPLIED || e->action == undo->action ||
+			strcmp(e->checkpoint, undo->checkpoint) != 0)
+			continue;
+		/* a grant is undone by the revoke of its permission */
+		if (undo->action == CP_JOURNAL_REVOKE && e->permission_id && undo->permission_id &&
+			strcmp(e->permission_id, undo->permission_id) == 0)
+			return e;
+		/* a revoke by a grant of its project again */
+		if (undo->action == CP_JOURNAL_GRANT && e->project_id && undo->project_id &&
+			strcmp(e->project_id, undo->project_id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * A failed COMMIT sent the entries in [from, undo_from) and then the undo
+ * requests from undo_from on: each undo the API confirmed (applied, or a
+ * revoke of a permission already gone) marks what it undid "undone" and
+ * leaves the journal, so that it lists each write of the COMMIT once.  An
+ * undo whose outcome is unknown stays, as does what it was to undo.
+ */
+void
+cp_journal_mark_undone(int from, int undo_from)
+{
+	int			i;
+
+	for (i = undo_from; i < current.n; i++)
+	{
+		CpJournalEntry *undo = &current.entries[i];
+		CpJournalEntry *e;
+
+		if (undo->discarded ||
+			(undo->outcome != CP_OUTCOME_APPLIED && undo->outcome != CP_OUTCOME_NOT_FOUND))
+			continue;
+		e = undone_by(undo, from, undo_from);
+		if (e == NULL)
+			continue;
+		e->outcome = CP_OUTCOME_UNDONE;
+		undo->discarded = true;
+	}
+}
+
+/*
+ * What stays of the entries in [from, to) after an undo: applied (the
+ * undo failed or could not be made) or unknown.  "grant (c, p), revoke
+ * (c, p, id) and 3 more", and their number in *count; "" for none.
+ */
+char *
+cp_journal_left_over(int from, int to, int *count)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	*count = 0;
+	for (i = from; i < to && i < current.n; i++)
+	{
+		const CpJournalEntry *e = &current.entries[i];
+
+		if (e->discarded || (e->outcome != CP_OUTCOME_APPLIED && e->outcome != CP_OUTCOME_UNKNOWN))
+			continue;
+		if ((*count)++ >= CP_JOURNAL_NAMED)
+			continue;
+		appendStringInfo(&buf, "%s%s %s", *count > 1 ? ", " : "", action_name(e->action),
+						 e->outcome == CP_OUTCOME_UNKNOWN ? "of unknown outcome " : "");
+		append_entry(&buf, e);
+	}
+	if (*count > CP_JOURNAL_NAMED)
+		appendStringInfo(&buf, " and %d more", *count - CP_JOURNAL_NAMED);
+	return buf.data;
 }
 
 /*

@@ -6,7 +6,9 @@
  *
  * Writes go to the API as they happen: the API has no transactions, so a
  * ROLLBACK cannot undo them.  A grant batches project ids into one POST
- * per batch_size rows; a revoke sends one DELETE per row, by its id.
+ * per batch_size rows; a revoke sends one DELETE per row, by its id.  With
+ * apply_writes 'at_commit' they are queued instead (queue.c), and the
+ * COMMIT sends them.
  *
  *-------------------------------------------------------------------------
  */
@@ -419,6 +421,39 @@ row_project_id(CpModifyState *st, TupleTableSlot *slot, const char *checkpoint)
 }
 
 /*
+ * apply_writes 'at_commit': queue the grants of the batches instead of
+ * sending them.  What RETURNING and AFTER triggers see of each is what the
+ * API has not made yet: no id, no created_at.  A project whose grant the
+ * transaction queued already is granted twice, as in one statement.
+ */
+static void
+queue_batches(CpModifyState *st, CpGrantBatch *batches, int nbatches)
+{
+	int			b;
+	int			i;
+
+	for (b = 0; b < nbatches; b++)
+	{
+		CpGrantBatch *batch = &batches[b];
+
+		batch->made = palloc0(sizeof(CpPermission) * batch->n);
+		for (i = 0; i < batch->n; i++)
+		{
+			if (!cp_queue_grant(&batch->opts, st->relid, batch->opts.checkpoint,
+								batch->project_ids[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("project \"%s\" is granted twice in one transaction",
+								cp_shorten(batch->project_ids[i])),
+						 errdetail("This transaction queued a grant of it for COMMIT already (option \"apply_writes\" is \"at_commit\")."),
+						 errhint("INSERT ... ON CONFLICT DO NOTHING skips the projects that have a permission or a queued grant.")));
+			batch->made[i].project_id = batch->project_ids[i];
+			batch->made[i].object = "checkpoint.permission";
+		}
+	}
+}
+
+/*
  * Grant one batch of project ids, each exactly once (grant.c); the
  * permissions come back in their order.  The statement remembers them, so
  * that its later scans skip them.
@@ -429,6 +464,13 @@ send_grants(CpModifyState *st, char **project_ids, int n)
 	CpPermission *made;
 	int			i;
 
+	if (st->opts.at_commit)
+	{
+		CpGrantBatch batch = {st->opts, project_ids, n, NULL};
+
+		queue_batches(st, &batch, 1);
+		return batch.made;
+	}
 	cp_note_write();
 	made = cp_grant_once(&st->opts, project_ids, n, st->est_rows, progress_note(st),
 						 &st->stats, NULL);
@@ -462,7 +504,9 @@ skip_existing(CpModifyState *st, const CpOptions *opts, char **project_ids, int 
 	for (i = 0; i < n; i++)
 	{
 		skip[i] = project_ids[i] == NULL ||
-			cp_strset_contains(st->existing, grant_key(st, opts->checkpoint, project_ids[i]));
+			cp_strset_contains(st->existing, grant_key(st, opts->checkpoint, project_ids[i])) ||
+			(opts->at_commit && cp_queue_has_grant(opts->serverid, opts->checkpoint,
+												   project_ids[i]));
 		if (!skip[i] && !st->existing_all)
 		{
 			ask[nask] = project_ids[i];
@@ -472,9 +516,14 @@ skip_existing(CpModifyState *st, const CpOptions *opts, char **project_ids, int 
 	if (nask == 0)
 		return;
 
-	/* across checkpoints, one full list would answer for one checkpoint only */
+	/*
+	 * Across checkpoints, one full list would answer for one checkpoint
+	 * only; with revokes queued, the newest permission of each project
+	 * must be seen (below).
+	 */
 	full = st->columns.checkpoint != NULL &&
-		st->lists_sent + nask > cp_full_list_requests(opts, st->est_rows);
+		st->lists_sent + nask > cp_full_list_requests(opts, st->est_rows) &&
+		!(opts->at_commit && cp_queue_revokes_on(opts->serverid, opts->checkpoint));
 	cp_list_projects(opts, ask, nask, full, found, newest,
 					 full ? st->existing : NULL, &st->stats);
 	if (full)
@@ -483,7 +532,10 @@ skip_existing(CpModifyState *st, const CpOptions *opts, char **project_ids, int 
 		st->lists_sent += nask;
 	for (i = 0; i < nask; i++)
 	{
-		if (!found[i])
+		/* a project whose newest permission this transaction revokes has none */
+		if (!found[i] || (opts->at_commit && !full &&
+						  cp_queue_hides(opts->serverid, opts->checkpoint, newest[i].id,
+										 InvalidCommandId)))
 			continue;
 		skip[asked[i]] = true;
 		(void) cp_strset_add(st->existing, grant_key(st, opts->checkpoint, ask[i]));
@@ -571,12 +623,14 @@ store_granted(CpModifyState *st, TupleTableSlot **slots, const CpRowBatches *rb,
 	{
 		CpGrantBatch *batch = &rb->batches[b];
 
-		st->applied += batch->n;
+		if (!st->opts.at_commit)
+			st->applied += batch->n;
 		for (i = 0; i < batch->n; i++)
 		{
 			TupleTableSlot *slot = slots[rb->rows[b][i]];
 
-			cp_statement_granted(st->stmt, batch->opts.checkpoint, batch->made[i].id);
+			if (batch->made[i].id)
+				cp_statement_granted(st->stmt, batch->opts.checkpoint, batch->made[i].id);
 			/* RETURNING and AFTER triggers see what the API made */
 			batch->made[i].checkpoint = batch->opts.checkpoint;
 			ExecClearTuple(slot);
@@ -622,7 +676,9 @@ grant_slots(CpModifyState *st, TupleTableSlot **slots, int n)
 		project_ids[i] = row_project_id(st, slots[i], checkpoints[i]);
 	}
 	batch_rows(st, n, checkpoints, project_ids, &rb);
-	if (rb.n > 0)
+	if (rb.n > 0 && st->opts.at_commit)
+		queue_batches(st, rb.batches, rb.n);
+	else if (rb.n > 0)
 	{
 		cp_note_write();
 		cp_grant_many(rb.batches, rb.n, st->est_rows, progress_note(st), &st->stats);
@@ -767,8 +823,31 @@ send_revoke(CpModifyState *st, char *checkpoint, const char *project_id, const c
 }
 
 /*
- * Revoke the row the scan found; slot, filled with it, is what RETURNING
- * and AFTER triggers see.
+ * apply_writes 'at_commit': a row without an id is a grant this
+ * transaction queued (its project's); deleting it drops it from the
+ * queue, and nothing is sent for either.  Returns whether it was there.
+ */
+static bool
+delete_queued_grant(CpModifyState *st, TupleTableSlot *slot)
+{
+	char	   *project_id = deleted_field(st, slot, CP_FIELD_PROJECT_ID);
+	char	   *checkpoint = st->columns.checkpoint;
+
+	if (checkpoint == NULL)
+	{
+		AttrNumber	attno = st->columns.attno[CP_FIELD_CHECKPOINT];
+
+		checkpoint = row_checkpoint_value(st, slot->tts_values[attno - 1],
+										  slot->tts_isnull[attno - 1]);
+	}
+	return project_id != NULL &&
+		cp_queue_cancel_grant(st->opts.serverid, checkpoint, project_id);
+}
+
+/*
+ * Revoke the row the scan found (or queue its revoke, apply_writes
+ * 'at_commit'); slot, filled with it, is what RETURNING and AFTER
+ * triggers see.
  */
 static TupleTableSlot *
 ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
@@ -784,6 +863,13 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
 	store_deleted_row(st, slot, planSlot);
 	id = deleted_field(st, slot, CP_FIELD_ID);
+	if (id == NULL && st->opts.at_commit)
+	{
+		bool		cancelled = delete_queued_grant(st, slot);
+
+		MemoryContextSwitchTo(oldcxt);
+		return cancelled ? slot : NULL;
+	}
 	if (id == NULL || id[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -797,8 +883,14 @@ ExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 		checkpoint = row_checkpoint_value(st, slot->tts_values[attno - 1],
 										  slot->tts_isnull[attno - 1]);
 	}
-	cp_note_write();
-	deleted = send_revoke(st, checkpoint, deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
+	if (st->opts.at_commit)
+		deleted = cp_queue_revoke(&st->opts, st->relid, checkpoint,
+								  deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
+	else
+	{
+		cp_note_write();
+		deleted = send_revoke(st, checkpoint, deleted_field(st, slot, CP_FIELD_PROJECT_ID), id);
+	}
 	MemoryContextSwitchTo(oldcxt);
 
 	/* gone already: not counted, as for a row deleted concurrently */
@@ -874,6 +966,9 @@ ExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 	else
 		ExplainPropertyText("OpenAI Request", psprintf("DELETE %s/{id}", path), es);
+	if (st->opts.at_commit)
+		ExplainPropertyText(st->operation == CMD_INSERT ? "Grants" : "Revokes",
+							"applied at commit", es);
 	if (es->analyze)
 		cp_explain_stats(&st->stats, false, es);
 }

@@ -53,7 +53,8 @@ typedef enum CpOptionKind
 	CP_OPT_FILE,				/* a file the server process can read */
 	CP_OPT_INT,					/* integer in [min, max] */
 	CP_OPT_REAL,				/* number in [min, max] */
-	CP_OPT_FIELD				/* one of the permission fields */
+	CP_OPT_FIELD,				/* one of the permission fields */
+	CP_OPT_APPLY				/* apply_writes: "now" or "at_commit" */
 } CpOptionKind;
 
 typedef struct CpOptionDef
@@ -87,11 +88,13 @@ static const CpOptionDef cp_option_defs[] = {
 	{"max_response_bytes", ForeignServerRelationId, CP_OPT_INT, 1024, 268435456},
 	{"request_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
 	{"fdw_tuple_cost", ForeignServerRelationId, CP_OPT_REAL, 0, 1000000000},
+	{"apply_writes", ForeignServerRelationId, CP_OPT_APPLY, 0, 0},
 	{"api_key", UserMappingRelationId, CP_OPT_STRING, 0, CP_MAX_KEY_LEN},
 	{"checkpoint", ForeignTableRelationId, CP_OPT_STRING, 0, CP_MAX_CHECKPOINT_LEN},
 	{"page_size", ForeignTableRelationId, CP_OPT_INT, 1, 10000},
 	{"max_pages", ForeignTableRelationId, CP_OPT_INT, 1, 10000000},
 	{"batch_size", ForeignTableRelationId, CP_OPT_INT, 1, 1000},
+	{"apply_writes", ForeignTableRelationId, CP_OPT_APPLY, 0, 0},
 	{"field", AttributeRelationId, CP_OPT_FIELD, 0, 0},
 	{NULL, InvalidOid, CP_OPT_STRING, 0, 0, false}
 };
@@ -541,6 +544,14 @@ check_option_value(const CpOptionDef *def, const char *value)
 							 errdetail("It must be a number from %d to %d.", def->min, def->max)));
 			}
 			break;
+		case CP_OPT_APPLY:
+			if (strcmp(value, "now") != 0 && strcmp(value, "at_commit") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"", def->name, value),
+						 errdetail("Grants and revokes are sent when their statement runs (\"now\") or when the transaction commits (\"at_commit\")."),
+						 errhint("Valid values are \"now\" and \"at_commit\".")));
+			break;
 		case CP_OPT_FIELD:
 			{
 				int			f;
@@ -707,6 +718,8 @@ apply_options(CpOptions *opts, List *options)
 			opts->request_cost = strtod(value, NULL);
 		else if (strcmp(name, "fdw_tuple_cost") == 0)
 			opts->fdw_tuple_cost = strtod(value, NULL);
+		else if (strcmp(name, "apply_writes") == 0)
+			opts->at_commit = strcmp(value, "at_commit") == 0;
 	}
 }
 

@@ -117,6 +117,7 @@ typedef struct CpRevokeBatch
 	int			start;			/* index of the slice's first id */
 	int			kept;			/* the first one the API kept ("deleted": false) */
 	int			nkept;			/* ...and how many it kept */
+	bool		quiet;			/* no progress note: the caller words its own */
 } CpRevokeBatch;
 
 /* One DELETE's reply: settle its entry from what it says. */
@@ -146,7 +147,7 @@ revoke_progress(void *arg)
 {
 	CpRevokeBatch *batch = (CpRevokeBatch *) arg;
 
-	return cp_progress_note(true, *batch->applied);
+	return batch->quiet ? "" : cp_progress_note(true, *batch->applied);
 }
 
 /*
@@ -211,14 +212,15 @@ revoke_slice(const CpOptions *opts, char **checkpoints, char **project_ids,
 	/* the others of the slice have ended: each is settled */
 	if (batch->nkept > 0)
 		cp_api_report_kept(opts, &t[batch->kept - start], batch->permission_ids[batch->kept],
-						   batch->nkept - 1, cp_progress_note(true, *batch->applied));
+						   batch->nkept - 1, revoke_progress(batch));
 }
 
 /*
  * DELETE n permissions at once, at most max_concurrency in flight.
  * revoked[i] tells whether permission_ids[i] was revoked now (false: it
  * was already gone); *applied counts the revokes of the statement, for the
- * detail of an error mid-way.  Each revoke is in the journal before it is
+ * detail of an error mid-way (NULL: no such detail, the caller words its
+ * own, as a COMMIT does).  Each revoke is in the journal before it is
  * sent (project_ids, or NULL when unknown, name their projects there).
  * checkpoints: each permission's, or NULL: all opts->checkpoint's.  Sent
  * in slices, so that a long list of revokes holds a bounded number of
@@ -228,7 +230,9 @@ void
 cp_revoke_many(const CpOptions *opts, char **checkpoints, char **permission_ids,
 			   char **project_ids, int n, bool *revoked, int64 *applied, CpStats *stats)
 {
-	CpRevokeBatch batch = {opts, permission_ids, revoked, applied, NULL, NULL, 0, 0, 0};
+	int64		counted = 0;
+	CpRevokeBatch batch = {opts, permission_ids, revoked, applied ? applied : &counted,
+	NULL, NULL, 0, 0, 0, applied == NULL};
 	MemoryContext cxt = CurrentMemoryContext;
 	int			start;
 

@@ -21,6 +21,11 @@
  * A 404 means the permission is already gone: it is not counted, nor
  * returned, as for a row a concurrent statement deleted.
  *
+ * With apply_writes 'at_commit' the DELETE always lists (a DELETE by id
+ * would not know which ids exist, and its count must be exact), and
+ * queues the revokes of the rows that matched (queue.c); a row of a grant
+ * the transaction queued leaves the queue instead.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -69,6 +74,7 @@ enum FdwDirectModifyPrivateIndex
 typedef struct CpRevokeState
 {
 	CpOptions	opts;
+	Oid			relid;
 	CpColumnMap columns;
 	CpFilterKind by_id;			/* CP_FILTER_NONE: by list */
 	char	   *id_label;
@@ -203,6 +209,7 @@ PlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 	RangeTblEntry *rte;
 	RelOptInfo *baserel;
 	CpColumnMap columns;
+	CpOptions	opts;
 	List	   *conds;
 	List	   *returning = NIL;
 	Expr	   *id_value = NULL;
@@ -222,8 +229,9 @@ PlanDirectModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 		returning = (List *) list_nth(plan->returningLists, subplan_index);
 
 	conds = list_concat_copy(fscan->fdw_recheck_quals, fscan->scan.plan.qual);
+	cp_get_options(rte->relid, InvalidOid, &opts);
 	/* across checkpoints a permission is (checkpoint, id): by list */
-	if (columns.checkpoint != NULL && list_length(conds) == 1 &&
+	if (columns.checkpoint != NULL && !opts.at_commit && list_length(conds) == 1 &&
 		cp_project_filter(root, baserel, columns.attno[CP_FIELD_ID],
 						  (Expr *) linitial(conds), &id_value, &kind) &&
 		returning_needs_only_id(returning, resultRelation, &columns))
@@ -269,7 +277,11 @@ BeginDirectModify(ForeignScanState *node, int eflags)
 		return;
 	}
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
+	st->relid = RelationGetRelid(rel);
 	cp_build_column_map(rel, &st->columns);
+	/* planned by id in mode 'now': the option changed, and the plan with it */
+	if (st->id_value && st->opts.at_commit)
+		elog(ERROR, "checkpoint_perms: a DELETE by id planned for apply_writes 'now' runs in 'at_commit'");
 	if (st->id_value)
 		st->id_expr = ExecInitExpr(st->id_value, (PlanState *) node);
 	else
@@ -320,7 +332,10 @@ collect_rows(CpRevokeState *st, ForeignScanState *node)
 	ResetExprContext(econtext);
 }
 
-/* The id of a collected row, checked as modify.c checks a row's. */
+/*
+ * The id of a collected row, checked as modify.c checks a row's; NULL for
+ * a grant queued for COMMIT (apply_writes 'at_commit').
+ */
 static char *
 row_id(CpRevokeState *st, TupleTableSlot *slot)
 {
@@ -330,6 +345,8 @@ row_id(CpRevokeState *st, TupleTableSlot *slot)
 	slot_getallattrs(slot);
 	id = cp_text_value(&st->columns, CP_FIELD_ID, slot->tts_values[attno - 1],
 					   slot->tts_isnull[attno - 1]);
+	if (id == NULL && st->opts.at_commit)
+		return NULL;
 	if (id == NULL || id[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -337,6 +354,31 @@ row_id(CpRevokeState *st, TupleTableSlot *slot)
 				 errdetail("A row to delete has %s id.%s", id ? "an empty" : "a NULL",
 						   cp_progress_note(true, st->applied))));
 	return id;
+}
+
+/*
+ * apply_writes 'at_commit': queue the revoke of each row that matched, or
+ * drop the queued grant a row without an id is; revoked[] counts the rows
+ * as the API would (a revoke queued already is not counted again).
+ */
+static void
+queue_revokes(CpRevokeState *st)
+{
+	int			i;
+
+	for (i = 0; i < st->nids; i++)
+	{
+		const char *checkpoint = st->checkpoints ? st->checkpoints[i] : st->opts.checkpoint;
+
+		if (st->ids[i] == NULL)
+			st->revoked[i] = st->projects[i] != NULL &&
+				cp_queue_cancel_grant(st->opts.serverid, checkpoint, st->projects[i]);
+		else
+			st->revoked[i] = cp_queue_revoke(&st->opts, st->relid, checkpoint,
+											 st->projects[i], st->ids[i]);
+		if (st->revoked[i])
+			st->applied++;
+	}
 }
 
 /*
@@ -380,7 +422,9 @@ run_revokes(CpRevokeState *st, ForeignScanState *node)
 		tuplestore_rescan(st->rows);
 	}
 	st->revoked = palloc0(sizeof(bool) * Max(st->nids, 1));
-	if (st->nids > 0)
+	if (st->nids > 0 && st->opts.at_commit)
+		queue_revokes(st);
+	else if (st->nids > 0)
 	{
 		cp_note_write();
 		cp_revoke_many(&st->opts, st->checkpoints, st->ids, st->projects, st->nids,
@@ -578,6 +622,8 @@ ExplainDirectModify(ForeignScanState *node, ExplainState *es)
 											   psprintf("{each value of %s}", st->id_label) :
 											   "{each run-time id}", true));
 	cp_explain_requests(lines, es);
+	if (st->opts.at_commit)
+		ExplainPropertyText("Revokes", "applied at commit", es);
 
 	if (es->analyze)
 	{

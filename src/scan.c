@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/stratnum.h"
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
@@ -110,6 +111,14 @@ typedef struct CpScanState
 	bool		returned_full;	/* more were returned than kept */
 	bool		skip_returned;	/* the list started again: skip those */
 
+	/*
+	 * apply_writes 'at_commit': the transaction's queue (queue.c) as the
+	 * command of curcid sees it, and where the current segment is in it.
+	 */
+	CommandId	curcid;
+	int			queue_pos;
+	CpPermission queued;		/* the queued grant returned last */
+
 	/* in a statement that writes (statement.c), else NULL */
 	CpStatement *stmt;
 	Tuplestorestate *store;		/* the whole list, read before the first row */
@@ -183,6 +192,7 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 			st->expr_states[i] = ExecInitExpr(st->exprs[i], (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
+	st->curcid = estate->es_snapshot ? estate->es_snapshot->curcid : GetCurrentCommandId(false);
 	/* a row budget may stop after the first list: those go one by one */
 	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
 					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
@@ -360,6 +370,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 			cp_lister_rewind(st->listers[0]))
 		{
 			st->segment = 0;
+			st->queue_pos = 0;
 			return;
 		}
 	}
@@ -565,7 +576,42 @@ judge_row(CpScanState *st, const CpPermission *perm)
 	if (cp_statement_is_own_grant(st->stmt, cp_segment_checkpoint(&st->lists, st->segment),
 								  perm->id))
 		return CP_ROW_SKIP;
+	/* a revoke queued for COMMIT by an earlier command hides its row */
+	if (st->opts.at_commit &&
+		cp_queue_hides(st->opts.serverid, cp_segment_checkpoint(&st->lists, st->segment),
+					   perm->id, st->curcid))
+		return CP_ROW_SKIP;
 	return CP_ROW_TAKE;
+}
+
+/*
+ * apply_writes 'at_commit': the next grant queued by an earlier command
+ * that the current segment's list would hold, or NULL.  It has no id nor
+ * created_at yet, so no created_at bound holds it, and it sorts as a NULL:
+ * first newest first (DESC NULLS FIRST), else last.
+ */
+static CpPermission *
+next_queued_grant(CpScanState *st)
+{
+	const char *checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
+	const char *project;
+
+	if (!st->opts.at_commit || st->plan.strategies[0] != 0 || st->plan.strategies[1] != 0)
+		return NULL;
+	while ((project = cp_queue_next_grant(st->opts.serverid, checkpoint,
+										  cp_segment_project(&st->lists, st->segment),
+										  st->curcid, &st->queue_pos)) != NULL)
+	{
+		if (filtered_here(st) &&
+			bsearch(&project, st->lists.projects, st->lists.nprojects, sizeof(char *),
+					cp_compare_strings) == NULL)
+			continue;
+		memset(&st->queued, 0, sizeof(st->queued));
+		st->queued.project_id = (char *) project;
+		st->queued.object = "checkpoint.permission";
+		return &st->queued;
+	}
+	return NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -885,23 +931,28 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			/* a smaller page when the budget needs fewer rows */
 			if (budget > 0)
 				cp_lister_set_page_limit(lister, page_limit(st));
-			if (st->both)
+			perm = st->plan.order == CP_ORDER_DESC ? next_queued_grant(st) : NULL;
+			if (perm)
+				 /* taken */ ;
+			else if (st->both)
 				perm = next_end_row(st);
 			else if ((perm = cp_lister_next(lister)) == NULL && cp_lister_refused(lister))
 			{
 				resume_list(st, lister);
 				continue;
 			}
+			if (perm == NULL && st->plan.order != CP_ORDER_DESC)
+				perm = next_queued_grant(st);
 			if (perm == NULL)
 				break;
-			verdict = judge_row(st, perm);
+			verdict = perm == &st->queued ? CP_ROW_TAKE : judge_row(st, perm);
 			if (verdict == CP_ROW_STOP)
 				break;			/* on to the next list */
 			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
 			/* (both ends resume without them: end_refused) */
-			if (!st->both)
+			if (!st->both && perm->id)
 				keep_returned(st, perm->id);
 			st->rows++;
 			ExecClearTuple(slot);
@@ -916,6 +967,7 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 		if (st->segment + 1 >= st->lists.nsegments)
 			return false;
 		st->segment++;
+		st->queue_pos = 0;
 		forget_returned(st);
 		if (st->segment >= st->started)
 			start_segments(st);
