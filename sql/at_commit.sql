@@ -21,6 +21,9 @@ SELECT id IS NULL AS queued, project_id FROM atc ORDER BY project_id;
 SELECT count(*) FROM atc WHERE project_id = 'proj_a';
 SELECT project_id FROM atc ORDER BY created_at DESC LIMIT 2;
 SELECT project_id FROM atc ORDER BY created_at LIMIT 4;
+SELECT project_id FROM atc ORDER BY created_at DESC NULLS LAST;
+SELECT project_id FROM atc ORDER BY created_at NULLS FIRST;
+EXPLAIN (COSTS OFF) SELECT project_id FROM atc ORDER BY created_at DESC NULLS LAST;
 SELECT transaction, sent_at IS NULL AS not_sent, action, project_id, permission_id IS NULL AS no_id,
        outcome
   FROM checkpoint_perms_journal();

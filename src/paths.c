@@ -508,6 +508,15 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		order = cp_order_for_pathkeys(baserel, created_attno,
 									  info->columns.basetype[created_attno - 1],
 									  root->query_pathkeys);
+	/*
+	 * Grants queued for COMMIT (apply_writes 'at_commit') have a NULL
+	 * created_at: the scan returns them first newest first and last oldest
+	 * first, where the default NULLS FIRST / LAST puts them; another NULLS
+	 * needs a Sort.
+	 */
+	if (order != CP_ORDER_NONE && info->opts.at_commit &&
+		linitial_node(PathKey, root->query_pathkeys)->pk_nulls_first != (order == CP_ORDER_DESC))
+		order = CP_ORDER_NONE;
 	/* bounds fix the order the list is read in: the query's, or a Sort */
 	if (order != CP_ORDER_NONE &&
 		(info->bound_order == CP_ORDER_NONE || info->bound_order == order))
