@@ -180,6 +180,16 @@ SELECT project_id FROM atc_stuck ORDER BY 1;
 SELECT transaction, action, project_id, outcome, rolled_back FROM checkpoint_perms_journal()
   ORDER BY action, project_id;
 
+-- the queue keeps what its writes were made with: a table dropped before
+-- COMMIT still has its grant sent
+BEGIN;
+CREATE FOREIGN TABLE atc_dropped (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:dropped', apply_writes 'at_commit');
+INSERT INTO atc_dropped (project_id) VALUES ('proj_d');
+DROP FOREIGN TABLE atc_dropped;
+COMMIT;
+SELECT method, body FROM mock_requests('ft:atc:dropped');
+
 -- EXPLAIN says the writes wait for COMMIT; a DELETE by id lists, as its
 -- count must be exact
 EXPLAIN (COSTS OFF) INSERT INTO atc (project_id) VALUES ('proj_e');

@@ -40,7 +40,7 @@ typedef struct CpCommitGroup
 {
 	Oid			serverid;
 	Oid			userid;
-	CpOptions	opts;			/* of the first table written */
+	CpOptions	opts;			/* of the first table written (as queued) */
 	int			grants_from;	/* journal positions of its grants; -1: not
 								 * sent yet */
 	int			grants_to;
@@ -82,7 +82,7 @@ make_groups(CpCommit *commit)
 			continue;
 		commit->groups[g].serverid = q->serverid;
 		commit->groups[g].userid = q->userid;
-		cp_get_options(q->relid, q->userid, &commit->groups[g].opts);
+		commit->groups[g].opts = *q->opts;
 		commit->ngroups++;
 	}
 }

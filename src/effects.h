@@ -110,7 +110,11 @@ extern char *cp_journal_left_over(int from, int to, int *count);
 typedef struct CpQueued
 {
 	CpJournalAction action;
-	Oid			relid;			/* the table written: its options send it */
+	const CpOptions *opts;		/* what sends it: the table's options and the
+								 * role's user mapping when it was queued (a
+								 * copy, shared by the entries of one table and
+								 * role: COMMIT reads no catalog) */
+	Oid			relid;			/* the table written */
 	Oid			userid;			/* the role whose user mapping sends it */
 	Oid			serverid;
 	char	   *checkpoint;

@@ -61,10 +61,47 @@ same_target(const CpQueued *q, Oid serverid, const char *checkpoint)
 	return q->serverid == serverid && strcmp(q->checkpoint, checkpoint) == 0;
 }
 
+/* A string of the queue's, or NULL. */
+static char *
+queue_strdup(const char *str)
+{
+	return str ? MemoryContextStrdup(queue_cxt, str) : NULL;
+}
+
+/*
+ * The options an entry of table relid is sent with: those of an earlier
+ * entry of the same table and role, or a copy of opts in the queue's
+ * memory (so that a table dropped, or a mapping altered, before COMMIT
+ * does not change what the queued writes were made with).
+ */
+static const CpOptions *
+entry_options(const CpOptions *opts, Oid relid)
+{
+	CpOptions  *copy;
+	int			i;
+
+	for (i = nqueue - 1; i >= 0; i--)
+		if (queue[i].relid == relid && queue[i].userid == opts->userid)
+			return queue[i].opts;
+	copy = MemoryContextAlloc(queue_cxt, sizeof(CpOptions));
+	*copy = *opts;
+	copy->servername = queue_strdup(opts->servername);
+	copy->rolename = queue_strdup(opts->rolename);
+	copy->base_url = queue_strdup(opts->base_url);
+	copy->organization = queue_strdup(opts->organization);
+	copy->project = queue_strdup(opts->project);
+	copy->ca_bundle = queue_strdup(opts->ca_bundle);
+	copy->proxy = queue_strdup(opts->proxy);
+	copy->api_key = queue_strdup(opts->api_key);
+	copy->checkpoint = NULL;	/* each entry's own */
+	return copy;
+}
+
 static CpQueued *
 append(CpJournalAction action, const CpOptions *opts, Oid relid, const char *checkpoint,
 	   const char *project_id, const char *permission_id)
 {
+	const CpOptions *entry_opts;
 	CpQueued   *q;
 
 	if (queue_cxt == NULL)
@@ -76,17 +113,17 @@ append(CpJournalAction action, const CpOptions *opts, Oid relid, const char *che
 		queue = queue ? repalloc(queue, sizeof(CpQueued) * capqueue) :
 			MemoryContextAlloc(queue_cxt, sizeof(CpQueued) * capqueue);
 	}
+	entry_opts = entry_options(opts, relid);
 	q = &queue[nqueue++];
 	memset(q, 0, sizeof(*q));
 	q->action = action;
+	q->opts = entry_opts;
 	q->relid = relid;
 	q->userid = opts->userid;
 	q->serverid = opts->serverid;
-	q->checkpoint = MemoryContextStrdup(queue_cxt, checkpoint);
-	if (project_id)
-		q->project_id = MemoryContextStrdup(queue_cxt, project_id);
-	if (permission_id)
-		q->permission_id = MemoryContextStrdup(queue_cxt, permission_id);
+	q->checkpoint = queue_strdup(checkpoint);
+	q->project_id = queue_strdup(project_id);
+	q->permission_id = queue_strdup(permission_id);
 	q->cid = GetCurrentCommandId(true);
 	q->nest_level = GetCurrentTransactionNestLevel();
 	return q;
