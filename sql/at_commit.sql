@@ -49,6 +49,17 @@ ROLLBACK;
 SELECT method, count(*) FROM mock_requests('ft:atc:rollback:seed-2') GROUP BY 1 ORDER BY 1;
 SELECT project_id FROM atc_rb ORDER BY 1;
 
+-- COPY queues too: its rows go out in one POST at COMMIT
+BEGIN;
+COPY atc_rb (project_id) FROM STDIN;
+proj_copy1
+proj_copy2
+proj_copy3
+\.
+SELECT count(*) FROM mock_requests('ft:atc:rollback:seed-2') WHERE method = 'POST';
+COMMIT;
+SELECT method, body FROM mock_requests('ft:atc:rollback:seed-2') WHERE method = 'POST';
+
 -- a grant revoked in the same transaction: both cancel out, nothing is
 -- sent; a revoke of an existing permission and then a grant of the same
 -- project are both sent (the project ends with a new permission)
