@@ -31,14 +31,17 @@
  * The queue lives in a memory context under TopMemoryContext, made at the
  * first queued write and deleted when the transaction ends.  Its entries
  * are ordered by nesting level (as the journal's), so a subtransaction's
- * are a suffix: ROLLBACK TO SAVEPOINT truncates them.  Lookups walk the
- * queue: a transaction queues at most a few thousand writes.
+ * are a suffix: ROLLBACK TO SAVEPOINT truncates them.  A hash index finds
+ * a project's grant or a permission's revoke (each read row asks); what a
+ * scan adds of the queue, one walk per list.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "effects.h"
@@ -59,6 +62,87 @@ static bool
 same_target(const CpQueued *q, Oid serverid, const char *checkpoint)
 {
 	return q->serverid == serverid && strcmp(q->checkpoint, checkpoint) == 0;
+}
+
+/*
+ * The index of the queue: the 64-bit hash of an entry's action, server,
+ * checkpoint and project (a grant) or permission (a revoke), to the
+ * position of the last entry with it.  One grant of a project is live at
+ * a time, and always the last (a grant is queued only when none is live),
+ * so the last is the one to look at; a revoke is queued once.  A 64-bit
+ * hash match decides, as list.c's duplicate check does.  Built at the
+ * first lookup, kept up to date by append, and dropped when a rollback to
+ * a savepoint truncates the queue.
+ */
+typedef struct CpQueueSlot
+{
+	uint64		key;
+	int			index;
+} CpQueueSlot;
+
+static HTAB *queue_index = NULL;
+
+static uint64
+entry_key(CpJournalAction action, Oid serverid, const char *checkpoint, const char *id)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) checkpoint, strlen(checkpoint),
+										((uint64) serverid << 1) | (uint64) action);
+
+	return hash_combine64(h, hash_bytes_extended((const unsigned char *) id, strlen(id), 0));
+}
+
+static const char *
+entry_id(const CpQueued *q)
+{
+	return q->action == CP_JOURNAL_GRANT ? q->project_id : q->permission_id;
+}
+
+static void
+index_entry(int i)
+{
+	const CpQueued *q = &queue[i];
+	uint64		key = entry_key(q->action, q->serverid, q->checkpoint, entry_id(q));
+	CpQueueSlot *slot = hash_search(queue_index, &key, HASH_ENTER, NULL);
+
+	slot->index = i;
+}
+
+static void
+build_index(void)
+{
+	HASHCTL		ctl;
+	int			i;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(CpQueueSlot);
+	ctl.hcxt = queue_cxt;
+	queue_index = hash_create("checkpoint_perms queue index", Max(nqueue, 64), &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; i < nqueue; i++)
+		index_entry(i);
+}
+
+/* The last entry of that action, server, checkpoint and id, or NULL. */
+static CpQueued *
+find_entry(CpJournalAction action, Oid serverid, const char *checkpoint, const char *id)
+{
+	uint64		key;
+	CpQueueSlot *slot;
+	CpQueued   *q;
+
+	if (nqueue == 0)
+		return NULL;
+	if (queue_index == NULL)
+		build_index();
+	key = entry_key(action, serverid, checkpoint, id);
+	slot = hash_search(queue_index, &key, HASH_FIND, NULL);
+	if (slot == NULL)
+		return NULL;
+	q = &queue[slot->index];
+	if (q->action != action || !same_target(q, serverid, checkpoint) ||
+		strcmp(entry_id(q), id) != 0)
+		return NULL;
+	return q;
 }
 
 /* A string of the queue's, or NULL. */
@@ -126,6 +210,8 @@ append(CpJournalAction action, const CpOptions *opts, Oid relid, const char *che
 	q->permission_id = queue_strdup(permission_id);
 	q->cid = GetCurrentCommandId(true);
 	q->nest_level = GetCurrentTransactionNestLevel();
+	if (queue_index)
+		index_entry(nqueue - 1);
 	return q;
 }
 
@@ -133,17 +219,9 @@ append(CpJournalAction action, const CpOptions *opts, Oid relid, const char *che
 static CpQueued *
 find_grant(Oid serverid, const char *checkpoint, const char *project_id)
 {
-	int			i;
+	CpQueued   *q = find_entry(CP_JOURNAL_GRANT, serverid, checkpoint, project_id);
 
-	for (i = 0; i < nqueue; i++)
-	{
-		CpQueued   *q = &queue[i];
-
-		if (q->action == CP_JOURNAL_GRANT && is_live(q) && same_target(q, serverid, checkpoint) &&
-			strcmp(q->project_id, project_id) == 0)
-			return q;
-	}
-	return NULL;
+	return q && is_live(q) ? q : NULL;
 }
 
 /*
@@ -187,17 +265,7 @@ cp_queue_cancel_grant(Oid serverid, const char *checkpoint, const char *project_
 static CpQueued *
 find_revoke(Oid serverid, const char *checkpoint, const char *permission_id)
 {
-	int			i;
-
-	for (i = 0; i < nqueue; i++)
-	{
-		CpQueued   *q = &queue[i];
-
-		if (q->action == CP_JOURNAL_REVOKE && same_target(q, serverid, checkpoint) &&
-			strcmp(q->permission_id, permission_id) == 0)
-			return q;
-	}
-	return NULL;
+	return find_entry(CP_JOURNAL_REVOKE, serverid, checkpoint, permission_id);
 }
 
 /*
@@ -303,6 +371,7 @@ reset_queue(void)
 	if (queue_cxt)
 		MemoryContextDelete(queue_cxt);
 	queue_cxt = NULL;
+	queue_index = NULL;
 	queue = NULL;
 	nqueue = capqueue = 0;
 }
@@ -355,8 +424,15 @@ queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			queue[i].cancelled_at = event == SUBXACT_EVENT_ABORT_SUB ? 0 : level - 1;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
+		int			before = nqueue;
+
 		while (nqueue > 0 && queue[nqueue - 1].nest_level >= level)
 			nqueue--;
+		if (nqueue < before && queue_index)
+		{
+			hash_destroy(queue_index);
+			queue_index = NULL;
+		}
 		return;
 	}
 	for (i = nqueue; i > 0 && queue[i - 1].nest_level >= level; i--)
