@@ -56,6 +56,7 @@ typedef struct CpCommit
 	CpCommitGroup *groups;
 	int			ngroups;
 	int			from;			/* the journal's position before the first */
+	int64		dropped;		/* ...and the requests it had not kept */
 	CpStats		stats;			/* EXPLAIN never sees them: counted for the
 								 * transport, which wants somewhere to count */
 } CpCommit;
@@ -304,6 +305,10 @@ undo_commit(CpCommit *commit, ErrorData *edata)
 						 nleft, nleft == 1 ? "write" : "writes", nleft == 1 ? "s" : "", left);
 	if (failure)
 		appendStringInfo(&buf, " The undo stopped at an error: %s.", cp_shorten(failure));
+	/* what the journal did not keep, the undo did not see, nor is it named */
+	if (cp_journal_dropped() > commit->dropped)
+		appendStringInfo(&buf, " " INT64_FORMAT " more requests of this COMMIT and its undo were not recorded (the journal keeps %d a transaction): what they did is not named here.",
+						 cp_journal_dropped() - commit->dropped, CP_JOURNAL_MAX);
 	/* the hint of the error that stopped it says how to fix that: keep it */
 	if (edata->hint)
 		appendStringInfoString(&buf, " SELECT * FROM checkpoint_perms_journal() lists each write of the COMMIT.");
@@ -330,6 +335,7 @@ cp_commit_queue(const CpQueued *queue, int n)
 	commit->n = n;
 	make_groups(commit);
 	commit->from = cp_journal_position();
+	commit->dropped = cp_journal_dropped();
 	for (g = 0; g < commit->ngroups; g++)
 	{
 		commit->groups[g].grants_from = commit->groups[g].grants_to = -1;

@@ -45,6 +45,9 @@ typedef enum CpReplySays
 	CP_SAYS_KEPT				/* a revoke answered "deleted": false */
 } CpReplySays;
 
+/* Entries the journal keeps per transaction; later ones are only counted. */
+#define CP_JOURNAL_MAX 10000
+
 /* An entry of the current transaction's journal; -1: not kept. */
 typedef int64 CpJournalRef;
 
@@ -96,6 +99,7 @@ typedef struct CpJournalWrite
 } CpJournalWrite;
 
 extern int	cp_journal_position(void);
+extern int64 cp_journal_dropped(void);
 extern int	cp_journal_applied(int from, int to, CpJournalAction action,
 							   CpJournalWrite **writes);
 extern void cp_journal_mark_undone(int from, int undo_from);

@@ -38,9 +38,6 @@
 
 #include "effects.h"
 
-/* Entries kept per transaction; later ones are only counted. */
-#define CP_JOURNAL_MAX 10000
-
 /* Entries a rollback warning names, per kind (granted, revoked, unknown). */
 #define CP_JOURNAL_NAMED 5
 
@@ -655,6 +652,13 @@ int
 cp_journal_position(void)
 {
 	return current.n;
+}
+
+/* Requests of the current transaction past CP_JOURNAL_MAX: counted, not kept. */
+int64
+cp_journal_dropped(void)
+{
+	return current.dropped;
 }
 
 /*
