@@ -142,7 +142,7 @@ extern bool cp_queue_hides(Oid serverid, const char *checkpoint, const char *per
 extern bool cp_queue_revokes_on(Oid serverid, const char *checkpoint);
 extern const char *cp_queue_next_grant(Oid serverid, const char *checkpoint,
 									   const char *project_id, CommandId curcid, int *pos);
-extern bool cp_queue_entry(int i, CpJournalWrite *write);
+extern bool cp_queue_entry(int *pos, CpJournalWrite *write);
 
 /* commit.c: send the live writes of the queue, or undo what was sent */
 extern void cp_commit_queue(const CpQueued *queue, int n);

@@ -598,9 +598,9 @@ static void
 put_queued(Tuplestorestate *store, TupleDesc tupdesc)
 {
 	CpJournalWrite w;
-	int			i;
+	int			pos = 0;
 
-	for (i = 0; cp_queue_entry(i, &w); i++)
+	while (cp_queue_entry(&pos, &w))
 	{
 		Datum		values[8];
 		bool		nulls[8] = {0};

@@ -335,20 +335,24 @@ cp_queue_next_grant(Oid serverid, const char *checkpoint, const char *project_id
 	return NULL;
 }
 
-/* The i-th live queued write, for checkpoint_perms_journal(); false past the end. */
+/*
+ * The next live queued write from *pos on, for checkpoint_perms_journal();
+ * false past the end.  *pos starts at 0 and moves past the write returned.
+ */
 bool
-cp_queue_entry(int i, CpJournalWrite *write)
+cp_queue_entry(int *pos, CpJournalWrite *write)
 {
-	int			k;
-
-	for (k = 0; k < nqueue; k++)
+	for (; *pos < nqueue; (*pos)++)
 	{
-		if (!is_live(&queue[k]) || i-- > 0)
+		const CpQueued *q = &queue[*pos];
+
+		if (!is_live(q))
 			continue;
-		write->action = queue[k].action;
-		write->checkpoint = queue[k].checkpoint;
-		write->project_id = queue[k].project_id;
-		write->permission_id = queue[k].permission_id;
+		write->action = q->action;
+		write->checkpoint = q->checkpoint;
+		write->project_id = q->project_id;
+		write->permission_id = q->permission_id;
+		(*pos)++;
 		return true;
 	}
 	return false;
