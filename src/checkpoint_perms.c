@@ -69,6 +69,7 @@ _PG_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	cp_journal_init();
+	cp_snapshot_init();
 	cp_define_settings();
 	cp_stats_init();
 }

@@ -81,6 +81,25 @@ extern CpJournalOutcome cp_journal_settle(const CpOptions *opts, CpJournalRef re
 extern const char *cp_progress_note(bool revoke, int64 applied);
 extern bool cp_session_revoked(const char *checkpoint, const char *permission_id);
 
+/*
+ * snapshot.c: REPEATABLE READ and SERIALIZABLE read one list per
+ * transaction.  cp_snapshot_open gives a reader of a list, kept whole for
+ * the transaction the first time it is read (*listed: read now); its rows
+ * come newest first (oldest first if ascending), with the transaction's
+ * own grants since it was kept (cp_snapshot_granted) and without its
+ * revokes (cp_snapshot_revoked).
+ */
+typedef struct CpKeptReader CpKeptReader;
+extern void cp_snapshot_init(void);
+extern bool cp_snapshot_applies(void);
+extern CpKeptReader *cp_snapshot_open(const CpOptions *opts, const char *checkpoint,
+									  const char *project, bool ascending, CpStats *stats,
+									  bool *listed);
+extern CpPermission *cp_snapshot_next(CpKeptReader *reader);
+extern void cp_snapshot_close(CpKeptReader *reader);
+extern void cp_snapshot_granted(const CpOptions *opts, const CpPermission *made, int n);
+extern void cp_snapshot_revoked(const char *checkpoint, const char *permission_id);
+
 /* grant.c */
 extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);
 extern void cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,

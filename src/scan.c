@@ -12,7 +12,10 @@
  * (statement.c).  A scan of several lists fetches the first pages of up
  * to max_concurrency of them at once, and holds those pages meanwhile.
  * A list whose cursor the API refuses because this session revoked its
- * row resumes (resume_list).
+ * row resumes (resume_list).  In REPEATABLE READ and SERIALIZABLE each
+ * list comes from the transaction's kept lists instead (snapshot.c): read
+ * whole the first time, then the same rows, the bounds, order and row
+ * budget applied here as ever.
  *
  *-------------------------------------------------------------------------
  */
@@ -110,6 +113,15 @@ typedef struct CpScanState
 	bool		returned_full;	/* more were returned than kept */
 	bool		skip_returned;	/* the list started again: skip those */
 
+	/*
+	 * REPEATABLE READ or SERIALIZABLE (snapshot.c): each list is read from
+	 * the transaction's kept lists, read whole and kept the first time.
+	 */
+	bool		keep;
+	CpKeptReader *reader;		/* the current segment's, or NULL */
+	int64		lists_kept;		/* lists read whole and kept by this scan */
+	int64		lists_reused;	/* lists read from those kept before */
+
 	/* in a statement that writes (statement.c), else NULL */
 	CpStatement *stmt;
 	Tuplestorestate *store;		/* the whole list, read before the first row */
@@ -183,10 +195,11 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 			st->expr_states[i] = ExecInitExpr(st->exprs[i], (PlanState *) node);
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
+	st->keep = cp_snapshot_applies();
 	/* a row budget may stop after the first list: those go one by one */
 	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
 					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
-		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
+		st->plan.row_budget == 0 && !st->keep ? st->opts.max_concurrency : 1;
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
 	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
@@ -317,6 +330,38 @@ forget_returned(CpScanState *st)
 	st->skip_returned = false;
 }
 
+/* Done with the current segment's kept list. */
+static void
+close_reader(CpScanState *st)
+{
+	if (st->reader)
+		cp_snapshot_close(st->reader);
+	st->reader = NULL;
+}
+
+/*
+ * Start the current segment's list from the transaction's kept lists: read
+ * whole and kept now if it is not yet (snapshot.c).
+ */
+static void
+open_reader(CpScanState *st)
+{
+	bool		listed;
+	/* in the query's memory, with the scan (not the per-tuple context) */
+	MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(st));
+
+	close_reader(st);
+	st->reader = cp_snapshot_open(&st->opts, cp_segment_checkpoint(&st->lists, st->segment),
+								  cp_segment_project(&st->lists, st->segment),
+								  st->plan.order == CP_ORDER_ASC, &st->stats, &listed);
+	MemoryContextSwitchTo(oldcxt);
+	if (listed)
+		st->lists_kept++;
+	else
+		st->lists_reused++;
+	st->started = st->segment + 1;
+}
+
 /*
  * Start (or restart, after a rescan) a scan: evaluate its values, and if
  * they name the same lists as before and what was read is still in memory
@@ -375,7 +420,9 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->segment = -1;
 	st->started = 0;
 	forget_returned(st);
-	st->both = st->plan.both_ends && lists.nsegments == 1;
+	close_reader(st);
+	/* (a kept list is read whole once, in the API's order) */
+	st->both = st->plan.both_ends && lists.nsegments == 1 && !st->keep;
 	if (st->store)
 	{
 		tuplestore_clear(st->store);
@@ -819,6 +866,11 @@ start_segments(CpScanState *st)
 		start_ends(st);
 		return;
 	}
+	if (st->keep)
+	{
+		open_reader(st);
+		return;
+	}
 	for (i = 0; i < n; i++)
 	{
 		int			seg = st->segment + i;
@@ -885,7 +937,9 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			/* a smaller page when the budget needs fewer rows */
 			if (budget > 0)
 				cp_lister_set_page_limit(lister, page_limit(st));
-			if (st->both)
+			if (st->reader)
+				perm = cp_snapshot_next(st->reader);
+			else if (st->both)
 				perm = next_end_row(st);
 			else if ((perm = cp_lister_next(lister)) == NULL && cp_lister_refused(lister))
 			{
@@ -900,8 +954,8 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
-			/* (both ends resume without them: end_refused) */
-			if (!st->both)
+			/* (both ends resume without them: end_refused; a kept list needs none) */
+			if (!st->both && !st->reader)
 				keep_returned(st, perm->id);
 			st->rows++;
 			ExecClearTuple(slot);
@@ -974,6 +1028,8 @@ ReScanForeignScan(ForeignScanState *node)
 void
 cp_scan_end(CpScanState *st)
 {
+	if (st)
+		close_reader(st);
 	if (st && st->store)
 	{
 		tuplestore_end(st->store);
@@ -1026,8 +1082,18 @@ ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
 	cp_explain_requests(cp_scan_request_lines(st), es);
+	/* REPEATABLE READ, SERIALIZABLE: what the scan reads (snapshot.c) */
+	if (cp_snapshot_applies())
+		ExplainPropertyText("OpenAI Lists",
+							"kept for the transaction (read whole the first time, newest first)",
+							es);
 	if (es->analyze)
 		cp_explain_stats(&st->stats, true, es);
+	if (es->analyze && st->keep)
+	{
+		ExplainPropertyInteger("OpenAI Lists Kept", NULL, st->lists_kept, es);
+		ExplainPropertyInteger("OpenAI Lists Reused", NULL, st->lists_reused, es);
+	}
 }
 
 /* What the scan's requests cost so far, for EXPLAIN ANALYZE. */
