@@ -5,7 +5,8 @@
 #    DELETE over 10,000 (it reads its whole list before the first revoke);
 #  - a REPEATABLE READ transaction reading 10,000 permissions twice (the
 #    list kept for the transaction): peak RSS, the time of each read, and
-#    with a work_mem smaller than the list, the temporary file it takes;
+#    with a work_mem smaller than the list, the temporary file it takes,
+#    and at 20 ms per request against a READ COMMITTED scan;
 #  - RSS of one backend after 100 and after 1,000 filtered queries;
 #  - one-row queries per second with the cached connection, and with a
 #    new connection for each query (checkpoint_perms_disconnect() between).
@@ -32,10 +33,13 @@ CREATE FOREIGN TABLE p400k (id text, created_at timestamptz, project_id text, ob
   SERVER m OPTIONS (checkpoint 'ft:mem:seed-400000:proj-1000');
 CREATE FOREIGN TABLE d10k (id text, created_at timestamptz, project_id text, object text)
   SERVER m OPTIONS (checkpoint 'ft:mem:delete:seed-10000:proj-1000');
+CREATE FOREIGN TABLE s10k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:mem:slow:seed-10000:proj-1000:slow-20');
 SELECT count(*) FROM p10k;      -- seed the mock before measuring
 SELECT count(*) FROM p100k;
 SELECT count(*) FROM p400k;
 SELECT count(*) FROM d10k;
+SELECT count(*) FROM s10k;
 SQL
 
 # kB of VmRSS or VmHWM of a backend, read by the backend's own session
@@ -97,6 +101,12 @@ echo "| peak RSS, REPEATABLE READ reading 10,000 permissions twice (work_mem 4MB
 echo "| the same: first read (lists and keeps) / second read (from the kept list) | ${t1} ms / ${t2} ms |"
 read -r before after t1 t2 < <(rr_twice 1MB | tr '\n|' '  ') || true
 echo "| the same with work_mem 1MB (the list spills to a temporary file) | ${after} kB (before: ${before} kB); reads ${t1} ms / ${t2} ms; temporary file $(last_temp_file) bytes |"
+# the same reads at 20 ms per request (slow-20), against one READ COMMITTED scan
+ms() { "$PG_BIN/psql" -X -q -At -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | paste -sd' '; }
+read -r t_rc < <(ms -c "SELECT count(*) FROM s10k") || true
+read -r _ t1 t2 _ < <(ms -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM s10k" \
+	-c "SELECT count(*) FROM s10k" -c COMMIT) || true
+echo "| at 20 ms per request: REPEATABLE READ first / second read; one READ COMMITTED scan | ${t1} ms / ${t2} ms; ${t_rc} ms |"
 
 queries() { # n
 	for i in $(seq 1 "$1"); do

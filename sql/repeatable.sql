@@ -148,6 +148,27 @@ SELECT gets_of('ft:rr:big:seed-2000') AS gets;
 COMMIT;
 RESET work_mem;
 
+-- The first read takes the list from both ends at once, which meet by
+-- created_at: with ties at the meeting point, and a list all at one
+-- second, the kept list holds every row once, newest first
+CREATE FOREIGN TABLE rr_tie (id text, created_at timestamptz)
+  SERVER mock OPTIONS (checkpoint 'ft:rr:tie:seed-250:tie-60');
+CREATE FOREIGN TABLE rr_one (id text, created_at timestamptz)
+  SERVER mock OPTIONS (checkpoint 'ft:rr:onesecond:seed-250:tie-1000');
+CREATE TABLE rr_tie_fresh AS SELECT id FROM rr_tie;
+CREATE TABLE rr_one_fresh AS SELECT id FROM rr_one;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+WITH k AS (SELECT id, created_at, row_number() OVER () AS n FROM rr_tie)
+SELECT (SELECT count(*) FROM k) AS rows, (SELECT count(DISTINCT id) FROM k) AS ids,
+       (SELECT count(*) FROM (SELECT id FROM rr_tie_fresh EXCEPT SELECT id FROM k) m) AS missing,
+       (SELECT bool_and(ok) FROM (SELECT created_at <= lag(created_at) OVER (ORDER BY n) AS ok
+                                  FROM k) o) AS newest_first;
+WITH k AS (SELECT id, created_at, row_number() OVER () AS n FROM rr_one)
+SELECT (SELECT count(*) FROM k) AS rows, (SELECT count(DISTINCT id) FROM k) AS ids,
+       (SELECT count(*) FROM (SELECT id FROM rr_one_fresh EXCEPT SELECT id FROM k) m) AS missing;
+SELECT gets_of('ft:rr:tie:seed-250:tie-60') AS tie_gets, gets_of('ft:rr:onesecond:seed-250:tie-1000') AS one_second_gets;
+COMMIT;
+
 -- ROLLBACK TO SAVEPOINT keeps a list read in the subtransaction: it is a
 -- true read of the API
 CREATE FOREIGN TABLE rr_s (id text) SERVER mock OPTIONS (checkpoint 'ft:rr:savepoint:seed-30');
@@ -161,11 +182,14 @@ SELECT gets_of('ft:rr:savepoint:seed-30') AS gets;
 -- read again, it asks the API again, and does not return the first page
 CREATE FOREIGN TABLE rr_f (id text)
   SERVER mock OPTIONS (checkpoint 'ft:rr:fail:seed-150:get-after-1-404');
+-- (terse: the two ends' requests arrive in either order, and so do their ids)
+\set VERBOSITY terse
 SAVEPOINT f;
 SELECT count(*) FROM rr_f;
 ROLLBACK TO SAVEPOINT f;
 SELECT count(*) FROM rr_f;
 ROLLBACK;
+\set VERBOSITY default
 SELECT gets_of('ft:rr:fail:seed-150:get-after-1-404') AS gets;
 
 -- A nested loop's per-project lists and an IN list are kept per project

@@ -421,7 +421,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->started = 0;
 	forget_returned(st);
 	close_reader(st);
-	/* (a kept list is read whole once, in the API's order) */
+	/* (a kept list is read whole once, by snapshot.c) */
 	st->both = st->plan.both_ends && lists.nsegments == 1 && !st->keep;
 	if (st->store)
 	{
@@ -1085,7 +1085,7 @@ ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	/* REPEATABLE READ, SERIALIZABLE: what the scan reads (snapshot.c) */
 	if (cp_snapshot_applies())
 		ExplainPropertyText("OpenAI Lists",
-							"kept for the transaction (read whole the first time, newest first)",
+							"kept for the transaction (each read whole the first time)",
 							es);
 	if (es->analyze)
 		cp_explain_stats(&st->stats, true, es);

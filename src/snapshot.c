@@ -18,9 +18,9 @@
  * LIMIT are not in the key: a list is kept whole, newest first, and those
  * are applied when it is read (scan.c), so ORDER BY created_at ASC, DESC,
  * a bound or a LIMIT all read the same rows.  A list is read to its end
- * before the scan returns a row of it, and entered only then: a scan that
- * stops early (a LIMIT, a cursor closed before its end) or fails leaves no
- * partial entry.
+ * before the scan returns a row of it (from both ends at once, see "Both
+ * ends" below), and entered only then: a scan that stops early (a LIMIT, a
+ * cursor closed before its end) or fails leaves no partial entry.
  *
  * One answer under every plan.  A project's list is served from the
  * checkpoint's whole list once that is kept; and a whole list read after
@@ -130,6 +130,7 @@ struct CpKeptReader
 	int			nadded;
 	int			next_added;
 	CpPermission out;			/* the row returned, in out_cxt */
+	StringInfoData key;			/* a row's revoked_key() */
 	MemoryContext next_cxt;
 	MemoryContext out_cxt;
 };
@@ -243,10 +244,13 @@ cp_snapshot_init(void)
 	RegisterXactCallback(snapshot_xact_callback, NULL);
 }
 
-static char *
-revoked_key(const char *checkpoint, const char *permission_id)
+/* The key of a revoke in kept.revoked, into buf. */
+static const char *
+revoked_key(StringInfo buf, const char *checkpoint, const char *permission_id)
 {
-	return psprintf("%s\n%s", checkpoint, permission_id);
+	resetStringInfo(buf);
+	appendStringInfo(buf, "%s\n%s", checkpoint, permission_id);
+	return buf->data;
 }
 
 /*
@@ -290,16 +294,13 @@ cp_snapshot_granted(const CpOptions *opts, const CpPermission *made, int n)
 void
 cp_snapshot_revoked(const char *checkpoint, const char *permission_id)
 {
+	StringInfoData buf;
+
 	if (kept.cxt == NULL)
 		return;
-	cp_strset_add(kept.revoked, revoked_key(checkpoint, permission_id));
-}
-
-static bool
-is_revoked(const char *checkpoint, const char *permission_id)
-{
-	return cp_strset_count(kept.revoked) > 0 &&
-		cp_strset_contains(kept.revoked, revoked_key(checkpoint, permission_id));
+	initStringInfo(&buf);
+	cp_strset_add(kept.revoked, revoked_key(&buf, checkpoint, permission_id));
+	pfree(buf.data);
 }
 
 /* ---------------------------------------------------------------------
@@ -307,7 +308,7 @@ is_revoked(const char *checkpoint, const char *permission_id)
  * ---------------------------------------------------------------------
  */
 
-/* Add a permission to a list being kept; rowcxt is reset for each. */
+/* A permission into a store of kept.desc's rows; rowcxt is reset for each. */
 static void
 put_row(Tuplestorestate *store, const CpPermission *perm, MemoryContext rowcxt)
 {
@@ -326,6 +327,18 @@ put_row(Tuplestorestate *store, const CpPermission *perm, MemoryContext rowcxt)
 	tuplestore_putvalues(store, kept.desc, values, nulls);
 }
 
+/* A row of a store of kept.desc's rows as a permission, in CurrentMemoryContext. */
+static void
+slot_permission(TupleTableSlot *slot, CpPermission *perm)
+{
+	bool		isnull;
+
+	perm->id = TextDatumGetCString(slot_getattr(slot, KEPT_ID + 1, &isnull));
+	perm->created_at = DatumGetInt64(slot_getattr(slot, KEPT_CREATED_AT + 1, &isnull));
+	perm->project_id = TextDatumGetCString(slot_getattr(slot, KEPT_PROJECT + 1, &isnull));
+	perm->object = TextDatumGetCString(slot_getattr(slot, KEPT_OBJECT + 1, &isnull));
+}
+
 static int
 compare_newest_first(const void *a, const void *b)
 {
@@ -336,16 +349,56 @@ compare_newest_first(const void *a, const void *b)
 }
 
 /*
+ * A whole list being read into a kept list's store, newest first; the
+ * rows of the projects whose lists were kept before come from those lists
+ * (fixed, newest first), merged in by created_at.
+ */
+typedef struct KeptFill
+{
+	Tuplestorestate *store;
+	int64		nrows;
+	CpStrSet   *projects;		/* the projects of fixed */
+	CpPermission *fixed;
+	int			nfixed;
+	int			next_fixed;
+	MemoryContext rowcxt;
+} KeptFill;
+
+/* The next row, newest first, of the API's list. */
+static void
+fill_put(KeptFill *fill, const CpPermission *perm)
+{
+	if (cp_strset_contains(fill->projects, perm->project_id))
+		return;
+	for (; fill->next_fixed < fill->nfixed &&
+		 fill->fixed[fill->next_fixed].created_at > perm->created_at; fill->next_fixed++)
+	{
+		put_row(fill->store, &fill->fixed[fill->next_fixed], fill->rowcxt);
+		fill->nrows++;
+	}
+	put_row(fill->store, perm, fill->rowcxt);
+	fill->nrows++;
+}
+
+static void
+fill_finish(KeptFill *fill)
+{
+	for (; fill->next_fixed < fill->nfixed; fill->next_fixed++)
+	{
+		put_row(fill->store, &fill->fixed[fill->next_fixed], fill->rowcxt);
+		fill->nrows++;
+	}
+}
+
+/*
  * For a whole list: the rows of its projects whose lists are kept already,
  * as those lists read now, newest first, and the set of those projects.
  */
-static CpPermission *
-fixed_rows(const KeptKey *key, CpStrSet *projects, int *nrows)
+static void
+fixed_rows(const KeptKey *key, KeptFill *fill)
 {
 	HASH_SEQ_STATUS status;
 	KeptList   *list;
-	CpPermission *rows = NULL;
-	int			n = 0;
 	int			max = 0;
 
 	hash_seq_init(&status, kept.lists);
@@ -357,65 +410,197 @@ fixed_rows(const KeptKey *key, CpStrSet *projects, int *nrows)
 		if (list->key.project == NULL || list->key.umid != key->umid ||
 			strcmp(list->key.checkpoint, key->checkpoint) != 0)
 			continue;
-		cp_strset_add(projects, list->key.project);
+		cp_strset_add(fill->projects, list->key.project);
 		reader = open_kept(list, NULL, false);
 		while ((perm = cp_snapshot_next(reader)) != NULL)
 		{
-			if (n >= max)
+			CpPermission *row;
+
+			if (fill->nfixed >= max)
 			{
 				max = Max(16, max * 2);
-				rows = rows ? repalloc(rows, sizeof(CpPermission) * max) :
+				fill->fixed = fill->fixed ? repalloc(fill->fixed, sizeof(CpPermission) * max) :
 					palloc(sizeof(CpPermission) * max);
 			}
-			rows[n].id = pstrdup(perm->id);
-			rows[n].created_at = perm->created_at;
-			rows[n].project_id = pstrdup(perm->project_id);
-			rows[n].object = pstrdup(perm->object);
-			n++;
+			row = &fill->fixed[fill->nfixed++];
+			row->id = pstrdup(perm->id);
+			row->created_at = perm->created_at;
+			row->project_id = pstrdup(perm->project_id);
+			row->object = pstrdup(perm->object);
 		}
 		cp_snapshot_close(reader);
 	}
-	if (n > 1)
-		qsort(rows, n, sizeof(CpPermission), compare_newest_first);
-	*nrows = n;
-	return rows;
+	if (fill->nfixed > 1)
+		qsort(fill->fixed, fill->nfixed, sizeof(CpPermission), compare_newest_first);
 }
 
-/*
- * List key's list whole, newest first, into store; a whole list's rows of
- * projects already kept are those lists' rows instead (see the top).
+/* ---------------------------------------------------------------------
+ * Both ends
+ *
+ * A list is read whole, so it is read from both ends at once, as scan.c
+ * reads one that needs no order: the newest end (D, the API's order) and
+ * the oldest end (A, ?order=ascending), round by round, D's first page
+ * alone (a list of one page costs one request).  With nothing to stop
+ * early, the meeting is simpler than scan.c's: once A's last row is newer
+ * than D's last (d_t), D holds every row newer than d_t and some at d_t,
+ * A every row older than its last, so every row at d_t and older than it.
+ * The list, newest first, is then D's rows, then A's at d_t that D did not
+ * return (D's tie group at d_t says which) and A's older than d_t, newest
+ * first: A's rows are kept in a store of their own and read backwards.  If
+ * one end reaches the list's end first, it holds it all the same way.
+ * ---------------------------------------------------------------------
  */
-static int64
-read_list(const CpOptions *opts, const KeptKey *key, Tuplestorestate *store, CpStats *stats)
+typedef struct KeptEnds
 {
-	CpStrSet   *projects = cp_strset_create(CurrentMemoryContext);
-	int			nfixed = 0;
-	CpPermission *fixed = key->project ? NULL : fixed_rows(key, projects, &nfixed);
-	CpLister   *lister = cp_lister_create(opts, stats, CurrentMemoryContext);
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
-												 ALLOCSET_SMALL_SIZES);
-	CpPermission *perm;
-	int64		n = 0;
-	int			f = 0;
+	CpLister   *ends[2];		/* D, A */
+	bool		a_started;
+	int64		d_t;			/* created_at of D's last row */
+	bool		d_any;			/* D returned a row */
+	CpStrSet   *d_tie;			/* the ids of D's rows at d_t */
+	MemoryContext tie_cxt;
+	Tuplestorestate *a_rows;	/* A's rows, oldest first */
+	MemoryContext a_cxt;		/* one of them read back */
+	int64		a_n;
+	int64		a_t;			/* created_at of A's last row */
+} KeptEnds;
 
-	cp_lister_set_checkpoint(lister, (char *) key->checkpoint);
-	cp_lister_start(lister, cp_list_base_path(key->checkpoint, key->project, 0, CP_ORDER_NONE),
-					key->project);
-	while ((perm = cp_lister_next(lister)) != NULL)
+CP_NORETURN static void report_refused(const CpLister *lister);
+CP_NORETURN static void report_out_of_order(const CpPermission *perm, int64 last_t,
+											 bool descending);
+
+static void
+report_refused(const CpLister *lister)
+{
+	cp_lister_report_refused(lister,
+							 "The list's cursor is a permission another session revoked while the list was read whole for the transaction. Run the query again.");
+}
+
+/* The meeting relies on each end's order, as scan.c's does. */
+static void
+report_out_of_order(const CpPermission *perm, int64 last_t, bool descending)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed reply from the OpenAI API"),
+			 errdetail("A list in order %s returned permission \"%s\" created at %lld after one created at %lld.",
+					   descending ? "descending" : "ascending", cp_shorten(perm->id),
+					   (long long) perm->created_at, (long long) last_t)));
+}
+
+/* D's page in memory into the fill. */
+static void
+newest_page(KeptEnds *e, KeptFill *fill)
+{
+	CpPermission *perm;
+
+	while ((perm = cp_lister_next_in_page(e->ends[0])) != NULL)
 	{
-		if (cp_strset_contains(projects, perm->project_id))
-			continue;
-		for (; f < nfixed && fixed[f].created_at > perm->created_at; f++, n++)
-			put_row(store, &fixed[f], rowcxt);
-		put_row(store, perm, rowcxt);
-		n++;
+		if (e->d_any && perm->created_at > e->d_t)
+			report_out_of_order(perm, e->d_t, true);
+		if (!e->d_any || perm->created_at != e->d_t)
+		{
+			MemoryContextReset(e->tie_cxt);
+			e->d_tie = cp_strset_create(e->tie_cxt);
+			e->d_t = perm->created_at;
+			e->d_any = true;
+		}
+		cp_strset_add(e->d_tie, perm->id);
+		fill_put(fill, perm);
 	}
-	if (cp_lister_refused(lister))
-		cp_lister_report_refused(lister,
-								 "The list's cursor is a permission another session revoked while the list was read whole for the transaction. Run the query again.");
-	for (; f < nfixed; f++, n++)
-		put_row(store, &fixed[f], rowcxt);
-	return n;
+	if (cp_lister_refused(e->ends[0]))
+		report_refused(e->ends[0]);
+}
+
+/* A's page in memory into its store. */
+static void
+oldest_page(KeptEnds *e, MemoryContext rowcxt)
+{
+	CpPermission *perm;
+
+	while ((perm = cp_lister_next_in_page(e->ends[1])) != NULL)
+	{
+		if (e->a_n > 0 && perm->created_at < e->a_t)
+			report_out_of_order(perm, e->a_t, false);
+		put_row(e->a_rows, perm, rowcxt);
+		e->a_n++;
+		e->a_t = perm->created_at;
+	}
+	if (cp_lister_refused(e->ends[1]))
+		report_refused(e->ends[1]);
+}
+
+/* The ends met: A's rows that D did not return, newest first, into the fill. */
+static void
+oldest_rows(KeptEnds *e, KeptFill *fill)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(kept.desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(e->a_rows);
+	(void) tuplestore_skiptuples(e->a_rows, e->a_n + 1, true);
+	while (tuplestore_gettupleslot(e->a_rows, false, false, slot))
+	{
+		CpPermission perm;
+
+		MemoryContext oldcxt;
+
+		MemoryContextReset(e->a_cxt);
+		oldcxt = MemoryContextSwitchTo(e->a_cxt);
+		slot_permission(slot, &perm);
+		MemoryContextSwitchTo(oldcxt);
+		if (e->d_any && (perm.created_at > e->d_t ||
+						 (perm.created_at == e->d_t && cp_strset_contains(e->d_tie, perm.id))))
+			continue;
+		fill_put(fill, &perm);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* List key's list whole, from both ends, into fill. */
+static void
+read_list(const CpOptions *opts, const KeptKey *key, KeptFill *fill, CpStats *stats)
+{
+	KeptEnds	e = {0};
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		e.ends[i] = cp_lister_create(opts, stats, CurrentMemoryContext);
+		cp_lister_set_checkpoint(e.ends[i], (char *) key->checkpoint);
+	}
+	e.tie_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms tie group",
+									  ALLOCSET_SMALL_SIZES);
+	e.a_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
+									ALLOCSET_SMALL_SIZES);
+	e.a_rows = tuplestore_begin_heap(true, false, work_mem);
+	cp_lister_start(e.ends[0], cp_list_base_path(key->checkpoint, key->project, 0, CP_ORDER_NONE),
+					key->project);
+	(void) cp_lister_next_page(e.ends[0]);
+	for (;;)
+	{
+		newest_page(&e, fill);
+		if (cp_lister_exhausted(e.ends[0]))
+			break;				/* D read it all */
+		if (e.a_started)
+		{
+			oldest_page(&e, fill->rowcxt);
+			if (cp_lister_exhausted(e.ends[1]) || (e.a_n > 0 && e.d_any && e.a_t > e.d_t))
+			{
+				oldest_rows(&e, fill);
+				break;
+			}
+		}
+		else
+		{
+			cp_lister_start(e.ends[1], cp_list_base_path(key->checkpoint, key->project, 0,
+														 CP_ORDER_ASC), key->project);
+			e.a_started = true;
+		}
+		cp_lister_fetch_round(e.ends, 2);
+		(void) cp_lister_next_page(e.ends[0]);
+		(void) cp_lister_next_page(e.ends[1]);
+	}
+	tuplestore_end(e.a_rows);
+	fill_finish(fill);
 }
 
 /*
@@ -444,7 +629,15 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats)
 	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
-		nrows = read_list(opts, key, store, stats);
+		KeptFill	fill = {store};
+
+		fill.projects = cp_strset_create(work);
+		fill.rowcxt = AllocSetContextCreate(work, "checkpoint_perms kept row",
+											ALLOCSET_SMALL_SIZES);
+		if (key->project == NULL)
+			fixed_rows(key, &fill);
+		read_list(opts, key, &fill, stats);
+		nrows = fill.nrows;
 	}
 	PG_CATCH();
 	{
@@ -532,6 +725,7 @@ open_kept(KeptList *list, const char *project, bool ascending)
 											 ALLOCSET_SMALL_SIZES);
 	reader->out_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
 											ALLOCSET_SMALL_SIZES);
+	initStringInfo(&reader->key);
 	tuplestore_select_read_pointer(list->store, reader->readptr);
 	tuplestore_rescan(list->store);
 	/* oldest first: from past the last row (then a backward read returns it) */
@@ -578,7 +772,6 @@ read_next(CpKeptReader *reader)
 {
 	Tuplestorestate *store = reader->list->store;
 	MemoryContext oldcxt;
-	bool		isnull;
 
 	reader->have_next = false;
 	if (reader->store_done)
@@ -591,13 +784,7 @@ read_next(CpKeptReader *reader)
 	}
 	MemoryContextReset(reader->next_cxt);
 	oldcxt = MemoryContextSwitchTo(reader->next_cxt);
-	reader->next.id = TextDatumGetCString(slot_getattr(reader->slot, KEPT_ID + 1, &isnull));
-	reader->next.created_at = DatumGetInt64(slot_getattr(reader->slot, KEPT_CREATED_AT + 1,
-														 &isnull));
-	reader->next.project_id = TextDatumGetCString(slot_getattr(reader->slot, KEPT_PROJECT + 1,
-															   &isnull));
-	reader->next.object = TextDatumGetCString(slot_getattr(reader->slot, KEPT_OBJECT + 1,
-														   &isnull));
+	slot_permission(reader->slot, &reader->next);
 	MemoryContextSwitchTo(oldcxt);
 	ExecClearTuple(reader->slot);
 	reader->have_next = true;
@@ -636,8 +823,10 @@ cp_snapshot_next(CpKeptReader *reader)
 		}
 		else
 			return NULL;
-		if ((reader->project && strcmp(row->project_id, reader->project) != 0) ||
-			is_revoked(checkpoint, row->id))
+		if (reader->project && strcmp(row->project_id, reader->project) != 0)
+			continue;
+		if (cp_strset_count(kept.revoked) > 0 &&
+			cp_strset_contains(kept.revoked, revoked_key(&reader->key, checkpoint, row->id)))
 			continue;
 		MemoryContextReset(reader->out_cxt);
 		reader->out.checkpoint = checkpoint;
@@ -660,5 +849,6 @@ cp_snapshot_close(CpKeptReader *reader)
 	ExecDropSingleTupleTableSlot(reader->slot);
 	MemoryContextDelete(reader->next_cxt);
 	MemoryContextDelete(reader->out_cxt);
+	pfree(reader->key.data);
 	pfree(reader);
 }
