@@ -38,6 +38,22 @@ SELECT count(*) FROM rr;
 SELECT gets_of('ft:rr:basic:seed-250:proj-5') AS gets;
 COMMIT;
 
+-- Another user mapping (a second server on the same API) is another key:
+-- its read lists again
+\getenv mock_url MOCK_URL
+\getenv mock_key MOCK_KEY
+CREATE SERVER mock2 FOREIGN DATA WRAPPER checkpoint_perms
+  OPTIONS (base_url :'mock_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER mock2 OPTIONS (api_key :'mock_key');
+CREATE FOREIGN TABLE rr2 (id text, created_at timestamptz, project_id text, object text)
+  SERVER mock2 OPTIONS (checkpoint 'ft:rr:basic:seed-250:proj-5');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM rr;
+SELECT count(*) FROM rr2;
+SELECT count(*) FROM rr;
+SELECT gets_of('ft:rr:basic:seed-250:proj-5') AS gets;
+COMMIT;
+
 -- Plain EXPLAIN says so, and sends nothing
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 EXPLAIN (COSTS OFF) SELECT * FROM rr WHERE project_id = 'proj_0001';
