@@ -228,6 +228,25 @@ SELECT count(*) FROM rr_teams t JOIN rr_j p ON p.project_id || '' = t.project;
 SELECT gets_of('ft:rr:join:seed-400:proj-20') AS gets;
 COMMIT;
 
+-- The lists of an IN list are kept in batches of max_concurrency, their
+-- first pages at once (200 ms per request: 8 at once, then 2), as a scan
+-- that keeps nothing fetches them; those kept are not asked for again
+CREATE FOREIGN TABLE rr_in (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:rr:in:seed-1900:proj-20:slow-200');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*), count(DISTINCT project_id) FROM rr_in
+  WHERE project_id IN ('proj_0001', 'proj_0002', 'proj_0003', 'proj_0004', 'proj_0005',
+                       'proj_0006', 'proj_0007', 'proj_0008', 'proj_0009', 'proj_0010');
+SELECT count(*) AS requests, count(DISTINCT project) AS projects,
+       conc_overlap('ft:rr:in:seed-1900:proj-20:slow-200', 0.2) AS in_flight_at_once
+FROM conc_log('ft:rr:in:seed-1900:proj-20:slow-200');
+-- (8 of them kept, one new: without ANALYZE the planner takes 9 lists
+-- over one full list of 1,000 permissions)
+SELECT * FROM explain_filter($$SELECT count(*) FROM rr_in WHERE project_id IN ('proj_0001', 'proj_0002', 'proj_0003', 'proj_0004', 'proj_0005', 'proj_0006', 'proj_0007', 'proj_0008', 'proj_0011')$$,
+                             'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF')
+  WHERE explain_filter ~ 'Lists|Requests';
+COMMIT;
+
 -- ON CONFLICT DO NOTHING and ANALYZE ask the API, not the kept list
 CREATE FOREIGN TABLE rr_o (id text, project_id text)
   SERVER mock OPTIONS (checkpoint 'ft:rr:conflict:seed-20:proj-4');

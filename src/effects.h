@@ -87,7 +87,8 @@ extern bool cp_session_revoked(const char *checkpoint, const char *permission_id
  * the transaction the first time it is read (*listed: read now); its rows
  * come newest first (oldest first if ascending), with the transaction's
  * own grants since it was kept (cp_snapshot_granted) and without its
- * revokes (cp_snapshot_revoked).
+ * revokes (cp_snapshot_revoked).  cp_snapshot_prefetch keeps the lists of
+ * several keys, their first pages fetched at once.
  */
 typedef struct CpKeptReader CpKeptReader;
 extern void cp_snapshot_init(void);
@@ -95,6 +96,9 @@ extern bool cp_snapshot_applies(void);
 extern CpKeptReader *cp_snapshot_open(const CpOptions *opts, const char *checkpoint,
 									  const char *project, bool ascending, CpStats *stats,
 									  bool *listed);
+extern void cp_snapshot_prefetch(const CpOptions *opts, const char *const *checkpoints,
+								 const char *const *projects, int n, CpStats *stats,
+								 bool *listed);
 extern CpPermission *cp_snapshot_next(CpKeptReader *reader);
 extern void cp_snapshot_close(CpKeptReader *reader);
 extern void cp_snapshot_granted(const CpOptions *opts, const CpPermission *made, int n);

@@ -119,6 +119,10 @@ typedef struct CpScanState
 	 */
 	bool		keep;
 	CpKeptReader *reader;		/* the current segment's, or NULL */
+	int			batch;			/* lists kept at once: max_concurrency, or 1 */
+	int			batch_start;	/* the segments of the last batch kept... */
+	int			batch_end;
+	bool		batch_listed[CP_MAX_CONCURRENCY];	/* ...and which it listed */
 	int64		lists_kept;		/* lists read whole and kept by this scan */
 	int64		lists_reused;	/* lists read from those kept before */
 
@@ -199,7 +203,13 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	/* a row budget may stop after the first list: those go one by one */
 	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
 					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
-		st->plan.row_budget == 0 && !st->keep ? st->opts.max_concurrency : 1;
+		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
+	/* kept lists (snapshot.c) are read in batches of as many, the listers unused */
+	if (st->keep)
+	{
+		st->batch = st->nlisters;
+		st->nlisters = 1;
+	}
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
 	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
@@ -340,6 +350,31 @@ close_reader(CpScanState *st)
 }
 
 /*
+ * Keep the lists of the next segments from the current one on, as many as
+ * a batch holds, their first pages fetched at once, as start_segments
+ * does for lists not kept.
+ */
+static void
+keep_batch(CpScanState *st)
+{
+	const char *checkpoints[CP_MAX_CONCURRENCY];
+	const char *projects[CP_MAX_CONCURRENCY];
+	int			n = Min(st->batch, st->lists.nsegments - st->segment);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		checkpoints[i] = cp_segment_checkpoint(&st->lists, st->segment + i);
+		projects[i] = cp_segment_project(&st->lists, st->segment + i);
+	}
+	cp_snapshot_prefetch(&st->opts, checkpoints, projects, n, &st->stats, st->batch_listed);
+	st->batch_start = st->segment;
+	st->batch_end = st->segment + n;
+	for (i = 0; i < n; i++)
+		st->lists_kept += st->batch_listed[i];
+}
+
+/*
  * Start the current segment's list from the transaction's kept lists: read
  * whole and kept now if it is not yet (snapshot.c).
  */
@@ -351,13 +386,15 @@ open_reader(CpScanState *st)
 	MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(st));
 
 	close_reader(st);
+	if (st->batch > 1 && (st->segment < st->batch_start || st->segment >= st->batch_end))
+		keep_batch(st);
 	st->reader = cp_snapshot_open(&st->opts, cp_segment_checkpoint(&st->lists, st->segment),
 								  cp_segment_project(&st->lists, st->segment),
 								  st->plan.order == CP_ORDER_ASC, &st->stats, &listed);
 	MemoryContextSwitchTo(oldcxt);
 	if (listed)
 		st->lists_kept++;
-	else
+	else if (st->batch <= 1 || !st->batch_listed[st->segment - st->batch_start])
 		st->lists_reused++;
 	st->started = st->segment + 1;
 }
@@ -421,6 +458,7 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->started = 0;
 	forget_returned(st);
 	close_reader(st);
+	st->batch_start = st->batch_end = 0;
 	/* (a kept list is read whole once, by snapshot.c) */
 	st->both = st->plan.both_ends && lists.nsegments == 1 && !st->keep;
 	if (st->store)

@@ -555,26 +555,38 @@ oldest_rows(KeptEnds *e, KeptFill *fill)
 	ExecDropSingleTupleTableSlot(slot);
 }
 
-/* List key's list whole, from both ends, into fill. */
+/* A lister of key's list, newest first, started. */
+static CpLister *
+start_newest(const CpOptions *opts, const KeptKey *key, CpStats *stats)
+{
+	CpLister   *lister = cp_lister_create(opts, stats, CurrentMemoryContext);
+
+	cp_lister_set_checkpoint(lister, (char *) key->checkpoint);
+	cp_lister_start(lister, cp_list_base_path(key->checkpoint, key->project, 0, CP_ORDER_NONE),
+					key->project);
+	return lister;
+}
+
+/*
+ * List key's list whole, from both ends, into fill.  first: its newest
+ * end, with the first page fetched already (cp_snapshot_prefetch), or NULL.
+ */
 static void
-read_list(const CpOptions *opts, const KeptKey *key, KeptFill *fill, CpStats *stats)
+read_list(const CpOptions *opts, const KeptKey *key, KeptFill *fill, CpStats *stats,
+		  CpLister *first)
 {
 	KeptEnds	e = {0};
-	int			i;
 
-	for (i = 0; i < 2; i++)
-	{
-		e.ends[i] = cp_lister_create(opts, stats, CurrentMemoryContext);
-		cp_lister_set_checkpoint(e.ends[i], (char *) key->checkpoint);
-	}
+	e.ends[0] = first ? first : start_newest(opts, key, stats);
+	e.ends[1] = cp_lister_create(opts, stats, CurrentMemoryContext);
+	cp_lister_set_checkpoint(e.ends[1], (char *) key->checkpoint);
 	e.tie_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms tie group",
 									  ALLOCSET_SMALL_SIZES);
 	e.a_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
 									ALLOCSET_SMALL_SIZES);
 	e.a_rows = tuplestore_begin_heap(true, false, work_mem);
-	cp_lister_start(e.ends[0], cp_list_base_path(key->checkpoint, key->project, 0, CP_ORDER_NONE),
-					key->project);
-	(void) cp_lister_next_page(e.ends[0]);
+	if (first == NULL)
+		(void) cp_lister_next_page(e.ends[0]);
 	for (;;)
 	{
 		newest_page(&e, fill);
@@ -608,7 +620,7 @@ read_list(const CpOptions *opts, const KeptKey *key, KeptFill *fill, CpStats *st
  * once complete, so that a failure leaves nothing half read.
  */
 static KeptList *
-keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats)
+keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *first)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms list read",
@@ -636,7 +648,7 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats)
 											ALLOCSET_SMALL_SIZES);
 		if (key->project == NULL)
 			fixed_rows(key, &fill);
-		read_list(opts, key, &fill, stats);
+		read_list(opts, key, &fill, stats, first);
 		nrows = fill.nrows;
 	}
 	PG_CATCH();
@@ -736,6 +748,71 @@ open_kept(KeptList *list, const char *project, bool ascending)
 }
 
 /*
+ * The kept list that answers key: its own, or for a project's list the
+ * checkpoint's whole list if that is kept (*whole set); NULL if none.
+ */
+static KeptList *
+find_list(const KeptKey *key, bool *whole)
+{
+	KeptList   *list = hash_search(kept.lists, key, HASH_FIND, NULL);
+
+	*whole = false;
+	if (list == NULL && key->project)
+	{
+		KeptKey		all = {key->umid, key->checkpoint, NULL};
+
+		list = hash_search(kept.lists, &all, HASH_FIND, NULL);
+		*whole = list != NULL;
+	}
+	return list;
+}
+
+/*
+ * Keep the lists of n keys of one user mapping (opts) that are not kept
+ * yet, their first pages fetched at once (at most max_concurrency in
+ * flight), as a scan of several lists fetches them (an IN list of
+ * projects, several checkpoints); each is then read on from both ends.
+ * listed[i] says whether key i's list was read now.
+ */
+void
+cp_snapshot_prefetch(const CpOptions *opts, const char *const *checkpoints,
+					 const char *const *projects, int n, CpStats *stats, bool *listed)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms prefetch",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	KeptKey    *keys = palloc(sizeof(KeptKey) * n);
+	CpLister  **firsts = palloc(sizeof(CpLister *) * n);
+	int		   *which = palloc(sizeof(int) * n);
+	int			m = 0;
+	int			i;
+
+	kept_init();
+	for (i = 0; i < n; i++)
+	{
+		KeptKey		key = {opts->umid, checkpoints[i], projects[i]};
+		bool		whole;
+
+		listed[i] = false;
+		if (find_list(&key, &whole) != NULL)
+			continue;
+		keys[m] = key;
+		which[m] = i;
+		firsts[m] = start_newest(opts, &key, stats);
+		m++;
+	}
+	if (m > 1)
+		cp_lister_fetch_first(firsts, m);
+	for (i = 0; i < m; i++)
+	{
+		(void) keep_list(opts, &keys[i], stats, m > 1 ? firsts[i] : NULL);
+		listed[which[i]] = true;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+}
+
+/*
  * A reader of key's list: the kept one, the whole list's rows of the
  * project if that is kept, or else the list read now (one request per
  * page) and kept.  *listed says whether it was read now.
@@ -746,24 +823,17 @@ cp_snapshot_open(const CpOptions *opts, const char *checkpoint, const char *proj
 {
 	KeptKey		key = {opts->umid, checkpoint, project};
 	KeptList   *list;
+	bool		whole;
 
 	kept_init();
 	*listed = false;
-	list = hash_search(kept.lists, &key, HASH_FIND, NULL);
-	if (list == NULL && project)
-	{
-		KeptKey		whole = {opts->umid, checkpoint, NULL};
-
-		list = hash_search(kept.lists, &whole, HASH_FIND, NULL);
-		if (list)
-			return open_kept(list, project, ascending);
-	}
+	list = find_list(&key, &whole);
 	if (list == NULL)
 	{
-		list = keep_list(opts, &key, stats);
+		list = keep_list(opts, &key, stats, NULL);
 		*listed = true;
 	}
-	return open_kept(list, NULL, ascending);
+	return open_kept(list, whole ? project : NULL, ascending);
 }
 
 /* The store's next row in the reader's order into reader->next, if any. */
