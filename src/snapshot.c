@@ -39,9 +39,10 @@
  * hidden the same way: what a reader adds is a sorted array, what it hides
  * a set.)
  *
- * Storage.  Each list is a tuplestore of (id, created_at, project_id,
- * object), up to work_mem in memory, then a temporary file, in a memory
- * context under TopTransactionContext; its file belongs to the top
+ * Storage.  A small list (its rows up to 16 kB) is an array, a larger one
+ * a tuplestore of (id, created_at, project_id, object), up to work_mem in
+ * memory, then a temporary file, in a memory context under
+ * TopTransactionContext; its file belongs to the top
  * transaction's resource owner, so that it outlives a subtransaction: a
  * kept list is a true read of the API, so ROLLBACK TO SAVEPOINT keeps it.
  * Random access: an ascending read reads it backwards, and every reader has
@@ -73,12 +74,27 @@ typedef struct KeptKey
 	const char *project;		/* NULL: the checkpoint's whole list */
 } KeptKey;
 
+/*
+ * A kept list's rows, newest first: a small list in an array (a tuplestore
+ * takes 16 kB at least, and a nested loop keeps a list per outer row), one
+ * of more than SMALL_LIST_BYTES in a tuplestore.
+ */
+#define SMALL_LIST_BYTES 16384
+
+typedef struct KeptRows
+{
+	CpPermission *array;		/* in kept.cxt; NULL once in store */
+	int64		nalloc;
+	Size		bytes;			/* the array's rows, roughly */
+	Tuplestorestate *store;		/* NULL while in array */
+	int64		nrows;
+} KeptRows;
+
 typedef struct KeptList
 {
 	KeptKey		key;			/* first: the hash key */
 	Oid			serverid;
-	Tuplestorestate *store;		/* newest first */
-	int64		nrows;
+	KeptRows	rows;
 	int			grants_at;		/* own grants made before it was read */
 	int		   *free_ptrs;		/* read pointers no reader holds */
 	int			nfree;
@@ -123,6 +139,7 @@ struct CpKeptReader
 	bool		ascending;
 	int			readptr;
 	TupleTableSlot *slot;
+	int64		index;			/* an array's next row */
 	bool		store_done;
 	bool		have_next;		/* next holds the store's next row */
 	CpPermission next;			/* in next_cxt */
@@ -213,7 +230,8 @@ end_transaction(bool commit)
 
 		hash_seq_init(&status, kept.lists);
 		while ((list = hash_seq_search(&status)) != NULL)
-			tuplestore_end(list->store);
+			if (list->rows.store)
+				tuplestore_end(list->rows.store);
 	}
 	memset(&kept, 0, sizeof(kept));
 }
@@ -339,6 +357,93 @@ slot_permission(TupleTableSlot *slot, CpPermission *perm)
 	perm->object = TextDatumGetCString(slot_getattr(slot, KEPT_OBJECT + 1, &isnull));
 }
 
+/* A tuplestore for a kept list, its file the top transaction's. */
+static Tuplestorestate *
+kept_store(void)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(kept.cxt);
+	ResourceOwner owner = CurrentResourceOwner;
+	Tuplestorestate *store;
+
+	/* the store makes its file for the resource owner current now */
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	store = tuplestore_begin_heap(true, false, work_mem);
+	CurrentResourceOwner = owner;
+	MemoryContextSwitchTo(oldcxt);
+	return store;
+}
+
+/* The array's rows, grown past SMALL_LIST_BYTES, into a tuplestore. */
+static void
+rows_to_store(KeptRows *rows, MemoryContext rowcxt)
+{
+	int64		i;
+
+	rows->store = kept_store();
+	for (i = 0; i < rows->nrows; i++)
+	{
+		put_row(rows->store, &rows->array[i], rowcxt);
+		pfree(rows->array[i].id);
+		pfree(rows->array[i].project_id);
+		pfree(rows->array[i].object);
+	}
+	if (rows->array)
+		pfree(rows->array);
+	rows->array = NULL;
+}
+
+/* Add a permission to a kept list's rows. */
+static void
+kept_put(KeptRows *rows, const CpPermission *perm, MemoryContext rowcxt)
+{
+	const char *object = perm->object ? perm->object : "checkpoint.permission";
+	CpPermission *row;
+
+	if (rows->store == NULL &&
+		rows->bytes + sizeof(CpPermission) + strlen(perm->id) + strlen(perm->project_id) +
+		strlen(object) + 3 > SMALL_LIST_BYTES)
+		rows_to_store(rows, rowcxt);
+	rows->nrows++;
+	if (rows->store)
+	{
+		put_row(rows->store, perm, rowcxt);
+		return;
+	}
+	if (rows->nrows > rows->nalloc)
+	{
+		rows->nalloc = Max(8, rows->nalloc * 2);
+		rows->array = rows->array ?
+			repalloc(rows->array, sizeof(CpPermission) * rows->nalloc) :
+			MemoryContextAlloc(kept.cxt, sizeof(CpPermission) * rows->nalloc);
+	}
+	row = &rows->array[rows->nrows - 1];
+	row->checkpoint = NULL;
+	row->id = MemoryContextStrdup(kept.cxt, perm->id);
+	row->created_at = perm->created_at;
+	row->project_id = MemoryContextStrdup(kept.cxt, perm->project_id);
+	row->object = MemoryContextStrdup(kept.cxt, object);
+	rows->bytes += sizeof(CpPermission) + strlen(row->id) + strlen(row->project_id) +
+		strlen(object) + 3;
+}
+
+/* A list read half way: what it holds goes. */
+static void
+kept_discard(KeptRows *rows)
+{
+	int64		i;
+
+	if (rows->store)
+		tuplestore_end(rows->store);
+	for (i = 0; rows->array && i < rows->nrows; i++)
+	{
+		pfree(rows->array[i].id);
+		pfree(rows->array[i].project_id);
+		pfree(rows->array[i].object);
+	}
+	if (rows->array)
+		pfree(rows->array);
+}
+
 static int
 compare_newest_first(const void *a, const void *b)
 {
@@ -355,8 +460,7 @@ compare_newest_first(const void *a, const void *b)
  */
 typedef struct KeptFill
 {
-	Tuplestorestate *store;
-	int64		nrows;
+	KeptRows	rows;
 	CpStrSet   *projects;		/* the projects of fixed */
 	CpPermission *fixed;
 	int			nfixed;
@@ -372,22 +476,15 @@ fill_put(KeptFill *fill, const CpPermission *perm)
 		return;
 	for (; fill->next_fixed < fill->nfixed &&
 		 fill->fixed[fill->next_fixed].created_at > perm->created_at; fill->next_fixed++)
-	{
-		put_row(fill->store, &fill->fixed[fill->next_fixed], fill->rowcxt);
-		fill->nrows++;
-	}
-	put_row(fill->store, perm, fill->rowcxt);
-	fill->nrows++;
+		kept_put(&fill->rows, &fill->fixed[fill->next_fixed], fill->rowcxt);
+	kept_put(&fill->rows, perm, fill->rowcxt);
 }
 
 static void
 fill_finish(KeptFill *fill)
 {
 	for (; fill->next_fixed < fill->nfixed; fill->next_fixed++)
-	{
-		put_row(fill->store, &fill->fixed[fill->next_fixed], fill->rowcxt);
-		fill->nrows++;
-	}
+		kept_put(&fill->rows, &fill->fixed[fill->next_fixed], fill->rowcxt);
 }
 
 /*
@@ -625,36 +722,25 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *f
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms list read",
 											   ALLOCSET_DEFAULT_SIZES);
-	ResourceOwner owner;
-	Tuplestorestate *store;
+	KeptFill	fill = {{0}};
 	KeptList   *list;
-	int64		nrows = 0;
 	int			grants_at = kept.ngrants;
 	bool		found;
 
-	/* the store makes its file for the resource owner current now */
-	MemoryContextSwitchTo(kept.cxt);
-	owner = CurrentResourceOwner;
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	store = tuplestore_begin_heap(true, false, work_mem);
-	CurrentResourceOwner = owner;
 	MemoryContextSwitchTo(work);
 	PG_TRY();
 	{
-		KeptFill	fill = {store};
-
 		fill.projects = cp_strset_create(work);
 		fill.rowcxt = AllocSetContextCreate(work, "checkpoint_perms kept row",
 											ALLOCSET_SMALL_SIZES);
 		if (key->project == NULL)
 			fixed_rows(key, &fill);
 		read_list(opts, key, &fill, stats, first);
-		nrows = fill.nrows;
 	}
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(cxt);
-		tuplestore_end(store);
+		kept_discard(&fill.rows);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -666,8 +752,7 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *f
 	list->key.checkpoint = MemoryContextStrdup(kept.cxt, key->checkpoint);
 	list->key.project = key->project ? MemoryContextStrdup(kept.cxt, key->project) : NULL;
 	list->serverid = opts->serverid;
-	list->store = store;
-	list->nrows = nrows;
+	list->rows = fill.rows;
 	list->grants_at = grants_at;
 	list->free_ptrs = MemoryContextAlloc(kept.cxt, sizeof(int) * 4);
 	list->nfree = 0;
@@ -730,19 +815,26 @@ open_kept(KeptList *list, const char *project, bool ascending)
 	reader->generation = kept_generation;
 	reader->project = project ? pstrdup(project) : NULL;
 	reader->ascending = ascending;
-	reader->readptr = list->nfree > 0 ? list->free_ptrs[--list->nfree] :
-		tuplestore_alloc_read_pointer(list->store, EXEC_FLAG_BACKWARD | EXEC_FLAG_REWIND);
 	reader->slot = MakeSingleTupleTableSlot(kept.desc, &TTSOpsMinimalTuple);
 	reader->next_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
 											 ALLOCSET_SMALL_SIZES);
 	reader->out_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
 											ALLOCSET_SMALL_SIZES);
 	initStringInfo(&reader->key);
-	tuplestore_select_read_pointer(list->store, reader->readptr);
-	tuplestore_rescan(list->store);
-	/* oldest first: from past the last row (then a backward read returns it) */
-	if (ascending)
-		(void) tuplestore_skiptuples(list->store, list->nrows + 1, true);
+	if (list->rows.store)
+	{
+		Tuplestorestate *store = list->rows.store;
+
+		reader->readptr = list->nfree > 0 ? list->free_ptrs[--list->nfree] :
+			tuplestore_alloc_read_pointer(store, EXEC_FLAG_BACKWARD | EXEC_FLAG_REWIND);
+		tuplestore_select_read_pointer(store, reader->readptr);
+		tuplestore_rescan(store);
+		/* oldest first: from past the last row (then a backward read returns it) */
+		if (ascending)
+			(void) tuplestore_skiptuples(store, list->rows.nrows + 1, true);
+	}
+	else
+		reader->index = ascending ? list->rows.nrows - 1 : 0;
 	find_added(reader);
 	return reader;
 }
@@ -840,12 +932,26 @@ cp_snapshot_open(const CpOptions *opts, const char *checkpoint, const char *proj
 static void
 read_next(CpKeptReader *reader)
 {
-	Tuplestorestate *store = reader->list->store;
+	const KeptRows *rows = &reader->list->rows;
+	Tuplestorestate *store = rows->store;
 	MemoryContext oldcxt;
 
 	reader->have_next = false;
 	if (reader->store_done)
 		return;
+	if (store == NULL)
+	{
+		/* a small list: its array, which stays as it is */
+		if (reader->index < 0 || reader->index >= rows->nrows)
+		{
+			reader->store_done = true;
+			return;
+		}
+		reader->next = rows->array[reader->index];
+		reader->index += reader->ascending ? -1 : 1;
+		reader->have_next = true;
+		return;
+	}
 	tuplestore_select_read_pointer(store, reader->readptr);
 	if (!tuplestore_gettupleslot(store, !reader->ascending, false, reader->slot))
 	{
@@ -914,7 +1020,8 @@ cp_snapshot_close(CpKeptReader *reader)
 {
 	KeptList   *list = reader->list;
 
-	if (kept.cxt && reader->generation == kept_generation && list->nfree < 4)
+	if (kept.cxt && reader->generation == kept_generation && list->rows.store &&
+		list->nfree < 4)
 		list->free_ptrs[list->nfree++] = reader->readptr;
 	ExecDropSingleTupleTableSlot(reader->slot);
 	MemoryContextDelete(reader->next_cxt);
