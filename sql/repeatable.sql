@@ -258,4 +258,11 @@ SELECT gets_of('ft:rr:conflict:seed-20:proj-4') AS gets;
 ANALYZE rr_o;
 SELECT gets_of('ft:rr:conflict:seed-20:proj-4') AS gets;
 SELECT count(*) FROM rr_o;
+-- the transaction's own grant is no conflict its list hides: skipped; a
+-- project whose permissions it revoked is granted again
+INSERT INTO rr_o (project_id) VALUES ('proj_0009') ON CONFLICT DO NOTHING;
+DELETE FROM rr_o WHERE project_id = 'proj_0002';
+INSERT INTO rr_o (project_id) VALUES ('proj_0002') ON CONFLICT DO NOTHING;
+SELECT project_id, count(*) FROM rr_o WHERE project_id IN ('proj_0002', 'proj_0009')
+  GROUP BY 1 ORDER BY 1;
 COMMIT;

@@ -101,6 +101,8 @@ extern void cp_snapshot_prefetch(const CpOptions *opts, const char *const *check
 								 bool *listed);
 extern CpPermission *cp_snapshot_next(CpKeptReader *reader);
 extern void cp_snapshot_close(CpKeptReader *reader);
+extern bool cp_snapshot_hides_project(const CpOptions *opts, const char *checkpoint,
+									  const char *project);
 extern void cp_snapshot_granted(const CpOptions *opts, const CpPermission *made, int n);
 extern void cp_snapshot_revoked(const char *checkpoint, const char *permission_id);
 

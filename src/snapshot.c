@@ -98,6 +98,10 @@ typedef struct KeptList
 	int			grants_at;		/* own grants made before it was read */
 	int		   *free_ptrs;		/* read pointers no reader holds */
 	int			nfree;
+	/* a whole list's projects as it shows them now (cp_snapshot_hides_project) */
+	MemoryContext shown_cxt;
+	CpStrSet   *shown;
+	uint64		shown_version;	/* writes_version() it was made at */
 } KeptList;
 
 /* A permission this transaction granted while it kept lists. */
@@ -756,6 +760,8 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *f
 	list->grants_at = grants_at;
 	list->free_ptrs = MemoryContextAlloc(kept.cxt, sizeof(int) * 4);
 	list->nfree = 0;
+	list->shown_cxt = NULL;
+	list->shown = NULL;
 	return list;
 }
 
@@ -902,6 +908,61 @@ cp_snapshot_prefetch(const CpOptions *opts, const char *const *checkpoints,
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
+}
+
+/* Changes with every own grant or revoke kept lists show. */
+static uint64
+writes_version(void)
+{
+	return (uint64) kept.ngrants + cp_strset_count(kept.revoked);
+}
+
+/* The projects a whole list shows now, made again after own writes. */
+static const CpStrSet *
+shown_projects(KeptList *list)
+{
+	CpKeptReader *reader;
+	CpPermission *perm;
+
+	if (list->shown && list->shown_version == writes_version())
+		return list->shown;
+	if (list->shown_cxt == NULL)
+		list->shown_cxt = AllocSetContextCreate(kept.cxt, "checkpoint_perms shown projects",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(list->shown_cxt);
+	list->shown = cp_strset_create(list->shown_cxt);
+	reader = open_kept(list, NULL, false);
+	while ((perm = cp_snapshot_next(reader)) != NULL)
+		cp_strset_add(list->shown, perm->project_id);
+	cp_snapshot_close(reader);
+	list->shown_version = writes_version();
+	return list->shown;
+}
+
+/*
+ * Does a list this transaction keeps cover project (its own list, or the
+ * checkpoint's whole list) and show no permission of it?  For INSERT ...
+ * ON CONFLICT DO NOTHING, which asks the API: a permission the API has and
+ * the transaction's list does not show was granted by another session
+ * after the list was kept.
+ */
+bool
+cp_snapshot_hides_project(const CpOptions *opts, const char *checkpoint, const char *project)
+{
+	KeptKey		key = {opts->umid, checkpoint, project};
+	KeptList   *list;
+	CpKeptReader *reader;
+	bool		whole;
+	bool		shown;
+
+	if (kept.cxt == NULL || (list = find_list(&key, &whole)) == NULL)
+		return false;
+	if (whole)
+		return !cp_strset_contains(shown_projects(list), project);
+	reader = open_kept(list, NULL, false);
+	shown = cp_snapshot_next(reader) != NULL;
+	cp_snapshot_close(reader);
+	return !shown;
 }
 
 /*

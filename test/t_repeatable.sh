@@ -5,7 +5,8 @@
 # log, whatever the plan (the filter sent to the API or checked here, a
 # nested loop or a hash join); READ COMMITTED sees B's grant at once.  A
 # DELETE in REPEATABLE READ revokes the rows the transaction sees; ON
-# CONFLICT DO NOTHING asks the API.  Single-session behaviour is in
+# CONFLICT DO NOTHING asks the API, and fails (40001) on a permission the
+# transaction's list does not show.  Single-session behaviour is in
 # sql/repeatable.sql.  Needs the server and mock of test/run-tests.sh.
 set -euo pipefail
 
@@ -120,20 +121,44 @@ SQL
 check "DELETE revokes the rows the transaction sees" "before|10 deleted|10 after|0" "$(paste -sd' ' <<<"$out")"
 check "the other session's grant stays" 1 "$(psql_ -c "SELECT count(*) FROM perms WHERE project_id = 'proj_0002'")"
 
-# ON CONFLICT DO NOTHING asks the API: it skips a project that B granted
-# after A's read, and A's list goes on without it
-out=$(psql_ <<SQL 2>&1
+# ON CONFLICT DO NOTHING asks the API.  A permission B granted after A's
+# list of that project was kept is a conflict A's list does not show: the
+# statement fails with 40001, as PostgreSQL fails an ON CONFLICT whose
+# conflicting row its snapshot cannot see; a project whose list A has not
+# read is skipped, and A's first read of it shows B's grant.
+out=$(psql_ <<SQL 2>&1 || true
+\set VERBOSITY sqlstate
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT 'before', count(*) FROM perms WHERE project_id = 'proj_c';
 \! $B -c "INSERT INTO perms (project_id) VALUES ('proj_c')"
 WITH g AS (INSERT INTO perms (project_id) VALUES ('proj_c') ON CONFLICT DO NOTHING RETURNING id)
 SELECT 'granted', count(*) FROM g;
-SELECT 'after', count(*) FROM perms WHERE project_id = 'proj_c';
+SQL
+)
+check "ON CONFLICT DO NOTHING fails on a grant the list does not show" "before|0 ERROR:  40001" \
+	"$(paste -sd' ' <<<"$out")"
+check "one permission for proj_c" 1 "$(psql_ -c "SELECT count(*) FROM perms WHERE project_id = 'proj_c'")"
+out=$(psql_ <<SQL 2>&1 || true
+\set VERBOSITY sqlstate
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT 'whole', count(*) > 0 FROM perms;
+\! $B -c "INSERT INTO perms (project_id) VALUES ('proj_w')"
+INSERT INTO perms (project_id) VALUES ('proj_0001'), ('proj_w') ON CONFLICT DO NOTHING;
+SQL
+)
+check "the same against the whole list kept" "whole|t ERROR:  40001" "$(paste -sd' ' <<<"$out")"
+out=$(psql_ <<SQL 2>&1
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT 'other', count(*) FROM perms WHERE project_id = 'proj_d';
+\! $B -c "INSERT INTO perms (project_id) VALUES ('proj_e')"
+WITH g AS (INSERT INTO perms (project_id) VALUES ('proj_e') ON CONFLICT DO NOTHING RETURNING id)
+SELECT 'granted', count(*) FROM g;
+SELECT 'after', count(*) FROM perms WHERE project_id = 'proj_e';
 COMMIT;
 SQL
 )
-check "ON CONFLICT DO NOTHING checks the API" "before|0 granted|0 after|0" "$(paste -sd' ' <<<"$out")"
-check "one permission for proj_c" 1 "$(psql_ -c "SELECT count(*) FROM perms WHERE project_id = 'proj_c'")"
+check "ON CONFLICT DO NOTHING skips a project whose list is not kept" "other|0 granted|0 after|1" \
+	"$(paste -sd' ' <<<"$out")"
 
 "$PG_BIN/psql" -X -q -c "DROP DATABASE $db"
 exit "$failed"
