@@ -251,3 +251,26 @@ SELECT count(*), count(DISTINCT id) FROM atc_fetched;
 SELECT count(*) AS left_in_transaction FROM atc_cur;
 COMMIT;
 SELECT count(*) FROM atc_cur;
+
+-- in a REPEATABLE READ transaction the queue lies over the kept list: the
+-- DELETEs by id of a loop read the list kept once, and COMMIT sends them
+CREATE FOREIGN TABLE atc_rr (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:rr:seed-40', apply_writes 'at_commit');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM atc_rr;
+INSERT INTO atc_rr (project_id) VALUES ('proj_rr');
+DELETE FROM atc_rr WHERE project_id = 'proj_0003';
+SELECT count(*) AS rows, count(*) FILTER (WHERE id IS NULL) AS queued FROM atc_rr;
+SELECT count(*) FROM atc_rr WHERE project_id IN ('proj_0003', 'proj_rr');
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT id FROM atc_rr WHERE id IS NOT NULL LOOP
+    DELETE FROM atc_rr WHERE id = r.id;
+  END LOOP;
+END $$;
+SELECT id IS NULL AS queued, project_id FROM atc_rr;
+SELECT method, count(*) FROM mock_requests('ft:atc:rr:seed-40') GROUP BY 1 ORDER BY 1;
+COMMIT;
+SELECT method, count(*) FROM mock_requests('ft:atc:rr:seed-40') GROUP BY 1 ORDER BY 1;
+SELECT id IS NULL AS no_id, project_id FROM atc_rr;

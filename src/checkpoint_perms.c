@@ -70,6 +70,7 @@ _PG_init(void)
 	RegisterXactCallback(xact_callback, NULL);
 	cp_journal_init();
 	cp_queue_init();
+	cp_snapshot_init();
 	cp_define_settings();
 	cp_stats_init();
 }

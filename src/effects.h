@@ -147,6 +147,31 @@ extern bool cp_queue_entry(int *pos, CpJournalWrite *write);
 /* commit.c: send the live writes of the queue, or undo what was sent */
 extern void cp_commit_queue(const CpQueued *queue, int n);
 
+/*
+ * snapshot.c: REPEATABLE READ and SERIALIZABLE read one list per
+ * transaction.  cp_snapshot_open gives a reader of a list, kept whole for
+ * the transaction the first time it is read (*listed: read now); its rows
+ * come newest first (oldest first if ascending), with the transaction's
+ * own grants since it was kept (cp_snapshot_granted) and without its
+ * revokes (cp_snapshot_revoked).  cp_snapshot_prefetch keeps the lists of
+ * several keys, their first pages fetched at once.
+ */
+typedef struct CpKeptReader CpKeptReader;
+extern void cp_snapshot_init(void);
+extern bool cp_snapshot_applies(void);
+extern CpKeptReader *cp_snapshot_open(const CpOptions *opts, const char *checkpoint,
+									  const char *project, bool ascending, CpStats *stats,
+									  bool *listed);
+extern void cp_snapshot_prefetch(const CpOptions *opts, const char *const *checkpoints,
+								 const char *const *projects, int n, CpStats *stats,
+								 bool *listed);
+extern CpPermission *cp_snapshot_next(CpKeptReader *reader);
+extern void cp_snapshot_close(CpKeptReader *reader);
+extern bool cp_snapshot_hides_project(const CpOptions *opts, const char *checkpoint,
+									  const char *project);
+extern void cp_snapshot_granted(const CpOptions *opts, const CpPermission *made, int n);
+extern void cp_snapshot_revoked(const char *checkpoint, const char *permission_id);
+
 /* grant.c */
 extern int	cp_full_list_requests(const CpOptions *opts, double est_rows);
 extern void cp_list_projects(const CpOptions *opts, char **project_ids, int n, bool full,

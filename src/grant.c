@@ -495,6 +495,8 @@ cp_grant_once(const CpOptions *opts, char **project_ids, int n, double est_rows,
 
 	if (run->npending > 0)
 		report_not_granted(run);
+	/* the lists this transaction keeps show them (REPEATABLE READ) */
+	cp_snapshot_granted(opts, run->result, n);
 	return run->result;
 }
 

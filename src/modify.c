@@ -480,6 +480,24 @@ send_grants(CpModifyState *st, char **project_ids, int n)
 	return made;
 }
 
+CP_NORETURN static void report_concurrent_grant(const CpOptions *opts, const char *project_id);
+
+/*
+ * REPEATABLE READ, SERIALIZABLE: the conflict is a permission that the
+ * transaction's kept list does not show, as PostgreSQL fails an ON CONFLICT
+ * whose conflicting row its snapshot cannot see.
+ */
+static void
+report_concurrent_grant(const CpOptions *opts, const char *project_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize access due to a concurrent grant"),
+			 errdetail("Project \"%s\" has a permission on checkpoint \"%s\" that the list this transaction read does not show: another session granted it since.",
+					   cp_shorten(project_id), cp_shorten(opts->checkpoint)),
+			 errhint("Run the transaction again.")));
+}
+
 /*
  * ON CONFLICT DO NOTHING: set skip[i] for the project ids that already
  * have a permission on the checkpoint, with as few list requests as the
@@ -513,33 +531,43 @@ skip_existing(CpModifyState *st, const CpOptions *opts, char **project_ids, int 
 			asked[nask++] = i;
 		}
 	}
-	if (nask == 0)
-		return;
-
-	/*
-	 * Across checkpoints, one full list would answer for one checkpoint
-	 * only; with revokes queued, the newest permission of each project
-	 * must be seen (below).
-	 */
-	full = st->columns.checkpoint != NULL &&
-		st->lists_sent + nask > cp_full_list_requests(opts, st->est_rows) &&
-		!(opts->at_commit && cp_queue_revokes_on(opts->serverid, opts->checkpoint));
-	cp_list_projects(opts, ask, nask, full, found, newest,
-					 full ? st->existing : NULL, &st->stats);
-	if (full)
-		st->existing_all = true;
-	else
-		st->lists_sent += nask;
-	for (i = 0; i < nask; i++)
+	if (nask > 0)
 	{
-		/* a project whose newest permission this transaction revokes has none */
-		if (!found[i] || (opts->at_commit && !full &&
-						  cp_queue_hides(opts->serverid, opts->checkpoint, newest[i].id,
-										 InvalidCommandId)))
-			continue;
-		skip[asked[i]] = true;
-		(void) cp_strset_add(st->existing, grant_key(st, opts->checkpoint, ask[i]));
+		/*
+		 * Across checkpoints, one full list would answer for one checkpoint
+		 * only; with revokes queued, the newest permission of each project
+		 * must be seen (below).
+		 */
+		full = st->columns.checkpoint != NULL &&
+			st->lists_sent + nask > cp_full_list_requests(opts, st->est_rows) &&
+			!(opts->at_commit && cp_queue_revokes_on(opts->serverid, opts->checkpoint));
+		cp_list_projects(opts, ask, nask, full, found, newest,
+						 full ? st->existing : NULL, &st->stats);
+		if (full)
+			st->existing_all = true;
+		else
+			st->lists_sent += nask;
+		for (i = 0; i < nask; i++)
+		{
+			/* a project whose newest permission this transaction revokes has none */
+			if (!found[i] || (opts->at_commit && !full &&
+							  cp_queue_hides(opts->serverid, opts->checkpoint, newest[i].id,
+											 InvalidCommandId)))
+				continue;
+			skip[asked[i]] = true;
+			(void) cp_strset_add(st->existing, grant_key(st, opts->checkpoint, ask[i]));
+		}
 	}
+	/*
+	 * REPEATABLE READ: a conflict the transaction's lists do not show (a
+	 * grant this transaction queued is none of the API's)
+	 */
+	for (i = 0; i < n; i++)
+		if (skip[i] && project_ids[i] &&
+			!(opts->at_commit && cp_queue_has_grant(opts->serverid, opts->checkpoint,
+													project_ids[i])) &&
+			cp_snapshot_hides_project(opts, opts->checkpoint, project_ids[i]))
+			report_concurrent_grant(opts, project_ids[i]);
 }
 
 /* The rows of one checkpoint to grant, and where they go (grant_slots). */

@@ -77,6 +77,7 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 	CpTransfer *t = palloc0(sizeof(CpTransfer));
 	CpJournalRef ref;
 	CpDeleteAnswer answer;
+	CpJournalOutcome outcome;
 
 	cp_api_delete_request(t, opts->checkpoint, permission_id);
 	ref = cp_journal_record(opts, CP_JOURNAL_REVOKE, opts->checkpoint, project_id,
@@ -97,7 +98,10 @@ cp_revoke_one(const CpOptions *opts, const char *project_id, const char *permiss
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
-	if (cp_journal_settle(opts, ref, t, says_of(answer), NULL) == CP_OUTCOME_APPLIED)
+	outcome = cp_journal_settle(opts, ref, t, says_of(answer), NULL);
+	if (outcome == CP_OUTCOME_APPLIED || outcome == CP_OUTCOME_NOT_FOUND)
+		cp_snapshot_revoked(opts->checkpoint, permission_id);
+	if (outcome == CP_OUTCOME_APPLIED)
 		return true;
 	/* the API says it kept it: not gone, so not a silent DELETE 0 */
 	if (answer == CP_DELETE_KEPT)
@@ -132,6 +136,8 @@ revoke_reply(CpTransfer *t, void *arg)
 												 says_of(answer), NULL);
 
 	batch->settled[i - batch->start] = true;
+	if (outcome == CP_OUTCOME_APPLIED || outcome == CP_OUTCOME_NOT_FOUND)
+		cp_snapshot_revoked(t->req.checkpoint, batch->permission_ids[i]);
 	/* the error names the first in the statement's order, whatever ended first */
 	if (answer == CP_DELETE_KEPT && (batch->nkept++ == 0 || i < batch->kept))
 		batch->kept = i;

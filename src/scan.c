@@ -12,7 +12,10 @@
  * (statement.c).  A scan of several lists fetches the first pages of up
  * to max_concurrency of them at once, and holds those pages meanwhile.
  * A list whose cursor the API refuses because this session revoked its
- * row resumes (resume_list).
+ * row resumes (resume_list).  In REPEATABLE READ and SERIALIZABLE each
+ * list comes from the transaction's kept lists instead (snapshot.c): read
+ * whole the first time, then the same rows, the bounds, order and row
+ * budget applied here as ever.
  *
  *-------------------------------------------------------------------------
  */
@@ -119,6 +122,19 @@ typedef struct CpScanState
 	int			queue_pos;
 	CpPermission queued;		/* the queued grant returned last */
 
+	/*
+	 * REPEATABLE READ or SERIALIZABLE (snapshot.c): each list is read from
+	 * the transaction's kept lists, read whole and kept the first time.
+	 */
+	bool		keep;
+	CpKeptReader *reader;		/* the current segment's, or NULL */
+	int			batch;			/* lists kept at once: max_concurrency, or 1 */
+	int			batch_start;	/* the segments of the last batch kept... */
+	int			batch_end;
+	bool		batch_listed[CP_MAX_CONCURRENCY];	/* ...and which it listed */
+	int64		lists_kept;		/* lists read whole and kept by this scan */
+	int64		lists_reused;	/* lists read from those kept before */
+
 	/* in a statement that writes (statement.c), else NULL */
 	CpStatement *stmt;
 	Tuplestorestate *store;		/* the whole list, read before the first row */
@@ -193,10 +209,17 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	st->curcid = estate->es_snapshot ? estate->es_snapshot->curcid : GetCurrentCommandId(false);
+	st->keep = cp_snapshot_applies();
 	/* a row budget may stop after the first list: those go one by one */
 	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
 					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
 		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
+	/* kept lists (snapshot.c) are read in batches of as many, the listers unused */
+	if (st->keep)
+	{
+		st->batch = st->nlisters;
+		st->nlisters = 1;
+	}
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
 	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
 	st->nready = 1;
@@ -327,6 +350,65 @@ forget_returned(CpScanState *st)
 	st->skip_returned = false;
 }
 
+/* Done with the current segment's kept list. */
+static void
+close_reader(CpScanState *st)
+{
+	if (st->reader)
+		cp_snapshot_close(st->reader);
+	st->reader = NULL;
+}
+
+/*
+ * Keep the lists of the next segments from the current one on, as many as
+ * a batch holds, their first pages fetched at once, as start_segments
+ * does for lists not kept.
+ */
+static void
+keep_batch(CpScanState *st)
+{
+	const char *checkpoints[CP_MAX_CONCURRENCY];
+	const char *projects[CP_MAX_CONCURRENCY];
+	int			n = Min(st->batch, st->lists.nsegments - st->segment);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		checkpoints[i] = cp_segment_checkpoint(&st->lists, st->segment + i);
+		projects[i] = cp_segment_project(&st->lists, st->segment + i);
+	}
+	cp_snapshot_prefetch(&st->opts, checkpoints, projects, n, &st->stats, st->batch_listed);
+	st->batch_start = st->segment;
+	st->batch_end = st->segment + n;
+	for (i = 0; i < n; i++)
+		st->lists_kept += st->batch_listed[i];
+}
+
+/*
+ * Start the current segment's list from the transaction's kept lists: read
+ * whole and kept now if it is not yet (snapshot.c).
+ */
+static void
+open_reader(CpScanState *st)
+{
+	bool		listed;
+	/* in the query's memory, with the scan (not the per-tuple context) */
+	MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(st));
+
+	close_reader(st);
+	if (st->batch > 1 && (st->segment < st->batch_start || st->segment >= st->batch_end))
+		keep_batch(st);
+	st->reader = cp_snapshot_open(&st->opts, cp_segment_checkpoint(&st->lists, st->segment),
+								  cp_segment_project(&st->lists, st->segment),
+								  st->plan.order == CP_ORDER_ASC, &st->stats, &listed);
+	MemoryContextSwitchTo(oldcxt);
+	if (listed)
+		st->lists_kept++;
+	else if (st->batch <= 1 || !st->batch_listed[st->segment - st->batch_start])
+		st->lists_reused++;
+	st->started = st->segment + 1;
+}
+
 /*
  * Start (or restart, after a rescan) a scan: evaluate its values, and if
  * they name the same lists as before and what was read is still in memory
@@ -386,7 +468,10 @@ start_scan(CpScanState *st, ExprContext *econtext)
 	st->segment = -1;
 	st->started = 0;
 	forget_returned(st);
-	st->both = st->plan.both_ends && lists.nsegments == 1;
+	close_reader(st);
+	st->batch_start = st->batch_end = 0;
+	/* (a kept list is read whole once, by snapshot.c) */
+	st->both = st->plan.both_ends && lists.nsegments == 1 && !st->keep;
 	if (st->store)
 	{
 		tuplestore_clear(st->store);
@@ -865,6 +950,11 @@ start_segments(CpScanState *st)
 		start_ends(st);
 		return;
 	}
+	if (st->keep)
+	{
+		open_reader(st);
+		return;
+	}
 	for (i = 0; i < n; i++)
 	{
 		int			seg = st->segment + i;
@@ -934,6 +1024,8 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			perm = st->plan.order == CP_ORDER_DESC ? next_queued_grant(st) : NULL;
 			if (perm)
 				 /* taken */ ;
+			else if (st->reader)
+				perm = cp_snapshot_next(st->reader);
 			else if (st->both)
 				perm = next_end_row(st);
 			else if ((perm = cp_lister_next(lister)) == NULL && cp_lister_refused(lister))
@@ -951,8 +1043,8 @@ next_api_row(CpScanState *st, TupleTableSlot *slot)
 			if (verdict == CP_ROW_SKIP)
 				continue;
 			perm->checkpoint = cp_segment_checkpoint(&st->lists, st->segment);
-			/* (both ends resume without them: end_refused) */
-			if (!st->both && perm->id)
+			/* (both ends resume without them: end_refused; a kept list needs none) */
+			if (!st->both && !st->reader && perm->id)
 				keep_returned(st, perm->id);
 			st->rows++;
 			ExecClearTuple(slot);
@@ -1026,6 +1118,8 @@ ReScanForeignScan(ForeignScanState *node)
 void
 cp_scan_end(CpScanState *st)
 {
+	if (st)
+		close_reader(st);
 	if (st && st->store)
 	{
 		tuplestore_end(st->store);
@@ -1078,8 +1172,18 @@ ExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CpScanState *st = (CpScanState *) node->fdw_state;
 
 	cp_explain_requests(cp_scan_request_lines(st), es);
+	/* REPEATABLE READ, SERIALIZABLE: what the scan reads (snapshot.c) */
+	if (cp_snapshot_applies())
+		ExplainPropertyText("OpenAI Lists",
+							"kept for the transaction (each read whole the first time)",
+							es);
 	if (es->analyze)
 		cp_explain_stats(&st->stats, true, es);
+	if (es->analyze && st->keep)
+	{
+		ExplainPropertyInteger("OpenAI Lists Kept", NULL, st->lists_kept, es);
+		ExplainPropertyInteger("OpenAI Lists Reused", NULL, st->lists_reused, es);
+	}
 }
 
 /* What the scan's requests cost so far, for EXPLAIN ANALYZE. */

@@ -15,6 +15,8 @@
 #   PLANS_SHOW (default 30)      mismatching queries to print (0: all); every
 #                                one is in mismatches.txt of the kept directory
 #   PLANS_KEEP                   keep that directory even when all agree
+#   PLANS_ISOLATION              the database's default_transaction_isolation
+#                                (test/t_plans_repeatable.sh: repeatable read)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,9 @@ finish() {
 trap 'finish; if declare -F cp_cleanup >/dev/null; then cp_cleanup; fi' EXIT
 
 "$PG_BIN/psql" -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+if [ -n "${PLANS_ISOLATION:-}" ]; then
+	"$PG_BIN/psql" -X -q -c "ALTER DATABASE $db SET default_transaction_isolation = '$PLANS_ISOLATION'"
+fi
 "$PYTHON" test/plans.py --psql "$PG_BIN/psql" --db "$db" --mock-url "$MOCK_URL" --mock-key "$MOCK_KEY" \
 	--mock-log "$MOCK_LOG" --seed "$SEED" --queries "$N" --show "${PLANS_SHOW:-30}" --dir "$dir" || status=$?
 "$PG_BIN/psql" -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE $db" >/dev/null || true
