@@ -259,6 +259,8 @@ CREATE FOREIGN TABLE atc_rr (id text, project_id text)
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) FROM atc_rr;
 INSERT INTO atc_rr (project_id) VALUES ('proj_rr');
+-- a grant queued is a conflict, not a permission the kept list misses
+INSERT INTO atc_rr (project_id) VALUES ('proj_rr') ON CONFLICT DO NOTHING;
 DELETE FROM atc_rr WHERE project_id = 'proj_0003';
 SELECT count(*) AS rows, count(*) FILTER (WHERE id IS NULL) AS queued FROM atc_rr;
 SELECT count(*) FROM atc_rr WHERE project_id IN ('proj_0003', 'proj_rr');
