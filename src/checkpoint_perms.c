@@ -69,6 +69,8 @@ _PG_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	cp_journal_init();
+	cp_join_init();
+	cp_join_paths_init();
 	cp_define_settings();
 	cp_stats_init();
 }

@@ -74,6 +74,9 @@ typedef struct CpScanState
 	int			started;		/* segments whose list was started */
 	bool		need_eval;		/* (re)start: evaluate the values first */
 	MemoryContext values_cxt;	/* holds lists' values */
+	CpConditionValues batch;	/* a batched join's keys (cp_scan_set_batch),
+								 * for a CP_FILTER_BATCH condition */
+	MemoryContext batch_cxt;	/* holds them */
 	MemoryContext eval_cxt;		/* holds newly evaluated values */
 
 	/*
@@ -184,8 +187,8 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	cp_get_options(RelationGetRelid(rel), cp_scan_userid(node), &st->opts);
 	cp_build_column_map(rel, &st->columns);
 	/* a row budget may stop after the first list: those go one by one */
-	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
-					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
+	st->nlisters = (cp_filter_many(st->plan.project_kind) ||
+					cp_filter_many(st->plan.ckpt_kind)) &&
 		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
 	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
@@ -207,6 +210,8 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 										 ALLOCSET_SMALL_SIZES);
 	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms row",
 										ALLOCSET_SMALL_SIZES);
+	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms batch",
+										  ALLOCSET_SMALL_SIZES);
 	st->segment = -1;
 	st->need_eval = true;
 
@@ -299,6 +304,14 @@ evaluate_values(CpScanState *st, ExprContext *econtext, CpConditionValues *value
 
 		values[i].values = NULL;
 		values[i].n = 0;
+		if (kind == CP_FILTER_BATCH)
+		{
+			/* a copy: the batch's keys go before the lists that use them */
+			values[i].values = palloc(sizeof(char *) * Max(st->batch.n, 1));
+			for (values[i].n = 0; values[i].n < st->batch.n; values[i].n++)
+				values[i].values[values[i].n] = pstrdup(st->batch.values[values[i].n]);
+			continue;
+		}
 		if (expr == NULL)
 			continue;
 		datum = ExecEvalExpr(expr, econtext, &isnull);
@@ -961,6 +974,28 @@ IterateForeignScan(ForeignScanState *node)
 	return cp_scan_next((CpScanState *) node->fdw_state, node);
 }
 
+/*
+ * The keys of the next batch of a batched join (join.c) whose inner side
+ * this scan is: sorted, distinct values that can be ids, which replace
+ * the plan's CP_FILTER_BATCH condition from the next (re)start on.
+ */
+void
+cp_scan_set_batch(ForeignScanState *node, char **keys, int n)
+{
+	CpScanState *st = (CpScanState *) node->fdw_state;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	int			i;
+
+	Assert(st->plan.project_kind == CP_FILTER_BATCH || st->plan.ckpt_kind == CP_FILTER_BATCH);
+	MemoryContextReset(st->batch_cxt);
+	st->batch.values = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		st->batch.values[i] = pstrdup(keys[i]);
+	st->batch.n = n;
+	MemoryContextSwitchTo(oldcxt);
+	st->need_eval = true;
+}
+
 static void
 ReScanForeignScan(ForeignScanState *node)
 {
@@ -998,7 +1033,7 @@ const_values(Expr *expr, CpFilterKind kind, CpIdKind idkind)
 	CpConditionValues *values;
 	Const	   *c;
 
-	if (expr == NULL || !IsA(expr, Const))
+	if (expr == NULL || !IsA(expr, Const) || kind == CP_FILTER_BATCH)
 		return NULL;
 	c = (Const *) expr;
 	values = palloc(sizeof(CpConditionValues));
