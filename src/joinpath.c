@@ -30,6 +30,7 @@
 
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -244,6 +245,10 @@ batched_join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerr
 	foreach(lc, extra->restrictlist)
 		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
 			return;
+	/* the inner side returns columns only (not a placeholder of a subquery's) */
+	foreach(lc, innerrel->reltarget->exprs)
+		if (!IsA(lfirst(lc), Var))
+			return;
 	add_batched_join_path(root, joinrel, outerrel, innerrel, jointype, extra->restrictlist,
 						  CP_SCAN_EXPR_PROJECT);
 	add_batched_join_path(root, joinrel, outerrel, innerrel, jointype, extra->restrictlist,
@@ -281,6 +286,68 @@ scan_tlist(Plan *outer_plan, Plan *inner_plan, Index inner_relid, AttrNumber key
 		elog(ERROR, "the inner scan of a batched join does not return its key column");
 	return tlist;
 }
+
+#if PG_VERSION_NUM >= 160000
+/* The scan tuple's entry of a column (a Var of the same relation and attribute), or NULL. */
+static Var *
+scan_entry(List *scan_tlist, Var *var)
+{
+	ListCell   *lc;
+
+	foreach(lc, scan_tlist)
+	{
+		Var		   *entry = (Var *) lfirst_node(TargetEntry, lc)->expr;
+
+		if (IsA(entry, Var) && entry->varno == var->varno && entry->varattno == var->varattno &&
+			entry->varlevelsup == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+static Node *
+take_scan_nullingrels(Node *node, void *scan_tlist)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+	{
+		Var		   *var = copyObject((Var *) node);
+		Var		   *entry = scan_entry((List *) scan_tlist, var);
+
+		if (entry)
+			var->varnullingrels = bms_copy(entry->varnullingrels);
+		return (Node *) var;
+	}
+	return expression_tree_mutator(node, take_scan_nullingrels, scan_tlist);
+}
+
+/*
+ * Since PostgreSQL 16 a Var above an outer join names the joins that can
+ * null it (varnullingrels), and setrefs.c matches the plan's Vars with
+ * the scan tuple's by it, one entry per column.  The scan tuple's columns
+ * are as the join returns them (what `above`, its tlist and the clauses
+ * over it, say: an inner column of a left join nulled by it), and every
+ * other expression on the scan tuple (the join quals, which read the inner
+ * row before it is nulled, and the key) is marked the same: the marks
+ * only steer setrefs.c here.
+ */
+static void
+align_nullingrels(List *scan_tlist, List *above, List **exprs)
+{
+	ListCell   *lc;
+
+	foreach(lc, pull_var_clause((Node *) above, PVC_RECURSE_PLACEHOLDERS))
+	{
+		Var		   *var = lfirst_node(Var, lc);
+		Var		   *entry = var->varlevelsup == 0 ? scan_entry(scan_tlist, var) : NULL;
+
+		if (entry)
+			entry->varnullingrels = bms_copy(var->varnullingrels);
+	}
+	*exprs = (List *) take_scan_nullingrels((Node *) *exprs, scan_tlist);
+}
+#endif
 
 /*
  * PlanCustomPath: the CustomScan.  The join quals decide which inner rows
@@ -320,6 +387,12 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, Lis
 										  &plan.inner_key);
 	cscan->custom_exprs = list_make2(copyObject(list_nth(items, CpJoinPathKeyValue)),
 									 joinquals);
+#if PG_VERSION_NUM >= 160000
+	align_nullingrels(cscan->custom_scan_tlist, list_concat_copy(tlist, otherquals),
+					  &cscan->custom_exprs);
+	cscan->scan.plan.qual = (List *) take_scan_nullingrels((Node *) otherquals,
+														   cscan->custom_scan_tlist);
+#endif
 	cscan->custom_private = cp_join_plan_to_private(&plan);
 	cscan->methods = GetCustomScanMethods(CP_JOIN_NAME, false);
 	return &cscan->scan.plan;
