@@ -76,6 +76,9 @@ SELECT o.n FROM j_outer o WHERE EXISTS (SELECT FROM j_one p WHERE p.project_id =
 EXPLAIN (COSTS OFF) SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid);
 SELECT * FROM join_check($$SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid)$$);
 SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid) ORDER BY 1;
+-- a key that is an expression of the outer row
+EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id = lower(o.pid);
+SELECT * FROM join_check($$SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id = lower(o.pid)$$);
 -- one list per distinct key that can be an id (proj_0001, proj_0002,
 -- proj_0004, proj_0099), at once
 CREATE FOREIGN TABLE j_req (id text, created_at bigint, project_id text)

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "nodes/extensible.h"
 #include "utils/builtins.h"
+#include "utils/ruleutils.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -419,6 +420,17 @@ EndBatchedJoin(CustomScanState *node)
 	ExecEndNode(st->inner);
 }
 
+/* The outer key, as EXPLAIN shows an expression of the plan. */
+static char *
+batch_key(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	List	   *context = set_deparse_context_plan(es->deparse_cxt, (Plan *) cscan, ancestors);
+
+	return deparse_expression(list_nth(cscan->custom_exprs, CP_JOIN_EXPR_KEY), context,
+							  es->verbose || list_length(es->rtable) > 1, false);
+}
+
 /*
  * EXPLAIN: the join type and the batch (the inner scan below shows the
  * requests it sends per key); with ANALYZE, the batches and keys listed.
@@ -444,8 +456,7 @@ ExplainBatchedJoin(CustomScanState *node, List *ancestors, ExplainState *es)
 			break;
 	}
 	ExplainPropertyText("Join Type", jointype, es);
-	ExplainPropertyText("Batch Key", st->plan.key_label[0] ? st->plan.key_label :
-						"an expression of the outer row", es);
+	ExplainPropertyText("Batch Key", batch_key(node, ancestors, es), es);
 	ExplainPropertyInteger("Batch Keys", NULL, st->plan.batch_keys, es);
 	if (es->analyze)
 	{

@@ -66,19 +66,15 @@ enum CpJoinPrivateIndex
 	CpJoinPrivateWhich,			/* Integer */
 	CpJoinPrivateOuterColumns,	/* Integer */
 	CpJoinPrivateInnerKey,		/* Integer */
-	CpJoinPrivateBatchKeys,		/* Integer */
-	CpJoinPrivateKeyLabel		/* String */
+	CpJoinPrivateBatchKeys		/* Integer */
 };
 
 List *
 cp_join_plan_to_private(const CpJoinPlan *plan)
 {
-	List	   *items = list_make5(makeInteger(plan->jointype), makeInteger(plan->which),
-									   makeInteger(plan->outer_columns),
-									   makeInteger(plan->inner_key),
-									   makeInteger(plan->batch_keys));
-
-	return lappend(items, makeString(pstrdup(plan->key_label)));
+	return list_make5(makeInteger(plan->jointype), makeInteger(plan->which),
+					  makeInteger(plan->outer_columns), makeInteger(plan->inner_key),
+					  makeInteger(plan->batch_keys));
 }
 
 void
@@ -89,7 +85,6 @@ cp_join_plan_from_private(List *items, CpJoinPlan *plan)
 	plan->outer_columns = intVal(list_nth(items, CpJoinPrivateOuterColumns));
 	plan->inner_key = intVal(list_nth(items, CpJoinPrivateInnerKey));
 	plan->batch_keys = intVal(list_nth(items, CpJoinPrivateBatchKeys));
-	plan->key_label = strVal(list_nth(items, CpJoinPrivateKeyLabel));
 }
 
 /*
@@ -369,7 +364,6 @@ plan_batched_join(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, Lis
 	plan.jointype = intVal(list_nth(items, CpJoinPathJoinType));
 	plan.which = intVal(list_nth(items, CpJoinPathWhich));
 	plan.batch_keys = intVal(list_nth(items, CpJoinPathBatchKeys));
-	plan.key_label = cp_value_label(root, list_nth(items, CpJoinPathKeyValue));
 	plan.outer_columns = list_length(((Plan *) linitial(custom_plans))->targetlist);
 	if (IS_OUTER_JOIN(plan.jointype))
 		extract_actual_join_clauses(restrictlist, rel->relids, &joinquals, &otherquals);

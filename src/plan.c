@@ -331,7 +331,7 @@ placeholder(const char *label, CpFilterKind kind, const char *what)
 	bool		each = cp_filter_many(kind);
 
 	if (kind == CP_FILTER_BATCH)
-		return psprintf("{each %s of a batch}", label);
+		return psprintf("{each %s of a batch}", label[0] ? label : "outer key");
 	if (label[0])
 		return psprintf(each ? "{each value of %s}" : "{%s}", label);
 	return psprintf(each ? "{each run-time %s}" : "{run-time %s}", what);

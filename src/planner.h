@@ -52,7 +52,6 @@ typedef struct CpJoinPlan
 	int			outer_columns;	/* columns of the outer plan, first in the scan tuple */
 	int			inner_key;		/* the inner scan's key column (1-based) */
 	int			batch_keys;		/* distinct keys per batch */
-	char	   *key_label;		/* EXPLAIN's name of the outer key */
 } CpJoinPlan;
 
 typedef enum CpJoinExpr
