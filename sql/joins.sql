@@ -76,6 +76,10 @@ SELECT o.n FROM j_outer o WHERE EXISTS (SELECT FROM j_one p WHERE p.project_id =
 EXPLAIN (COSTS OFF) SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid);
 SELECT * FROM join_check($$SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid)$$);
 SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_one p WHERE p.project_id = o.pid) ORDER BY 1;
+-- our table on the outer side of a semi join: the other side made
+-- distinct, then an inner join
+EXPLAIN (COSTS OFF) SELECT p.id FROM j_one p WHERE p.project_id IN (SELECT pid FROM j_outer);
+SELECT * FROM join_check($$SELECT p.id FROM j_one p WHERE p.project_id IN (SELECT pid FROM j_outer)$$);
 -- a key that is an expression of the outer row
 EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id = lower(o.pid);
 SELECT * FROM join_check($$SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id = lower(o.pid)$$);
@@ -113,6 +117,8 @@ SELECT m.family, count(p.id) FROM j_models m JOIN j_multi p ON p.checkpoint = m.
 SELECT * FROM join_check($$SELECT m.family, p.id FROM j_models m LEFT JOIN j_multi p ON p.checkpoint = m.c$$);
 SELECT * FROM join_check($$SELECT m.family FROM j_models m WHERE EXISTS (SELECT FROM j_multi p WHERE p.checkpoint = m.c)$$);
 SELECT * FROM join_check($$SELECT m.family FROM j_models m WHERE NOT EXISTS (SELECT FROM j_multi p WHERE p.checkpoint = m.c)$$);
+EXPLAIN (COSTS OFF) SELECT p.id FROM j_multi p WHERE p.checkpoint IN (SELECT c FROM j_models);
+SELECT * FROM join_check($$SELECT p.id FROM j_multi p WHERE p.checkpoint IN (SELECT c FROM j_models)$$);
 -- a project_id filter goes with each checkpoint's list
 EXPLAIN (COSTS OFF) SELECT m.family, p.id FROM j_models m JOIN j_multi p ON p.checkpoint = m.c
   WHERE p.project_id = 'proj_0002';

@@ -169,15 +169,15 @@ static const CustomPathMethods batched_join_path_methods = {
 };
 
 /*
- * Offer the batched join of outerrel's cheapest path with innerrel's
- * lists of the key `which`, if a join clause names that key.
+ * Offer the batched join of outer_path (of outerrel) with innerrel's lists
+ * of the key `which`, if a join clause names that key.
  */
 static void
 add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
-					  RelOptInfo *innerrel, JoinType jointype, List *restrictlist, int which)
+					  Path *outer_path, RelOptInfo *innerrel, JoinType jointype,
+					  List *restrictlist, int which)
 {
 	AttrNumber	attno = cp_batch_key_attno(innerrel, which);
-	Path	   *outer_path = outerrel->cheapest_total_path;
 	CustomPath *cpath;
 	RestrictInfo *key;
 	Expr	   *value;
@@ -188,7 +188,7 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerr
 	int			batch_keys;
 
 	key = key_clause(root, joinrel, outerrel, innerrel, jointype, restrictlist, attno, &value);
-	if (key == NULL || outer_path == NULL || outer_path->param_info != NULL)
+	if (key == NULL || outer_path->param_info != NULL)
 		return;
 	cp_batch_list_estimate(root, innerrel, which, key, &pages, &rows, &opts);
 	batch_keys = opts->max_concurrency * CP_BATCH_ROUNDS;
@@ -219,24 +219,35 @@ add_batched_join_path(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerr
 
 /*
  * set_join_pathlist_hook: our table as the inner side of an inner, left,
- * semi or anti join, in a statement that only reads, with no lateral
- * reference and no pseudo-constant clause (which the planner would gate
- * a join plan with, not a custom one).
+ * semi or anti join, or of the inner join of our table with the distinct
+ * rows of the other side of a semi join (JOIN_UNIQUE_OUTER: "WHERE
+ * p.checkpoint IN (SELECT ...)"), in a statement that only reads, with no
+ * lateral reference and no pseudo-constant clause (which the planner
+ * would gate a join plan with, not a custom one).
  */
 static void
 batched_join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 					  RelOptInfo *innerrel, JoinType jointype, JoinPathExtraData *extra)
 {
+	Path	   *outer_path = outerrel->cheapest_total_path;
 	ListCell   *lc;
 
 	if (prev_join_pathlist_hook)
 		prev_join_pathlist_hook(root, joinrel, outerrel, innerrel, jointype, extra);
 	if (!cp_batch_joins || !cp_rel_is_ours(innerrel) ||
 		(jointype != JOIN_INNER && jointype != JOIN_LEFT && jointype != JOIN_SEMI &&
-		 jointype != JOIN_ANTI) ||
+		 jointype != JOIN_ANTI && jointype != JOIN_UNIQUE_OUTER) ||
 		!bms_is_empty(joinrel->lateral_relids) || !bms_is_empty(innerrel->lateral_relids) ||
-		!statement_reads_only(root))
+		!statement_reads_only(root) || outer_path == NULL)
 		return;
+	if (jointype == JOIN_UNIQUE_OUTER)
+	{
+		/* as a nested loop does: the outer side made distinct, an inner join */
+		outer_path = (Path *) create_unique_path(root, outerrel, outer_path, extra->sjinfo);
+		if (outer_path == NULL)
+			return;
+		jointype = JOIN_INNER;
+	}
 	foreach(lc, extra->restrictlist)
 		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
 			return;
@@ -244,10 +255,10 @@ batched_join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerr
 	foreach(lc, innerrel->reltarget->exprs)
 		if (!IsA(lfirst(lc), Var))
 			return;
-	add_batched_join_path(root, joinrel, outerrel, innerrel, jointype, extra->restrictlist,
-						  CP_SCAN_EXPR_PROJECT);
-	add_batched_join_path(root, joinrel, outerrel, innerrel, jointype, extra->restrictlist,
-						  CP_SCAN_EXPR_CHECKPOINT);
+	add_batched_join_path(root, joinrel, outerrel, outer_path, innerrel, jointype,
+						  extra->restrictlist, CP_SCAN_EXPR_PROJECT);
+	add_batched_join_path(root, joinrel, outerrel, outer_path, innerrel, jointype,
+						  extra->restrictlist, CP_SCAN_EXPR_CHECKPOINT);
 }
 
 /*
