@@ -168,6 +168,10 @@ EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id
 RESET checkpoint_perms.batch_joins;
 EXPLAIN (COSTS OFF) DELETE FROM j_one p USING j_outer o WHERE p.project_id = o.pid;
 EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id || '' = o.pid;
+-- a table the planner proves empty (sqlsmith found the hook reading its
+-- unsized relation)
+SELECT count(*) FROM j_outer o LEFT JOIN (SELECT * FROM j_one WHERE NULL::time <> NULL::time) p
+  ON p.project_id = o.pid;
 -- a parameter: a prepared statement's generic plan
 PREPARE j_q(int) AS SELECT o.n, p.id FROM j_outer o JOIN j_one p ON p.project_id = o.pid WHERE o.n < $1;
 SET plan_cache_mode = force_generic_plan;

@@ -709,12 +709,16 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ---------------------------------------------------------------------
  */
 
-/* Is rel a base relation that is a foreign table of this wrapper? */
+/*
+ * Is rel a base relation that is a foreign table of this wrapper, sized
+ * by GetForeignRelSize?  (A relation the planner proved empty never was.)
+ */
 bool
 cp_rel_is_ours(RelOptInfo *rel)
 {
 	return rel->reloptkind == RELOPT_BASEREL && rel->fdwroutine != NULL &&
-		rel->fdwroutine->GetForeignPaths == GetForeignPaths;
+		rel->fdwroutine->GetForeignPaths == GetForeignPaths && rel->fdw_private != NULL &&
+		!IS_DUMMY_REL(rel);
 }
 
 /*
