@@ -146,6 +146,24 @@ SELECT count(*) AS requests, count(DISTINCT project) AS projects,
 FROM conc_log('ft:joins:forty:seed-200:proj-40:slow-50:inflight-3');
 SELECT * FROM join_check($$SELECT t.g, p.id FROM j_thirty t JOIN j_forty p ON p.project_id = t.pid$$);
 
+-- batches whose permissions take more than work_mem make the next ones
+-- smaller (down to one round: 3 keys): 40 checkpoints of 200 permissions
+-- are 24 + 16 keys in 4 MB, 24 + 12 + 4 in 64 kB
+CREATE FOREIGN TABLE j_multi3 (checkpoint text, id text, created_at bigint, project_id text)
+  SERVER mock3;
+CREATE TABLE j_forty_models AS SELECT 'ft:joins:big' || g || ':seed-200' AS c
+  FROM generate_series(1, 40) g;
+ANALYZE j_forty_models;
+SELECT line FROM explain_filter($$SELECT count(*) FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$,
+                                'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+  WHERE line ~ 'Batch|Keys|Requests';
+SET work_mem = '64kB';
+SELECT line FROM explain_filter($$SELECT count(*) FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$,
+                                'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+  WHERE line ~ 'Batch|Keys|Requests';
+SELECT * FROM join_check($$SELECT m.c, p.id FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$);
+RESET work_mem;
+
 -- 5. rescans with new parameters: the batched join in a correlated
 -- subquery, and under a nested loop (a LATERAL subquery)
 EXPLAIN (COSTS OFF) SELECT k, (SELECT count(p.id) FROM j_outer o JOIN j_one p

@@ -17,7 +17,7 @@
  *
  * Memory: the batch's outer rows (a tuplestore: work_mem, then a
  * temporary file) and the inner rows of its keys, in a context reset per
- * batch.
+ * batch; batches get smaller while those take more than work_mem.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,6 +60,7 @@ typedef struct CpJoinState
 	int			nkeys;
 	List	  **matches;		/* per key, its inner rows (MinimalTuple) */
 	bool		outer_done;		/* the outer plan has no more rows */
+	int			max_keys;		/* keys of the next batch at most */
 
 	/* the current outer row */
 	bool		have_outer;
@@ -158,7 +159,7 @@ read_outer_batch(CpJoinState *st)
 {
 	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
 	CpStrSet   *seen = cp_strset_create(st->batch_cxt);
-	int			max = st->plan.batch_keys;
+	int			max = st->max_keys;
 
 	st->keys = MemoryContextAlloc(st->batch_cxt, sizeof(char *) * max);
 	st->nkeys = 0;
@@ -236,7 +237,11 @@ read_inner_batch(CpJoinState *st)
 	}
 }
 
-/* Start the next batch; false when the outer plan has no more rows. */
+/*
+ * Start the next batch; false when the outer plan has no more rows.  A
+ * batch whose permissions took more than work_mem halves the keys of the
+ * next, down to one round of max_concurrency lists.
+ */
 static bool
 next_batch(CpJoinState *st)
 {
@@ -246,6 +251,8 @@ next_batch(CpJoinState *st)
 	tuplestore_clear(st->rows);
 	read_outer_batch(st);
 	read_inner_batch(st);
+	if (MemoryContextMemAllocated(st->batch_cxt, true) > (Size) work_mem * 1024)
+		st->max_keys = Max(st->max_keys / 2, st->plan.batch_keys / CP_BATCH_ROUNDS);
 	st->batches++;
 	return true;
 }
@@ -360,6 +367,7 @@ BeginBatchedJoin(CustomScanState *node, EState *estate, int eflags)
 	int			child_flags = eflags & ~(EXEC_FLAG_BACKWARD | EXEC_FLAG_MARK);
 
 	cp_join_plan_from_private(cscan->custom_private, &st->plan);
+	st->max_keys = st->plan.batch_keys;
 	st->outer = ExecInitNode(linitial(cscan->custom_plans), estate, child_flags);
 	st->inner = ExecInitNode(lsecond(cscan->custom_plans), estate, child_flags);
 	node->custom_ps = list_make2(st->outer, st->inner);

@@ -41,9 +41,6 @@
 
 #include "planner.h"
 
-/* A batch holds the keys of this many rounds of max_concurrency lists. */
-#define CP_BATCH_ROUNDS 8
-
 bool		cp_batch_joins = true;
 
 static set_join_pathlist_hook_type prev_join_pathlist_hook = NULL;

@@ -354,10 +354,13 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 						  path_private(order, limit, both_ends, -1, "")));
 }
 
-/* Is one of a parameterized path's clauses the checkpoint join clause? */
+/*
+ * Is one of a parameterized path's clauses a join clause on field
+ * (CP_FIELD_CHECKPOINT or CP_FIELD_PROJECT_ID), which its lists send?
+ */
 static bool
-names_checkpoints(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
-				  ParamPathInfo *ppi)
+names_field(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info, ParamPathInfo *ppi,
+			CpField field)
 {
 	ListCell   *lc;
 
@@ -366,7 +369,7 @@ names_checkpoints(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		CpFilterKind kind;
 
-		if (cp_project_filter(root, baserel, info->columns.attno[CP_FIELD_CHECKPOINT],
+		if (cp_project_filter(root, baserel, info->columns.attno[field],
 							  rinfo->clause, NULL, &kind) && kind == CP_FILTER_SCALAR)
 			return true;
 	}
@@ -413,15 +416,28 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	foreach(lc, ppis)
 	{
 		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
-		double		pages = pages_for(ppi->ppi_rows, info->opts.page_size);
+		double		rows = ppi->ppi_rows;
+		double		pages = pages_for(rows, info->opts.page_size);
+		bool		by_checkpoint = only_checkpoints &&
+			names_field(root, baserel, info, ppi, CP_FIELD_CHECKPOINT);
 		Cost		startup_cost;
 		Cost		total_cost;
 
-		if (only_checkpoints && !names_checkpoints(root, baserel, info, ppi))
+		if (only_checkpoints && !by_checkpoint)
 			continue;
-		estimate_costs(info, pages * info->ckpt_values, ppi->ppi_rows, &startup_cost, &total_cost);
+		/*
+		 * An outer row that names a checkpoint, and no project: the whole
+		 * list of that checkpoint (as far as a base qual filters it), not
+		 * the share of rows an equality would select.
+		 */
+		if (by_checkpoint && !names_field(root, baserel, info, ppi, CP_FIELD_PROJECT_ID))
+		{
+			rows = Max(rows, baserel->rows);
+			pages = info->requests;
+		}
+		estimate_costs(info, pages * info->ckpt_values, rows, &startup_cost, &total_cost);
 		add_path(baserel,
-				 foreign_path(root, baserel, ppi->ppi_rows, startup_cost, total_cost, NIL,
+				 foreign_path(root, baserel, rows, startup_cost, total_cost, NIL,
 							  ppi->ppi_req_outer,
 							  path_private(CP_ORDER_NONE, 0,
 										   both_ends_path(info, CP_ORDER_NONE, 0, pages),

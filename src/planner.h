@@ -45,6 +45,13 @@ extern Path *cp_batched_scan_path(PlannerInfo *root, RelOptInfo *rel, int which,
  */
 #define CP_JOIN_NAME "CheckpointPermsJoin"
 
+/*
+ * A batch holds the keys of this many rounds of max_concurrency lists, or
+ * fewer, down to one round, while a batch's permissions take more than
+ * work_mem (join.c).
+ */
+#define CP_BATCH_ROUNDS 8
+
 typedef struct CpJoinPlan
 {
 	int			jointype;		/* JoinType: inner, left, semi or anti */
