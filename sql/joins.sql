@@ -106,6 +106,11 @@ SELECT * FROM join_check($$SELECT o.n FROM j_outer o WHERE NOT EXISTS
   (SELECT FROM j_one p WHERE p.project_id = o.pid AND p.created_at > o.since)$$);
 SELECT * FROM join_check($$SELECT o.n, p.id FROM j_outer o JOIN j_one p
   ON p.project_id = o.pid WHERE p.created_at > o.since + 0 AND p.id LIKE '%1%'$$);
+-- a created_at bound stops each list (newest first)
+EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_one p
+  ON p.project_id = o.pid WHERE p.created_at >= (1721764867 + 40)::bigint;
+SELECT * FROM join_check($$SELECT o.n, p.id FROM j_outer o JOIN j_one p
+  ON p.project_id = o.pid WHERE p.created_at >= (1721764867 + 40)::bigint$$);
 RESET enable_nestloop;
 
 -- 3. a table across checkpoints, joined on checkpoint with nested loops
