@@ -5,7 +5,7 @@ EXTENSION = checkpoint_perms
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" checkpoint_perms.control)
 
 MODULE_big = checkpoint_perms
-OBJS = src/checkpoint_perms.o src/paths.o src/scan.o src/modify.o src/revoke.o src/grant.o src/analyze.o src/import.o \
+OBJS = src/checkpoint_perms.o src/paths.o src/joinpath.o src/scan.o src/join.o src/modify.o src/revoke.o src/grant.o src/analyze.o src/import.o \
 	src/statement.o src/strset.o src/journal.o src/revocation.o src/queue.o src/commit.o src/snapshot.o \
 	src/option.o src/address.o src/ids.o src/columns.o src/request.o \
 	src/pushdown.o src/plan.o src/list.o src/api.o src/http.o src/reply.o src/connection.o src/stats.o src/version.o

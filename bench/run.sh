@@ -63,19 +63,21 @@ CREATE FOREIGN TABLE recent (id text, created_at timestamptz, project_id text) S
   OPTIONS (checkpoint 'ft:bench:recent:seed-2000:proj-40');
 CREATE TABLE teams AS SELECT 'proj_' || lpad(g::text, 4, '0') AS project FROM generate_series(1, 50) g;
 ANALYZE teams;
+CREATE FOREIGN TABLE scan2k (id text, created_at timestamptz, project_id text, object text)
+  SERVER m OPTIONS (checkpoint 'ft:bench:scan2k:seed-2000:proj-50');
 CREATE FOREIGN TABLE cpu10k (id text, created_at timestamptz, project_id text, object text)
   SERVER m0 OPTIONS (checkpoint 'ft:bench:cpu:seed-10000');
 CREATE FOREIGN TABLE cpu100k (id text, created_at timestamptz, project_id text, object text)
   SERVER m0 OPTIONS (checkpoint 'ft:bench:cpu:seed-100000');
 SQL
 # make the mocks seed their checkpoints before anything is timed
-for t in scan cpu10k cpu100k; do psql_ -c "SELECT 1 FROM $t LIMIT 1" >/dev/null; done
+for t in scan scan2k cpu10k cpu100k; do psql_ -c "SELECT 1 FROM $t LIMIT 1" >/dev/null; done
 for c in $(seq -f 'ft:bench:many%g:seed-300:proj-30' 1 10) $(seq -f 'ft:bench:manysdk%g:seed-300:proj-30' 1 10) \
 	ft:bench:recent:seed-2000:proj-40; do
 	psql_ -c "SELECT 1 FROM everywhere WHERE checkpoint = '$c' LIMIT 1" >/dev/null
 done
 # statistics, as a user would gather them: the join's plan depends on them
-psql_ -c "ANALYZE scan"
+psql_ -c "ANALYZE scan" -c "ANALYZE scan2k"
 sdk revoke "$URL" "$MOCK_KEY" ft:bench:warmup:seed-1 >/dev/null
 
 ROWS=()
@@ -102,6 +104,16 @@ projects=$(seq -f 'proj_%04g' 1 50 | paste -sd,)
 ext_case "scan 10,000" "extension (page_size 100)" "SELECT count(*) FROM scan"
 sdk_case "scan 10,000" "SDK, default page size" scan "$URL" "$MOCK_KEY" "$S"
 sdk_case "scan 10,000" "SDK, limit 100" scan "$URL" "$MOCK_KEY" "$S" 100
+# issue 21: a full scan of 2,000 from both ends (21 requests in 11 rounds)
+# against one cursor (20), and joins whose lists go out 8 at a time
+ext_case "scan 2,000" "extension (both ends)" "SELECT count(*) FROM scan2k" 11
+sdk_case "scan 2,000" "SDK, one cursor (limit 100)" scan "$URL" "$MOCK_KEY" ft:bench:scan2k:seed-2000:proj-50 100
+ext_case "join 50 local projects × 2,000" "extension (batched join, 8 at a time)" \
+	"SELECT count(*) FROM teams t JOIN scan2k p ON p.project_id = t.project" 7
+sdk_case "join 50 local projects × 2,000" "SDK, one list after another" \
+	join "$URL" "$MOCK_KEY" ft:bench:scan2k:seed-2000:proj-50 "$projects"
+ROUNDS=7 sdk_case "join 50 local projects × 2,000" "SDK, hand-written pool of 8" \
+	join_pool "$URL" "$MOCK_KEY" ft:bench:scan2k:seed-2000:proj-50 "$projects"
 ext_case "one project" "extension" "SELECT count(*) FROM scan WHERE project_id = 'proj_0042'"
 sdk_case "one project" "SDK" project "$URL" "$MOCK_KEY" "$S" proj_0042
 ext_case "grant 1,000" "extension (batch_size 100)" \
@@ -134,13 +146,17 @@ ext_case "10 checkpoints × 300" "extension (max_concurrency 8)" \
 	"SELECT count(*) FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint FROM models))" 6
 sdk_case "10 checkpoints × 300" "SDK, one checkpoint after another" scan_many "$URL" "$MOCK_KEY" - "$manysdk"
 ROUNDS=3 sdk_case "10 checkpoints × 300" "SDK, hand-written Promise.all" scan_many_parallel "$URL" "$MOCK_KEY" - "$manysdk"
+ext_case "join 10 local checkpoints × 300" "extension (batched join, 8 at a time)" \
+	"SELECT count(*) FROM models m JOIN everywhere p ON p.checkpoint = m.checkpoint" 6
+sdk_case "join 10 local checkpoints × 300" "SDK, one list after another" scan_many "$URL" "$MOCK_KEY" - "$manysdk"
+ROUNDS=3 sdk_case "join 10 local checkpoints × 300" "SDK, hand-written Promise.all" scan_many_parallel "$URL" "$MOCK_KEY" - "$manysdk"
 ext_case "grant one project on 10 checkpoints" "extension" \
 	"INSERT INTO everywhere (checkpoint, project_id) SELECT checkpoint, 'proj_new' FROM models" 2
 ext_case "revoke it from all 10" "extension" \
 	"DELETE FROM everywhere WHERE checkpoint = ANY (ARRAY(SELECT checkpoint FROM models)) AND project_id = 'proj_new'" 4
 ext_case "created_at >= the 50 newest of 2,000" "extension" \
 	"SELECT count(*) FROM recent WHERE created_at >= to_timestamp(1721764867 + 1950)"
-ext_case "join 50 local rows" "extension" "SELECT count(*) FROM teams t JOIN scan p ON p.project_id = t.project"
+ext_case "join 50 local rows" "extension" "SELECT count(*) FROM teams t JOIN scan p ON p.project_id = t.project" 7
 sdk_case "join 50 local rows" "SDK (one filtered list per row)" join "$URL" "$MOCK_KEY" "$S" "$projects"
 
 # CPU and memory, without latency: the backend from /proc, the SDK from node
@@ -187,7 +203,8 @@ other_sections=$(sed -n '/^## TLS and HTTP\/2 on loopback/,$p' bench/RESULTS.md 
 	echo "the concurrent cases, the rounds of requests a client must wait for in turn × $LATENCY ms"
 	echo "(one list, then 100 DELETEs 8 at a time: 14 rounds; 3 at a time: 35; 10 lists of 3 pages,"
 	echo "8 at a time: 6 rounds, all at once: 3; 10 POSTs 8 at a time: 2 rounds; 10 lists then 10"
-	echo "DELETEs: 4)."
+	echo "DELETEs: 4; a list of 2,000 from both ends: 11 rounds; 50 lists of one page 8 at a time:"
+	echo "7 rounds)."
 	echo 'The foreign table was analyzed first (`ANALYZE scan`, not timed). Each SDK case is one'
 	echo "node process; its time excludes Node's start but includes its first connection."
 	echo

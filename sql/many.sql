@@ -30,7 +30,7 @@ EXPLAIN (COSTS OFF) EXECUTE by_checkpoints('{}');
 EXECUTE by_checkpoints('{ft:many:w1:seed-30:proj-3,ft:many:other:seed-5}');
 EXECUTE by_checkpoints('{}');
 RESET plan_cache_mode;
--- a join on checkpoint: one list per outer row
+-- a join on checkpoint: one list per distinct checkpoint, at once (a batched join)
 EXPLAIN (COSTS OFF) SELECT m.family, count(*) FROM my_models m
   JOIN everywhere p ON p.checkpoint = m.checkpoint GROUP BY 1;
 SELECT m.family, count(*) FROM my_models m JOIN everywhere p ON p.checkpoint = m.checkpoint

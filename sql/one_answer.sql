@@ -15,7 +15,9 @@ INSERT INTO oa_teams VALUES ('one', 'proj_0001'), ('two', 'proj_0002 ');
 ANALYZE oa_teams;
 
 -- 1. a padded value: the same 36 rows as a nested loop (one request per
--- outer row that can be an id) and as a hash join (one full list)
+-- outer row that can be an id), as a hash join (one full list) and as a
+-- batched join (one request per distinct key that can be an id)
+SET checkpoint_perms.batch_joins = off;
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 EXPLAIN (COSTS OFF) SELECT t.name, p.id FROM oa_teams t JOIN oa p ON p.project_id = t.proj;
@@ -27,6 +29,11 @@ RESET enable_mergejoin;
 SET enable_nestloop = off;
 SELECT t.name, count(*) FROM oa_teams t JOIN oa p ON p.project_id = t.proj GROUP BY 1;
 RESET enable_nestloop;
+RESET checkpoint_perms.batch_joins;
+EXPLAIN (COSTS OFF) SELECT t.name, p.id FROM oa_teams t JOIN oa p ON p.project_id = t.proj;
+SELECT oa_requests() AS before \gset
+SELECT t.name, count(*) FROM oa_teams t JOIN oa p ON p.project_id = t.proj GROUP BY 1;
+SELECT oa_requests() - :before AS requests;
 
 -- pushed and defeated: both 0 rows; the pushed one sends nothing
 SELECT oa_requests() AS before \gset
@@ -140,9 +147,14 @@ SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
 SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c AND p.project_id = NULL;
 SELECT count(*) FROM oa_models m WHERE NOT EXISTS
   (SELECT FROM oa_all p WHERE p.checkpoint = m.c AND p.project_id IN (NULL));
+-- without nested loops, a batched join names the checkpoints; without
+-- both, the scan cannot run (the hint says what to turn on)
 SET enable_nestloop = off;
 SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
 SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c AND p.project_id = NULL;
+SET checkpoint_perms.batch_joins = off;
+SELECT count(*) FROM oa_models m JOIN oa_all p ON p.checkpoint = m.c;
+RESET checkpoint_perms.batch_joins;
 RESET enable_nestloop;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM oa_all;
 DELETE FROM oa_all p USING oa_models m WHERE p.checkpoint = m.c AND p.project_id = NULL;

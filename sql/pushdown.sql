@@ -119,7 +119,7 @@ ANALYZE few_teams;
 CREATE TABLE many_teams AS SELECT 'team' || g AS name, 'proj_' || lpad(g::text, 4, '0') AS project
   FROM generate_series(1, 1000) g;
 ANALYZE many_teams;
--- 3 rows: a nested loop sends one filtered request per row
+-- 3 rows: a batched join sends one filtered request per row's value, at once
 EXPLAIN (COSTS OFF) SELECT t.name, p.id FROM few_teams t JOIN pd p ON p.project_id = t.project;
 SELECT t.name, count(p.id) FROM few_teams t JOIN pd p ON p.project_id = t.project GROUP BY 1 ORDER BY 1;
 SELECT requests_of($$SELECT t.name, p.id FROM few_teams t JOIN pd p ON p.project_id = t.project$$);

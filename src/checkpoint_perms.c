@@ -71,6 +71,8 @@ _PG_init(void)
 	cp_journal_init();
 	cp_queue_init();
 	cp_snapshot_init();
+	cp_join_init();
+	cp_join_paths_init();
 	cp_define_settings();
 	cp_stats_init();
 }

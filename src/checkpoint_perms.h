@@ -116,7 +116,9 @@ typedef enum CpFilterKind
 {
 	CP_FILTER_NONE = 0,
 	CP_FILTER_SCALAR,			/* project_id = value: one filtered list */
-	CP_FILTER_ARRAY				/* project_id = ANY(array): one list per value */
+	CP_FILTER_ARRAY,			/* project_id = ANY(array): one list per value */
+	CP_FILTER_BATCH				/* the keys of a batch of outer rows, set by a
+								 * batched join (join.c): one list per key */
 } CpFilterKind;
 
 /*

@@ -27,6 +27,9 @@ extern void cp_revoke_callbacks(struct FdwRoutine *routine);
 extern void cp_analyze_callbacks(struct FdwRoutine *routine);
 extern void cp_import_callbacks(struct FdwRoutine *routine);
 
+/* join.c: the executor side of a batched join (joinpath.c plans it) */
+extern void cp_join_init(void);
+
 /* scan.c: the lists of a ForeignScan, for revoke.c too */
 typedef struct CpScanState CpScanState;
 extern CpScanState *cp_scan_begin(ForeignScanState *node, int eflags, bool stream);
@@ -35,5 +38,6 @@ extern void cp_scan_end(CpScanState *st);
 extern List *cp_scan_request_lines(const CpScanState *st);
 extern Oid	cp_scan_userid(ForeignScanState *node);
 extern const CpStats *cp_scan_stats(const CpScanState *st);
+extern void cp_scan_set_batch(ForeignScanState *node, char **keys, int n);
 
 #endif							/* CP_EXECUTOR_H */

@@ -39,9 +39,12 @@ enum FdwPathPrivateIndex
 {
 	FdwPathPrivateOrder,		/* Integer: CpOrder */
 	FdwPathPrivateLimit,		/* Integer: rows to fetch at most, 0: all */
-	FdwPathPrivateBothEnds		/* Integer: its list may be read from both ends
+	FdwPathPrivateBothEnds,		/* Integer: its list may be read from both ends
 								 * (0 or 1; there is no Boolean node before
 								 * PostgreSQL 15) */
+	FdwPathPrivateBatched,		/* Integer: the CpScanExpr whose values a
+								 * batched join sets (joinpath.c), or -1 */
+	FdwPathPrivateBatchLabel	/* String: EXPLAIN's name of its outer key */
 };
 
 /* What GetForeignRelSize learns for the later planning callbacks. */
@@ -300,20 +303,27 @@ both_ends_path(const CpRelInfo *info, CpOrder order, double limit, double pages)
 		info->lower == NULL && info->upper == NULL && pages >= 2;
 }
 
-/* The fdw_private of a path (path_private), read by GetForeignPlan (read_path_private). */
+/*
+ * The fdw_private of a path (path_private), read by GetForeignPlan
+ * (read_path_private).  batched: the condition whose values a batched join
+ * sets (cp_batched_scan_path), or -1, and label its outer key.
+ */
 static List *
-path_private(CpOrder order, double limit, bool both_ends)
+path_private(CpOrder order, double limit, bool both_ends, int batched, const char *label)
 {
-	return list_make3(makeInteger(order), makeInteger((int) Min(limit, (double) INT_MAX)),
-					  makeInteger(both_ends ? 1 : 0));
+	return list_make5(makeInteger(order), makeInteger((int) Min(limit, (double) INT_MAX)),
+					  makeInteger(both_ends ? 1 : 0), makeInteger(batched),
+					  makeString(pstrdup(label)));
 }
 
 static void
-read_path_private(List *items, CpScanPlan *plan)
+read_path_private(List *items, CpScanPlan *plan, int *batched, char **label)
 {
 	plan->order = (CpOrder) intVal(list_nth(items, FdwPathPrivateOrder));
 	plan->row_budget = intVal(list_nth(items, FdwPathPrivateLimit));
 	plan->both_ends = intVal(list_nth(items, FdwPathPrivateBothEnds)) != 0;
+	*batched = intVal(list_nth(items, FdwPathPrivateBatched));
+	*label = strVal(list_nth(items, FdwPathPrivateBatchLabel));
 }
 
 /*
@@ -341,13 +351,16 @@ add_list_path(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 
 	add_path(baserel,
 			 foreign_path(root, baserel, baserel->rows, startup_cost, total_cost, pathkeys, NULL,
-						  path_private(order, limit, both_ends)));
+						  path_private(order, limit, both_ends, -1, "")));
 }
 
-/* Is one of a parameterized path's clauses the checkpoint join clause? */
+/*
+ * Is one of a parameterized path's clauses a join clause on field
+ * (CP_FIELD_CHECKPOINT or CP_FIELD_PROJECT_ID), which its lists send?
+ */
 static bool
-names_checkpoints(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
-				  ParamPathInfo *ppi)
+names_field(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info, ParamPathInfo *ppi,
+			CpField field)
 {
 	ListCell   *lc;
 
@@ -356,7 +369,7 @@ names_checkpoints(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
 		CpFilterKind kind;
 
-		if (cp_project_filter(root, baserel, info->columns.attno[CP_FIELD_CHECKPOINT],
+		if (cp_project_filter(root, baserel, info->columns.attno[field],
 							  rinfo->clause, NULL, &kind) && kind == CP_FILTER_SCALAR)
 			return true;
 	}
@@ -403,18 +416,32 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, CpRelInfo *info,
 	foreach(lc, ppis)
 	{
 		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
-		double		pages = pages_for(ppi->ppi_rows, info->opts.page_size);
+		double		rows = ppi->ppi_rows;
+		double		pages = pages_for(rows, info->opts.page_size);
+		bool		by_checkpoint = only_checkpoints &&
+			names_field(root, baserel, info, ppi, CP_FIELD_CHECKPOINT);
 		Cost		startup_cost;
 		Cost		total_cost;
 
-		if (only_checkpoints && !names_checkpoints(root, baserel, info, ppi))
+		if (only_checkpoints && !by_checkpoint)
 			continue;
-		estimate_costs(info, pages * info->ckpt_values, ppi->ppi_rows, &startup_cost, &total_cost);
+		/*
+		 * An outer row that names a checkpoint, and no project: the whole
+		 * list of that checkpoint (as far as a base qual filters it), not
+		 * the share of rows an equality would select.
+		 */
+		if (by_checkpoint && !names_field(root, baserel, info, ppi, CP_FIELD_PROJECT_ID))
+		{
+			rows = Max(rows, baserel->rows);
+			pages = info->requests;
+		}
+		estimate_costs(info, pages * info->ckpt_values, rows, &startup_cost, &total_cost);
 		add_path(baserel,
-				 foreign_path(root, baserel, ppi->ppi_rows, startup_cost, total_cost, NIL,
+				 foreign_path(root, baserel, rows, startup_cost, total_cost, NIL,
 							  ppi->ppi_req_outer,
 							  path_private(CP_ORDER_NONE, 0,
-										   both_ends_path(info, CP_ORDER_NONE, 0, pages))));
+										   both_ends_path(info, CP_ORDER_NONE, 0, pages),
+										   -1, "")));
 		added++;
 	}
 	return added;
@@ -433,8 +460,10 @@ cp_report_no_checkpoint(Oid relid, bool at_run_time)
 			 errmsg("a query on foreign table \"%s\" must name the checkpoints it reads",
 					get_rel_name(relid)),
 			 errdetail("The table spans checkpoints, and the API lists the permissions of one checkpoint at a time."),
+			 at_run_time && !enable_nestloop && !cp_batch_joins ?
+			 errhint("A join on checkpoint reads this table by a batched join or as the inner side of a nested loop, and checkpoint_perms.batch_joins and enable_nestloop are off: SET checkpoint_perms.batch_joins = on, or name the checkpoints with WHERE checkpoint = ...") :
 			 at_run_time && !enable_nestloop ?
-			 errhint("A join on checkpoint reads this table as the inner side of a nested loop, and enable_nestloop is off: SET enable_nestloop = on, or name the checkpoints with WHERE checkpoint = ...") :
+			 errhint("A join on checkpoint reads this table as the inner side of a nested loop or by a batched join (an inner, left, semi or anti join whose other side is read first), and enable_nestloop is off: SET enable_nestloop = on, or name the checkpoints with WHERE checkpoint = ...") :
 			 errhint("Add WHERE checkpoint = '...', checkpoint IN (...) or checkpoint = ANY(...), or join on checkpoint.")));
 }
 
@@ -489,7 +518,7 @@ GetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		 */
 		add_path(baserel,
 				 foreign_path(root, baserel, baserel->rows, disable_cost, disable_cost, NIL, NULL,
-							  path_private(CP_ORDER_NONE, 0, false)));
+							  path_private(CP_ORDER_NONE, 0, false, -1, "")));
 		return;
 	}
 
@@ -641,9 +670,11 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *bounds;
 	List	   *local_exprs = NIL;
 	List	   *recheck = NIL;
+	int			batched;
+	char	   *batch_label;
 	ListCell   *lc;
 
-	read_path_private(best_path->fdw_private, &plan);
+	read_path_private(best_path->fdw_private, &plan, &batched, &batch_label);
 	chosen = choose_filter(root, baserel, best_path, scan_clauses,
 						   info->columns.attno[CP_FIELD_PROJECT_ID], info->pushed,
 						   &value, &plan.project_kind);
@@ -654,6 +685,17 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	plan.project_label = chosen && !IsA(value, Const) ? cp_value_label(root, value) : "";
 	plan.ckpt_label = ckpt_chosen && !IsA(ckpt_value, Const) ?
 		cp_value_label(root, ckpt_value) : "";
+	/* the inner side of a batched join: its join sets the keys (cp_scan_set_batch) */
+	if (batched == CP_SCAN_EXPR_PROJECT)
+	{
+		plan.project_kind = CP_FILTER_BATCH;
+		plan.project_label = batch_label;
+	}
+	else if (batched == CP_SCAN_EXPR_CHECKPOINT)
+	{
+		plan.ckpt_kind = CP_FILTER_BATCH;
+		plan.ckpt_label = batch_label;
+	}
 
 	/* the created_at bounds the scan stops at fix the order it lists in */
 	bounds = choose_bounds(root, baserel, info, scan_clauses, bound_exprs, &plan);
@@ -675,7 +717,7 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	/* the path's choice, if what the plan sends is still one list in no order */
 	plan.both_ends = plan.both_ends &&
 		plan.order == CP_ORDER_NONE && plan.row_budget == 0 && bounds == NIL &&
-		plan.project_kind != CP_FILTER_ARRAY && plan.ckpt_kind != CP_FILTER_ARRAY;
+		!cp_filter_many(plan.project_kind) && !cp_filter_many(plan.ckpt_kind);
 
 	return make_foreignscan(tlist, local_exprs, baserel->relid,
 							list_make4(expr_or_null(value, TEXTOID),
@@ -684,6 +726,82 @@ GetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 									   expr_or_null(bound_exprs[1], INT8OID)),
 							list_make1(cp_scan_plan_to_private(&plan)),
 							NIL, recheck, outer_plan);
+}
+
+/* ---------------------------------------------------------------------
+ * For batched joins (joinpath.c): what the scan of one of our tables can
+ * take from a join, and what one list of it costs
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Is rel a base relation that is a foreign table of this wrapper, sized
+ * by GetForeignRelSize?  (A relation the planner proved empty never was.)
+ */
+bool
+cp_rel_is_ours(RelOptInfo *rel)
+{
+	return rel->reloptkind == RELOPT_BASEREL && rel->fdwroutine != NULL &&
+		rel->fdwroutine->GetForeignPaths == GetForeignPaths && rel->fdw_private != NULL &&
+		!IS_DUMMY_REL(rel);
+}
+
+/*
+ * The column whose values a batched join may send as one list each
+ * (which: CP_SCAN_EXPR_PROJECT or CP_SCAN_EXPR_CHECKPOINT), or
+ * InvalidAttrNumber: a project_id join when no base qual filters on
+ * project_id (and a table across checkpoints names its checkpoints), a
+ * checkpoint join on a table across checkpoints that no base qual names.
+ */
+AttrNumber
+cp_batch_key_attno(RelOptInfo *rel, int which)
+{
+	CpRelInfo  *info = (CpRelInfo *) rel->fdw_private;
+
+	if (which == CP_SCAN_EXPR_PROJECT && info->pushed == NULL &&
+		(!info->spans || info->ckpt_pushed != NULL))
+		return info->columns.attno[CP_FIELD_PROJECT_ID];
+	if (which == CP_SCAN_EXPR_CHECKPOINT && info->spans && info->ckpt_pushed == NULL)
+		return info->columns.attno[CP_FIELD_CHECKPOINT];
+	return InvalidAttrNumber;
+}
+
+/*
+ * What one key's list costs: its pages and rows (key: the join clause on
+ * the key column), and the server's options that cost it.  A checkpoint's
+ * list is the whole list of a checkpoint (filtered by a project_id base
+ * qual, if any); a project's, its share of the checkpoints named.
+ */
+void
+cp_batch_list_estimate(PlannerInfo *root, RelOptInfo *rel, int which, RestrictInfo *key,
+					   double *pages, double *rows, const CpOptions **opts)
+{
+	CpRelInfo  *info = (CpRelInfo *) rel->fdw_private;
+
+	if (which == CP_SCAN_EXPR_CHECKPOINT)
+	{
+		*rows = info->received;
+		*pages = info->requests;
+	}
+	else
+	{
+		*rows = clamp_row_est(info->received / info->ckpt_values *
+							  clause_selectivity(root, (Node *) key, 0, JOIN_INNER, NULL));
+		*pages = pages_for(*rows, info->opts.page_size) * info->ckpt_values;
+	}
+	*opts = &info->opts;
+}
+
+/*
+ * The inner side of a batched join: a scan whose join sets its keys
+ * (which, as cp_batch_key_attno), not added to rel's paths; the join
+ * costs it.  label: EXPLAIN's name of the outer key.
+ */
+Path *
+cp_batched_scan_path(PlannerInfo *root, RelOptInfo *rel, int which, const char *label)
+{
+	return foreign_path(root, rel, rel->rows, 0, 0, NIL, NULL,
+						path_private(CP_ORDER_NONE, 0, false, which, label));
 }
 
 /* Set the callbacks of planning a scan. */

@@ -175,7 +175,7 @@ cp_scan_lists(const CpScanPlan *plan, const char *table_checkpoint,
 		lists->per_project = false;
 		lists->per_checkpoint = 1;
 	}
-	else if (plan->project_kind == CP_FILTER_SCALAR || nprojects <= plan->max_lists)
+	else if (plan->project_kind != CP_FILTER_ARRAY || nprojects <= plan->max_lists)
 	{
 		lists->per_project = true;
 		lists->per_checkpoint = nprojects;
@@ -321,10 +321,17 @@ known_lines(const CpScanPlan *plan, int page_size, const CpScanLists *lists, int
 	return lines;
 }
 
-/* A {placeholder} for a value known only at run time. */
+/*
+ * A {placeholder} for a value known only at run time: each, for one list
+ * per value; a batched join's keys are each value of its outer key.
+ */
 static char *
-placeholder(const char *label, bool each, const char *what)
+placeholder(const char *label, CpFilterKind kind, const char *what)
 {
+	bool		each = cp_filter_many(kind);
+
+	if (kind == CP_FILTER_BATCH)
+		return psprintf("{each %s of a batch}", label[0] ? label : "outer key");
 	if (label[0])
 		return psprintf(each ? "{each value of %s}" : "{%s}", label);
 	return psprintf(each ? "{each run-time %s}" : "{run-time %s}", what);
@@ -339,12 +346,14 @@ static List *
 run_time_project_lines(const CpScanPlan *plan, int page_size, const char *checkpoint, int cflag,
 					   bool later)
 {
-	bool		each = plan->project_kind == CP_FILTER_ARRAY;
+	bool		each = cp_filter_many(plan->project_kind);
 	List	   *lines;
 
-	lines = list_lines(plan, page_size, checkpoint, placeholder(plan->project_label, each, "value"),
+	lines = list_lines(plan, page_size, checkpoint,
+					   placeholder(plan->project_label, plan->project_kind, "value"),
 					   cflag | CP_PLACEHOLDER_PROJECT, false, later || each);
-	if (each)
+	/* an array of many values: one full list instead */
+	if (plan->project_kind == CP_FILTER_ARRAY)
 		lines = lappend(lines,
 						psprintf("%s, filtered here, for more than %d values",
 								 first_request(plan, page_size, checkpoint, NULL, cflag, true,
@@ -381,8 +390,7 @@ cp_scan_plan_lines(const CpScanPlan *plan, int page_size, const char *table_chec
 	else if (table_checkpoint == NULL)
 	{
 		/* a table across checkpoints, its checkpoints known at run time */
-		ckpt_placeholder = placeholder(plan->ckpt_label, plan->ckpt_kind == CP_FILTER_ARRAY,
-									   "checkpoint");
+		ckpt_placeholder = placeholder(plan->ckpt_label, plan->ckpt_kind, "checkpoint");
 		checkpoints = &ckpt_placeholder;
 		ncheckpoints = 1;
 		cflag = CP_PLACEHOLDER_CHECKPOINT;

@@ -28,6 +28,49 @@ struct FdwRoutine;
 extern void cp_path_callbacks(struct FdwRoutine *routine);
 extern char *cp_value_label(PlannerInfo *root, Expr *value);
 CP_NORETURN extern void cp_report_no_checkpoint(Oid relid, bool at_run_time);
+extern bool cp_rel_is_ours(RelOptInfo *rel);
+extern AttrNumber cp_batch_key_attno(RelOptInfo *rel, int which);
+extern void cp_batch_list_estimate(PlannerInfo *root, RelOptInfo *rel, int which,
+								   RestrictInfo *key, double *pages, double *rows,
+								   const CpOptions **opts);
+extern Path *cp_batched_scan_path(PlannerInfo *root, RelOptInfo *rel, int which,
+								  const char *label);
+
+/*
+ * joinpath.c: batched joins, the CustomScan's planning side; join.c runs
+ * them.  The CustomScan's custom_private is a CpJoinPlan (written and read
+ * by the pair below), its custom_exprs the outer key and the join quals
+ * (CpJoinExpr), its custom_plans the outer plan and the inner foreign scan,
+ * and its scan tuple the outer plan's columns followed by the inner's.
+ */
+#define CP_JOIN_NAME "CheckpointPermsJoin"
+
+/*
+ * A batch holds the keys of this many rounds of max_concurrency lists, or
+ * fewer, down to one round, while a batch's permissions take more than
+ * work_mem (join.c).
+ */
+#define CP_BATCH_ROUNDS 8
+
+typedef struct CpJoinPlan
+{
+	int			jointype;		/* JoinType: inner, left, semi or anti */
+	int			which;			/* the key: CP_SCAN_EXPR_PROJECT or _CHECKPOINT */
+	int			outer_columns;	/* columns of the outer plan, first in the scan tuple */
+	int			inner_key;		/* the inner scan's key column (1-based) */
+	int			batch_keys;		/* distinct keys per batch */
+} CpJoinPlan;
+
+typedef enum CpJoinExpr
+{
+	CP_JOIN_EXPR_KEY,			/* Expr: the outer key */
+	CP_JOIN_EXPR_QUALS			/* List: the join quals, on the scan tuple */
+} CpJoinExpr;
+
+extern bool cp_batch_joins;		/* checkpoint_perms.batch_joins */
+extern void cp_join_paths_init(void);
+extern List *cp_join_plan_to_private(const CpJoinPlan *plan);
+extern void cp_join_plan_from_private(List *items, CpJoinPlan *plan);
 
 /* pushdown.c */
 extern bool cp_project_filter(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attno,
@@ -64,6 +107,13 @@ typedef struct CpScanPlan
 								 * oldest first at once, until they meet
 								 * (scan.c); only for a plan of one list */
 } CpScanPlan;
+
+/* Does a condition of this kind name several values, one list each? */
+static inline bool
+cp_filter_many(CpFilterKind kind)
+{
+	return kind == CP_FILTER_ARRAY || kind == CP_FILTER_BATCH;
+}
 
 /* Positions in a scan's fdw_exprs: a NULL constant for each not sent. */
 typedef enum CpScanExpr

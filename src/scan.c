@@ -78,6 +78,9 @@ typedef struct CpScanState
 	int			started;		/* segments whose list was started */
 	bool		need_eval;		/* (re)start: evaluate the values first */
 	MemoryContext values_cxt;	/* holds lists' values */
+	CpConditionValues batch;	/* a batched join's keys (cp_scan_set_batch),
+								 * for a CP_FILTER_BATCH condition */
+	MemoryContext batch_cxt;	/* holds them */
 	MemoryContext eval_cxt;		/* holds newly evaluated values */
 
 	/*
@@ -128,7 +131,7 @@ typedef struct CpScanState
 	 */
 	bool		keep;
 	CpKeptReader *reader;		/* the current segment's, or NULL */
-	int			batch;			/* lists kept at once: max_concurrency, or 1 */
+	int			kept_at_once;	/* lists kept at once: max_concurrency, or 1 */
 	int			batch_start;	/* the segments of the last batch kept... */
 	int			batch_end;
 	bool		batch_listed[CP_MAX_CONCURRENCY];	/* ...and which it listed */
@@ -211,13 +214,13 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	st->curcid = estate->es_snapshot ? estate->es_snapshot->curcid : GetCurrentCommandId(false);
 	st->keep = cp_snapshot_applies();
 	/* a row budget may stop after the first list: those go one by one */
-	st->nlisters = (st->plan.project_kind == CP_FILTER_ARRAY ||
-					st->plan.ckpt_kind == CP_FILTER_ARRAY) &&
+	st->nlisters = (cp_filter_many(st->plan.project_kind) ||
+					cp_filter_many(st->plan.ckpt_kind)) &&
 		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
 	/* kept lists (snapshot.c) are read in batches of as many, the listers unused */
 	if (st->keep)
 	{
-		st->batch = st->nlisters;
+		st->kept_at_once = st->nlisters;
 		st->nlisters = 1;
 	}
 	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
@@ -240,6 +243,8 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 										 ALLOCSET_SMALL_SIZES);
 	st->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms row",
 										ALLOCSET_SMALL_SIZES);
+	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms batch",
+										  ALLOCSET_SMALL_SIZES);
 	st->segment = -1;
 	st->need_eval = true;
 
@@ -332,6 +337,14 @@ evaluate_values(CpScanState *st, ExprContext *econtext, CpConditionValues *value
 
 		values[i].values = NULL;
 		values[i].n = 0;
+		if (kind == CP_FILTER_BATCH)
+		{
+			/* a copy: the batch's keys go before the lists that use them */
+			values[i].values = palloc(sizeof(char *) * Max(st->batch.n, 1));
+			for (values[i].n = 0; values[i].n < st->batch.n; values[i].n++)
+				values[i].values[values[i].n] = pstrdup(st->batch.values[values[i].n]);
+			continue;
+		}
 		if (expr == NULL)
 			continue;
 		datum = ExecEvalExpr(expr, econtext, &isnull);
@@ -369,7 +382,7 @@ keep_batch(CpScanState *st)
 {
 	const char *checkpoints[CP_MAX_CONCURRENCY];
 	const char *projects[CP_MAX_CONCURRENCY];
-	int			n = Min(st->batch, st->lists.nsegments - st->segment);
+	int			n = Min(st->kept_at_once, st->lists.nsegments - st->segment);
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -396,7 +409,7 @@ open_reader(CpScanState *st)
 	MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(st));
 
 	close_reader(st);
-	if (st->batch > 1 && (st->segment < st->batch_start || st->segment >= st->batch_end))
+	if (st->kept_at_once > 1 && (st->segment < st->batch_start || st->segment >= st->batch_end))
 		keep_batch(st);
 	st->reader = cp_snapshot_open(&st->opts, cp_segment_checkpoint(&st->lists, st->segment),
 								  cp_segment_project(&st->lists, st->segment),
@@ -404,7 +417,7 @@ open_reader(CpScanState *st)
 	MemoryContextSwitchTo(oldcxt);
 	if (listed)
 		st->lists_kept++;
-	else if (st->batch <= 1 || !st->batch_listed[st->segment - st->batch_start])
+	else if (st->kept_at_once <= 1 || !st->batch_listed[st->segment - st->batch_start])
 		st->lists_reused++;
 	st->started = st->segment + 1;
 }
@@ -1105,6 +1118,28 @@ IterateForeignScan(ForeignScanState *node)
 	return cp_scan_next((CpScanState *) node->fdw_state, node);
 }
 
+/*
+ * The keys of the next batch of a batched join (join.c) whose inner side
+ * this scan is: sorted, distinct values that can be ids, which replace
+ * the plan's CP_FILTER_BATCH condition from the next (re)start on.
+ */
+void
+cp_scan_set_batch(ForeignScanState *node, char **keys, int n)
+{
+	CpScanState *st = (CpScanState *) node->fdw_state;
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+	int			i;
+
+	Assert(st->plan.project_kind == CP_FILTER_BATCH || st->plan.ckpt_kind == CP_FILTER_BATCH);
+	MemoryContextReset(st->batch_cxt);
+	st->batch.values = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		st->batch.values[i] = pstrdup(keys[i]);
+	st->batch.n = n;
+	MemoryContextSwitchTo(oldcxt);
+	st->need_eval = true;
+}
+
 static void
 ReScanForeignScan(ForeignScanState *node)
 {
@@ -1144,7 +1179,7 @@ const_values(Expr *expr, CpFilterKind kind, CpIdKind idkind)
 	CpConditionValues *values;
 	Const	   *c;
 
-	if (expr == NULL || !IsA(expr, Const))
+	if (expr == NULL || !IsA(expr, Const) || kind == CP_FILTER_BATCH)
 		return NULL;
 	c = (Const *) expr;
 	values = palloc(sizeof(CpConditionValues));
