@@ -203,3 +203,22 @@ SELECT count(*) FROM (SELECT 1 FROM j_outer o JOIN j_one p ON p.project_id = o.p
 CREATE TEMP TABLE j_exec AS EXECUTE j_q(3);
 SELECT count(*) FROM j_exec;
 RESET plan_cache_mode;
+
+-- 7. in a REPEATABLE READ transaction a batched join reads the lists the
+-- transaction kept (the second join sends nothing), and through a table in
+-- mode 'at_commit' it sees the queue: a queued grant joins as a row with
+-- no id, a queued revoke is gone; either plan answers the same
+CREATE FOREIGN TABLE j_atc (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:joins:atc:seed-20:proj-4', apply_writes 'at_commit');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT o.n, count(p.id) FROM j_outer o JOIN j_atc p ON p.project_id = o.pid GROUP BY 1 ORDER BY 1;
+SELECT j_requests() AS before \gset
+INSERT INTO j_atc (project_id) VALUES ('proj_0099');
+DELETE FROM j_atc WHERE project_id = 'proj_0002';
+EXPLAIN (COSTS OFF) SELECT o.n, p.id FROM j_outer o JOIN j_atc p ON p.project_id = o.pid;
+SELECT o.n, count(*) AS rows, count(*) FILTER (WHERE p.id IS NULL) AS queued
+  FROM j_outer o JOIN j_atc p ON p.project_id = o.pid GROUP BY 1 ORDER BY 1;
+SELECT batched, rows, same FROM join_check($$SELECT o.n, p.id FROM j_outer o JOIN j_atc p ON p.project_id = o.pid$$);
+SELECT batched, rows, same FROM join_check($$SELECT o.n FROM j_outer o WHERE NOT EXISTS (SELECT FROM j_atc p WHERE p.project_id = o.pid)$$);
+SELECT j_requests() - :before AS requests;
+ROLLBACK;
