@@ -36,13 +36,15 @@ $$;
 -- EXPLAIN's output, less what changes between PostgreSQL versions: an
 -- InitPlan's result is "$0" before 17 and "(InitPlan 1).col1" since (shown
 -- as "<initplan>"), and 18 shows actual rows with two decimals ("rows=4.00",
--- shown as "rows=4").
+-- shown as "rows=4"); 18 marks a node the enable_* settings disabled
+-- ("Disabled: true"), a line left out here.
 CREATE FUNCTION explain_filter(query text, options text DEFAULT 'COSTS OFF')
 RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
   line text;
 BEGIN
   FOR line IN EXECUTE 'EXPLAIN (' || options || ') ' || query LOOP
+    CONTINUE WHEN line ~ '^\s*Disabled: true$';
     line := regexp_replace(line, '^(\s*InitPlan \d+) \(returns \$\d+\)$', '\1');
     IF line ~ '^\s*Filter: ' THEN
       line := regexp_replace(line, '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g');

@@ -144,7 +144,7 @@ CREATE TABLE j_thirty AS SELECT g, 'proj_' || lpad((g % 30 + 1)::text, 4, '0') A
   FROM generate_series(1, 60) g ORDER BY 2;
 ANALYZE j_thirty;
 SELECT explain_filter($$SELECT t.g, p.id FROM j_thirty t JOIN j_forty p ON p.project_id = t.pid$$,
-                      'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+                      'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF');
 SELECT count(*) AS requests, count(DISTINCT project) AS projects,
        count(*) FILTER (WHERE status <> 200) AS not_200,
        conc_overlap('ft:joins:forty:seed-200:proj-40:slow-50:inflight-3', 0.05) AS most_in_flight
@@ -160,11 +160,11 @@ CREATE TABLE j_forty_models AS SELECT 'ft:joins:big' || g || ':seed-200' AS c
   FROM generate_series(1, 40) g;
 ANALYZE j_forty_models;
 SELECT line FROM explain_filter($$SELECT count(*) FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$,
-                                'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+                                'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
   WHERE line ~ 'Batch|Keys|Requests';
 SET work_mem = '64kB';
 SELECT line FROM explain_filter($$SELECT count(*) FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$,
-                                'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+                                'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
   WHERE line ~ 'Batch|Keys|Requests';
 SELECT * FROM join_check($$SELECT m.c, p.id FROM j_forty_models m JOIN j_multi3 p ON p.checkpoint = m.c$$);
 RESET work_mem;
@@ -178,8 +178,8 @@ SELECT k, (SELECT count(p.id) FROM j_outer o JOIN j_one p ON p.project_id = o.pi
 SELECT * FROM join_check($$SELECT k, (SELECT count(p.id) FROM j_outer o JOIN j_one p
   ON p.project_id = o.pid WHERE o.n <= k) FROM generate_series(1, 11) k$$);
 SET enable_nestloop = off;
-EXPLAIN (COSTS OFF) SELECT m.family, x.n FROM j_models m, LATERAL (SELECT count(*) AS n
-  FROM j_models m2 JOIN j_multi p ON p.checkpoint = m2.c WHERE m2.family <= m.family) x;
+SELECT explain_filter($$SELECT m.family, x.n FROM j_models m, LATERAL (SELECT count(*) AS n
+  FROM j_models m2 JOIN j_multi p ON p.checkpoint = m2.c WHERE m2.family <= m.family) x$$);
 SELECT * FROM join_check($$SELECT m.family, x.n FROM j_models m, LATERAL (SELECT count(*) AS n
   FROM j_models m2 JOIN j_multi p ON p.checkpoint = m2.c WHERE m2.family <= m.family) x$$);
 RESET enable_nestloop;

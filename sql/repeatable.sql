@@ -30,7 +30,7 @@ SELECT count(*) FROM rr WHERE project_id || '' = 'proj_0002';
 SELECT count(*) FROM rr WHERE project_id IN ('proj_0001', 'proj_0003');
 SELECT gets_of('ft:rr:basic:seed-250:proj-5') AS gets;
 SELECT * FROM explain_filter('SELECT count(*) FROM rr WHERE project_id = ''proj_0002''',
-                             'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+                             'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF');
 COMMIT;
 -- a new transaction reads the API again
 BEGIN ISOLATION LEVEL REPEATABLE READ;
@@ -84,7 +84,7 @@ CREATE FOREIGN TABLE rr_l (id text, created_at timestamptz)
   SERVER mock OPTIONS (checkpoint 'ft:rr:limit:seed-250');
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT * FROM explain_filter('SELECT id FROM rr_l ORDER BY created_at DESC LIMIT 2',
-                             'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+                             'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF');
 SELECT count(*) FROM rr_l;
 SELECT gets_of('ft:rr:limit:seed-250') AS gets;
 COMMIT;
@@ -243,7 +243,7 @@ FROM conc_log('ft:rr:in:seed-1900:proj-20:slow-200');
 -- (8 of them kept, one new: without ANALYZE the planner takes 9 lists
 -- over one full list of 1,000 permissions)
 SELECT * FROM explain_filter($$SELECT count(*) FROM rr_in WHERE project_id IN ('proj_0001', 'proj_0002', 'proj_0003', 'proj_0004', 'proj_0005', 'proj_0006', 'proj_0007', 'proj_0008', 'proj_0011')$$,
-                             'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF')
+                             'ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF')
   WHERE explain_filter ~ 'Lists|Requests';
 COMMIT;
 
