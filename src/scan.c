@@ -175,6 +175,40 @@ cp_scan_userid(ForeignScanState *node)
 static const CpIdKind expr_id_kind[2] = {CP_ID_PROJECT, CP_ID_CHECKPOINT};
 
 /*
+ * The listers of a scan: max_concurrency of them for the lists of an
+ * array of values, else one (and a second for the oldest end of a list
+ * read from both ends).
+ */
+static void
+create_listers(CpScanState *st, MemoryContext cxt)
+{
+	int			i;
+
+	/* a row budget may stop after the first list: those go one by one */
+	st->nlisters = (cp_filter_many(st->plan.project_kind) ||
+					cp_filter_many(st->plan.ckpt_kind)) &&
+		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
+	/* kept lists (snapshot.c) are read in batches of as many, the listers unused */
+	if (st->keep)
+	{
+		st->kept_at_once = st->nlisters;
+		st->nlisters = 1;
+	}
+	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
+	st->listers[0] = cp_lister_create(&st->opts, &st->stats, cxt);
+	st->nready = 1;
+	st->ends[0].lister = st->listers[0];
+	if (st->plan.both_ends)
+		for (i = 0; i < 2; i++)
+		{
+			if (i == 1)
+				st->ends[1].lister = cp_lister_create(&st->opts, &st->stats, cxt);
+			st->ends[i].cxt = AllocSetContextCreate(cxt, "checkpoint_perms end",
+													ALLOCSET_SMALL_SIZES);
+		}
+}
+
+/*
  * Start a scan of node's plan (a ForeignScan made by GetForeignPlan): the
  * state of its lists.  stream makes it page through them even in a
  * statement that writes, for a caller that reads everything before it
@@ -213,30 +247,7 @@ cp_scan_begin(ForeignScanState *node, int eflags, bool stream)
 	cp_build_column_map(rel, &st->columns);
 	st->curcid = estate->es_snapshot ? estate->es_snapshot->curcid : GetCurrentCommandId(false);
 	st->keep = cp_snapshot_applies();
-	/* a row budget may stop after the first list: those go one by one */
-	st->nlisters = (cp_filter_many(st->plan.project_kind) ||
-					cp_filter_many(st->plan.ckpt_kind)) &&
-		st->plan.row_budget == 0 ? st->opts.max_concurrency : 1;
-	/* kept lists (snapshot.c) are read in batches of as many, the listers unused */
-	if (st->keep)
-	{
-		st->kept_at_once = st->nlisters;
-		st->nlisters = 1;
-	}
-	st->listers = palloc0(sizeof(CpLister *) * st->nlisters);
-	st->listers[0] = cp_lister_create(&st->opts, &st->stats, estate->es_query_cxt);
-	st->nready = 1;
-	st->ends[0].lister = st->listers[0];
-	if (st->plan.both_ends)
-		for (i = 0; i < 2; i++)
-		{
-			if (i == 1)
-				st->ends[1].lister = cp_lister_create(&st->opts, &st->stats,
-													  estate->es_query_cxt);
-			st->ends[i].cxt = AllocSetContextCreate(estate->es_query_cxt,
-													"checkpoint_perms end",
-													ALLOCSET_SMALL_SIZES);
-		}
+	create_listers(st, estate->es_query_cxt);
 	st->values_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
 										   ALLOCSET_SMALL_SIZES);
 	st->eval_cxt = AllocSetContextCreate(estate->es_query_cxt, "checkpoint_perms values",
