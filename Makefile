@@ -6,7 +6,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" checkpoint_perm
 
 MODULE_big = checkpoint_perms
 OBJS = src/checkpoint_perms.o src/paths.o src/joinpath.o src/scan.o src/join.o src/modify.o src/revoke.o src/grant.o src/analyze.o src/import.o \
-	src/statement.o src/strset.o src/journal.o src/revocation.o src/queue.o src/commit.o src/snapshot.o \
+	src/statement.o src/strset.o src/journal.o src/revocation.o src/queue.o src/commit.o src/snapshot.o src/snapshot_read.o \
 	src/option.o src/address.o src/ids.o src/columns.o src/request.o \
 	src/pushdown.o src/plan.o src/list.o src/api.o src/http.o src/reply.o src/connection.o src/stats.o src/version.o
 # the full script of every version (CREATE EXTENSION ... VERSION '1.0' still

@@ -70,6 +70,8 @@ CP_NORETURN extern void cp_report_bad_request(const CpOptions *opts, const CpReq
 extern void cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page);
 extern bool cp_parse_deleted(const CpOptions *opts, const CpResponse *resp,
 							 const char *permission_id);
+CP_NORETURN extern void cp_report_out_of_order(const CpPermission *perm, int64 last_t,
+											   bool descending);
 
 /*
  * api.c: each call sends its request with the request line as the error

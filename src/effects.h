@@ -154,7 +154,8 @@ extern void cp_commit_queue(const CpQueued *queue, int n);
  * come newest first (oldest first if ascending), with the transaction's
  * own grants since it was kept (cp_snapshot_granted) and without its
  * revokes (cp_snapshot_revoked).  cp_snapshot_prefetch keeps the lists of
- * several keys, their first pages fetched at once.
+ * several keys, their first pages fetched at once.  (snapshot_read.c
+ * reads a list whole for it, through snapshot_int.h.)
  */
 typedef struct CpKeptReader CpKeptReader;
 extern void cp_snapshot_init(void);

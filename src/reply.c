@@ -367,6 +367,21 @@ cp_parse_page(const CpOptions *opts, const CpResponse *resp, CpPage *page)
 }
 
 /*
+ * A list asked for in one order (descending: newest first) returned perm
+ * after a row created at last_t.  Only its reader can tell (the row before
+ * may be on the page before), so the reader checks and this says it, in the
+ * words of the other malformed replies.  Reading a list from both ends
+ * relies on its order (scan.c, snapshot_read.c).
+ */
+void
+cp_report_out_of_order(const CpPermission *perm, int64 last_t, bool descending)
+{
+	report_malformed(psprintf("A list in order %s returned permission \"%s\" created at %lld after one created at %lld.",
+							  descending ? "descending" : "ascending", cp_shorten(perm->id),
+							  (long long) perm->created_at, (long long) last_t));
+}
+
+/*
  * Read a delete reply {id, object, deleted}.  Returns the "deleted" flag;
  * an id other than the one revoked is an error.
  */

@@ -825,21 +825,6 @@ next_round(CpScanState *st)
 	st->end = 0;
 }
 
-CP_NORETURN static void report_out_of_order(const CpPermission *perm, int64 last_t,
-											 bool descending);
-
-/* A list that is out of the order it was asked for breaks the rule above. */
-static void
-report_out_of_order(const CpPermission *perm, int64 last_t, bool descending)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed reply from the OpenAI API"),
-			 errdetail("A list in order %s returned permission \"%s\" created at %lld after one created at %lld.",
-					   descending ? "descending" : "ascending", cp_shorten(perm->id),
-					   (long long) perm->created_at, (long long) last_t)));
-}
-
 /* Does t come before last_t in the order of end `which` (0: newest first)? */
 static inline bool
 comes_before(int which, int64 t, int64 last_t)
@@ -864,8 +849,9 @@ meet_row(CpScanState *st, int which, const CpPermission *perm)
 			return CP_ROW_SKIP;
 		self->restarting = false;
 	}
+	/* a list out of the order it was asked for breaks the rule above */
 	if (self->processed && comes_before(which, t, self->last_t))
-		report_out_of_order(perm, self->last_t, which == 0);
+		cp_report_out_of_order(perm, self->last_t, which == 0);
 	if (other->processed && comes_before(1 - which, t, other->last_t))
 		return CP_ROW_STOP;
 	take = !other->processed || t != other->last_t ||

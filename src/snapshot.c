@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * snapshot.c
- *		  REPEATABLE READ and SERIALIZABLE: one list per transaction.
+ *		  REPEATABLE READ and SERIALIZABLE: one list per transaction.  The
+ *		  lists a transaction keeps, their readers with its own writes
+ *		  shown, and their end with it; snapshot_read.c reads a list whole
+ *		  to be kept.
  *
  * The API has no snapshots, so two reads of one list can differ: another
  * session granted or revoked in between.  A transaction whose isolation
@@ -18,9 +21,9 @@
  * LIMIT are not in the key: a list is kept whole, newest first, and those
  * are applied when it is read (scan.c), so ORDER BY created_at ASC, DESC,
  * a bound or a LIMIT all read the same rows.  A list is read to its end
- * before the scan returns a row of it (from both ends at once, see "Both
- * ends" below), and entered only then: a scan that stops early (a LIMIT, a
- * cursor closed before its end) or fails leaves no partial entry.
+ * before the scan returns a row of it (from both ends at once, by
+ * snapshot_read.c), and entered only then: a scan that stops early (a
+ * LIMIT, a cursor closed before its end) or fails leaves no partial entry.
  *
  * One answer under every plan.  A project's list is served from the
  * checkpoint's whole list once that is kept; and a whole list read after
@@ -65,6 +68,7 @@
 #include "utils/tuplestore.h"
 
 #include "effects.h"
+#include "snapshot_int.h"
 
 /* A kept list's key; the strings belong to the entry. */
 typedef struct KeptKey
@@ -326,13 +330,14 @@ cp_snapshot_revoked(const char *checkpoint, const char *permission_id)
 }
 
 /* ---------------------------------------------------------------------
- * Reading a list into the transaction's memory
+ * Keeping a list: its rows in the transaction's memory, as snapshot_read.c
+ * reads them
  * ---------------------------------------------------------------------
  */
 
 /* A permission into a store of kept.desc's rows; rowcxt is reset for each. */
-static void
-put_row(Tuplestorestate *store, const CpPermission *perm, MemoryContext rowcxt)
+void
+cp_kept_store_put(Tuplestorestate *store, const CpPermission *perm, MemoryContext rowcxt)
 {
 	Datum		values[KEPT_NATTS];
 	bool		nulls[KEPT_NATTS] = {false, false, false, false};
@@ -350,8 +355,8 @@ put_row(Tuplestorestate *store, const CpPermission *perm, MemoryContext rowcxt)
 }
 
 /* A row of a store of kept.desc's rows as a permission, in CurrentMemoryContext. */
-static void
-slot_permission(TupleTableSlot *slot, CpPermission *perm)
+void
+cp_kept_slot_permission(TupleTableSlot *slot, CpPermission *perm)
 {
 	bool		isnull;
 
@@ -359,6 +364,13 @@ slot_permission(TupleTableSlot *slot, CpPermission *perm)
 	perm->created_at = DatumGetInt64(slot_getattr(slot, KEPT_CREATED_AT + 1, &isnull));
 	perm->project_id = TextDatumGetCString(slot_getattr(slot, KEPT_PROJECT + 1, &isnull));
 	perm->object = TextDatumGetCString(slot_getattr(slot, KEPT_OBJECT + 1, &isnull));
+}
+
+/* A slot for a row of a store of kept.desc's rows, in CurrentMemoryContext. */
+TupleTableSlot *
+cp_kept_slot(void)
+{
+	return MakeSingleTupleTableSlot(kept.desc, &TTSOpsMinimalTuple);
 }
 
 /* A tuplestore for a kept list, its file the top transaction's. */
@@ -386,7 +398,7 @@ rows_to_store(KeptRows *rows, MemoryContext rowcxt)
 	rows->store = kept_store();
 	for (i = 0; i < rows->nrows; i++)
 	{
-		put_row(rows->store, &rows->array[i], rowcxt);
+		cp_kept_store_put(rows->store, &rows->array[i], rowcxt);
 		pfree(rows->array[i].id);
 		pfree(rows->array[i].project_id);
 		pfree(rows->array[i].object);
@@ -410,7 +422,7 @@ kept_put(KeptRows *rows, const CpPermission *perm, MemoryContext rowcxt)
 	rows->nrows++;
 	if (rows->store)
 	{
-		put_row(rows->store, perm, rowcxt);
+		cp_kept_store_put(rows->store, perm, rowcxt);
 		return;
 	}
 	if (rows->nrows > rows->nalloc)
@@ -462,7 +474,7 @@ compare_newest_first(const void *a, const void *b)
  * rows of the projects whose lists were kept before come from those lists
  * (fixed, newest first), merged in by created_at.
  */
-typedef struct KeptFill
+struct CpKeptFill
 {
 	KeptRows	rows;
 	CpStrSet   *projects;		/* the projects of fixed */
@@ -470,11 +482,11 @@ typedef struct KeptFill
 	int			nfixed;
 	int			next_fixed;
 	MemoryContext rowcxt;
-} KeptFill;
+};
 
-/* The next row, newest first, of the API's list. */
-static void
-fill_put(KeptFill *fill, const CpPermission *perm)
+/* The next row, newest first, of the API's list (snapshot_read.c). */
+void
+cp_kept_fill_put(CpKeptFill *fill, const CpPermission *perm)
 {
 	if (cp_strset_contains(fill->projects, perm->project_id))
 		return;
@@ -485,7 +497,7 @@ fill_put(KeptFill *fill, const CpPermission *perm)
 }
 
 static void
-fill_finish(KeptFill *fill)
+fill_finish(CpKeptFill *fill)
 {
 	for (; fill->next_fixed < fill->nfixed; fill->next_fixed++)
 		kept_put(&fill->rows, &fill->fixed[fill->next_fixed], fill->rowcxt);
@@ -496,7 +508,7 @@ fill_finish(KeptFill *fill)
  * as those lists read now, newest first, and the set of those projects.
  */
 static void
-fixed_rows(const KeptKey *key, KeptFill *fill)
+fixed_rows(const KeptKey *key, CpKeptFill *fill)
 {
 	HASH_SEQ_STATUS status;
 	KeptList   *list;
@@ -535,187 +547,6 @@ fixed_rows(const KeptKey *key, KeptFill *fill)
 		qsort(fill->fixed, fill->nfixed, sizeof(CpPermission), compare_newest_first);
 }
 
-/* ---------------------------------------------------------------------
- * Both ends
- *
- * A list is read whole, so it is read from both ends at once, as scan.c
- * reads one that needs no order: the newest end (D, the API's order) and
- * the oldest end (A, ?order=ascending), round by round, D's first page
- * alone (a list of one page costs one request).  With nothing to stop
- * early, the meeting is simpler than scan.c's: once A's last row is newer
- * than D's last (d_t), D holds every row newer than d_t and some at d_t,
- * A every row older than its last, so every row at d_t and older than it.
- * The list, newest first, is then D's rows, then A's at d_t that D did not
- * return (D's tie group at d_t says which) and A's older than d_t, newest
- * first: A's rows are kept in a store of their own and read backwards.  If
- * one end reaches the list's end first, it holds it all the same way.
- * ---------------------------------------------------------------------
- */
-typedef struct KeptEnds
-{
-	CpLister   *ends[2];		/* D, A */
-	bool		a_started;
-	int64		d_t;			/* created_at of D's last row */
-	bool		d_any;			/* D returned a row */
-	CpStrSet   *d_tie;			/* the ids of D's rows at d_t */
-	MemoryContext tie_cxt;
-	Tuplestorestate *a_rows;	/* A's rows, oldest first */
-	MemoryContext a_cxt;		/* one of them read back */
-	int64		a_n;
-	int64		a_t;			/* created_at of A's last row */
-} KeptEnds;
-
-CP_NORETURN static void report_refused(const CpLister *lister);
-CP_NORETURN static void report_out_of_order(const CpPermission *perm, int64 last_t,
-											 bool descending);
-
-static void
-report_refused(const CpLister *lister)
-{
-	cp_lister_report_refused(lister,
-							 "The list's cursor is a permission another session revoked while the list was read whole for the transaction. Run the query again.");
-}
-
-/* The meeting relies on each end's order, as scan.c's does. */
-static void
-report_out_of_order(const CpPermission *perm, int64 last_t, bool descending)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed reply from the OpenAI API"),
-			 errdetail("A list in order %s returned permission \"%s\" created at %lld after one created at %lld.",
-					   descending ? "descending" : "ascending", cp_shorten(perm->id),
-					   (long long) perm->created_at, (long long) last_t)));
-}
-
-/* D's page in memory into the fill. */
-static void
-newest_page(KeptEnds *e, KeptFill *fill)
-{
-	CpPermission *perm;
-
-	while ((perm = cp_lister_next_in_page(e->ends[0])) != NULL)
-	{
-		if (e->d_any && perm->created_at > e->d_t)
-			report_out_of_order(perm, e->d_t, true);
-		if (!e->d_any || perm->created_at != e->d_t)
-		{
-			MemoryContextReset(e->tie_cxt);
-			e->d_tie = cp_strset_create(e->tie_cxt);
-			e->d_t = perm->created_at;
-			e->d_any = true;
-		}
-		cp_strset_add(e->d_tie, perm->id);
-		fill_put(fill, perm);
-	}
-	if (cp_lister_refused(e->ends[0]))
-		report_refused(e->ends[0]);
-}
-
-/* A's page in memory into its store. */
-static void
-oldest_page(KeptEnds *e, MemoryContext rowcxt)
-{
-	CpPermission *perm;
-
-	while ((perm = cp_lister_next_in_page(e->ends[1])) != NULL)
-	{
-		if (e->a_n > 0 && perm->created_at < e->a_t)
-			report_out_of_order(perm, e->a_t, false);
-		put_row(e->a_rows, perm, rowcxt);
-		e->a_n++;
-		e->a_t = perm->created_at;
-	}
-	if (cp_lister_refused(e->ends[1]))
-		report_refused(e->ends[1]);
-}
-
-/* The ends met: A's rows that D did not return, newest first, into the fill. */
-static void
-oldest_rows(KeptEnds *e, KeptFill *fill)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(kept.desc, &TTSOpsMinimalTuple);
-
-	tuplestore_rescan(e->a_rows);
-	(void) tuplestore_skiptuples(e->a_rows, e->a_n + 1, true);
-	while (tuplestore_gettupleslot(e->a_rows, false, false, slot))
-	{
-		CpPermission perm;
-
-		MemoryContext oldcxt;
-
-		MemoryContextReset(e->a_cxt);
-		oldcxt = MemoryContextSwitchTo(e->a_cxt);
-		slot_permission(slot, &perm);
-		MemoryContextSwitchTo(oldcxt);
-		if (e->d_any && (perm.created_at > e->d_t ||
-						 (perm.created_at == e->d_t && cp_strset_contains(e->d_tie, perm.id))))
-			continue;
-		fill_put(fill, &perm);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-}
-
-/* A lister of key's list, newest first, started. */
-static CpLister *
-start_newest(const CpOptions *opts, const KeptKey *key, CpStats *stats)
-{
-	CpLister   *lister = cp_lister_create(opts, stats, CurrentMemoryContext);
-
-	cp_lister_set_checkpoint(lister, (char *) key->checkpoint);
-	cp_lister_start(lister, cp_list_base_path(key->checkpoint, key->project, 0, CP_ORDER_NONE),
-					key->project);
-	return lister;
-}
-
-/*
- * List key's list whole, from both ends, into fill.  first: its newest
- * end, with the first page fetched already (cp_snapshot_prefetch), or NULL.
- */
-static void
-read_list(const CpOptions *opts, const KeptKey *key, KeptFill *fill, CpStats *stats,
-		  CpLister *first)
-{
-	KeptEnds	e = {0};
-
-	e.ends[0] = first ? first : start_newest(opts, key, stats);
-	e.ends[1] = cp_lister_create(opts, stats, CurrentMemoryContext);
-	cp_lister_set_checkpoint(e.ends[1], (char *) key->checkpoint);
-	e.tie_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms tie group",
-									  ALLOCSET_SMALL_SIZES);
-	e.a_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
-									ALLOCSET_SMALL_SIZES);
-	e.a_rows = tuplestore_begin_heap(true, false, work_mem);
-	if (first == NULL)
-		(void) cp_lister_next_page(e.ends[0]);
-	for (;;)
-	{
-		newest_page(&e, fill);
-		if (cp_lister_exhausted(e.ends[0]))
-			break;				/* D read it all */
-		if (e.a_started)
-		{
-			oldest_page(&e, fill->rowcxt);
-			if (cp_lister_exhausted(e.ends[1]) || (e.a_n > 0 && e.d_any && e.a_t > e.d_t))
-			{
-				oldest_rows(&e, fill);
-				break;
-			}
-		}
-		else
-		{
-			cp_lister_start(e.ends[1], cp_list_base_path(key->checkpoint, key->project, 0,
-														 CP_ORDER_ASC), key->project);
-			e.a_started = true;
-		}
-		cp_lister_fetch_round(e.ends, 2);
-		(void) cp_lister_next_page(e.ends[0]);
-		(void) cp_lister_next_page(e.ends[1]);
-	}
-	tuplestore_end(e.a_rows);
-	fill_finish(fill);
-}
-
 /*
  * Read key's list whole and keep it for the transaction; entered only
  * once complete, so that a failure leaves nothing half read.
@@ -726,7 +557,7 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *f
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms list read",
 											   ALLOCSET_DEFAULT_SIZES);
-	KeptFill	fill = {{0}};
+	CpKeptFill	fill = {{0}};
 	KeptList   *list;
 	int			grants_at = kept.ngrants;
 	bool		found;
@@ -739,7 +570,8 @@ keep_list(const CpOptions *opts, const KeptKey *key, CpStats *stats, CpLister *f
 											ALLOCSET_SMALL_SIZES);
 		if (key->project == NULL)
 			fixed_rows(key, &fill);
-		read_list(opts, key, &fill, stats, first);
+		cp_kept_read_list(opts, key->checkpoint, key->project, &fill, stats, first);
+		fill_finish(&fill);
 	}
 	PG_CATCH();
 	{
@@ -821,7 +653,7 @@ open_kept(KeptList *list, const char *project, bool ascending)
 	reader->generation = kept_generation;
 	reader->project = project ? pstrdup(project) : NULL;
 	reader->ascending = ascending;
-	reader->slot = MakeSingleTupleTableSlot(kept.desc, &TTSOpsMinimalTuple);
+	reader->slot = cp_kept_slot();
 	reader->next_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
 											 ALLOCSET_SMALL_SIZES);
 	reader->out_cxt = AllocSetContextCreate(CurrentMemoryContext, "checkpoint_perms kept row",
@@ -896,7 +728,7 @@ cp_snapshot_prefetch(const CpOptions *opts, const char *const *checkpoints,
 			continue;
 		keys[m] = key;
 		which[m] = i;
-		firsts[m] = start_newest(opts, &key, stats);
+		firsts[m] = cp_kept_start_newest(opts, key.checkpoint, key.project, stats);
 		m++;
 	}
 	if (m > 1)
@@ -1021,7 +853,7 @@ read_next(CpKeptReader *reader)
 	}
 	MemoryContextReset(reader->next_cxt);
 	oldcxt = MemoryContextSwitchTo(reader->next_cxt);
-	slot_permission(reader->slot, &reader->next);
+	cp_kept_slot_permission(reader->slot, &reader->next);
 	MemoryContextSwitchTo(oldcxt);
 	ExecClearTuple(reader->slot);
 	reader->have_next = true;
