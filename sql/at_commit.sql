@@ -276,3 +276,33 @@ SELECT method, count(*) FROM mock_requests('ft:atc:rr:seed-40') GROUP BY 1 ORDER
 COMMIT;
 SELECT method, count(*) FROM mock_requests('ft:atc:rr:seed-40') GROUP BY 1 ORDER BY 1;
 SELECT id IS NULL AS no_id, project_id FROM atc_rr;
+
+-- a COMMIT that revokes a project's permission and grants the project
+-- again, whose POST is lost unapplied: the permission it is about to revoke
+-- is not taken for the new one, the POST goes again (one permission left,
+-- a new one)
+CREATE FOREIGN TABLE atc_regrant (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:regrant:seed-3:proj-3:post-fail-1-hangup',
+                       apply_writes 'at_commit');
+SELECT id AS old_id FROM atc_regrant WHERE project_id = 'proj_0001' \gset
+BEGIN;
+DELETE FROM atc_regrant WHERE project_id = 'proj_0001';
+INSERT INTO atc_regrant (project_id) VALUES ('proj_0001');
+COMMIT;
+SELECT count(*) AS permissions, bool_and(id <> :'old_id') AS new_id
+  FROM atc_regrant WHERE project_id = 'proj_0001';
+SELECT method, count(*) FROM mock_requests('ft:atc:regrant:seed-3:proj-3:post-fail-1-hangup')
+  WHERE method <> 'GET' GROUP BY 1 ORDER BY 1;
+
+-- a cursor opened before a DELETE of a queued grant still returns it, as
+-- it still returns a row whose revoke was queued after it opened
+CREATE FOREIGN TABLE atc_cq (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:cursorcancel:seed-2', apply_writes 'at_commit');
+BEGIN;
+INSERT INTO atc_cq (project_id) VALUES ('proj_q');
+DECLARE c CURSOR FOR SELECT id IS NULL AS queued, project_id FROM atc_cq;
+DELETE FROM atc_cq WHERE project_id = 'proj_q';
+DELETE FROM atc_cq WHERE project_id = 'proj_0001';
+FETCH ALL FROM c;
+SELECT id IS NULL AS queued, project_id FROM atc_cq;
+ROLLBACK;

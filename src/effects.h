@@ -128,6 +128,8 @@ typedef struct CpQueued
 	int			nest_level;		/* of the subtransaction that queued it */
 	int			cancelled_at;	/* a grant revoked again: the nesting level of
 								 * that revoke; 0: live */
+	CommandId	cancelled_cid;	/* ...and its command: reads of earlier
+								 * commands still see the grant */
 } CpQueued;
 
 extern void cp_queue_init(void);

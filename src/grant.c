@@ -318,6 +318,15 @@ learn_from_list(CpGrantRun *run)
 	{
 		int			k = run->pending[i];
 
+		/*
+		 * A COMMIT that revokes a project's permission and grants the
+		 * project again (apply_writes 'at_commit') sends the grant first:
+		 * the permission it is about to revoke is not the new one.
+		 */
+		if (found[i] && run->opts->at_commit &&
+			cp_queue_hides(run->opts->serverid, run->opts->checkpoint, newest[i].id,
+						   InvalidCommandId))
+			found[i] = false;
 		if (found[i])
 		{
 			run->result[k] = newest[i];

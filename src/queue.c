@@ -58,6 +58,17 @@ is_live(const CpQueued *q)
 	return q->cancelled_at == 0;
 }
 
+/*
+ * Does a read at curcid see this grant?  As PostgreSQL's own rows are
+ * seen: queued by an earlier command, and not cancelled, or cancelled by
+ * a command the read does not see yet (a cursor opened before the DELETE).
+ */
+static bool
+seen_live(const CpQueued *q, CommandId curcid)
+{
+	return q->cid < curcid && (is_live(q) || q->cancelled_cid >= curcid);
+}
+
 static bool
 same_target(const CpQueued *q, Oid serverid, const char *checkpoint)
 {
@@ -258,6 +269,7 @@ cp_queue_cancel_grant(Oid serverid, const char *checkpoint, const char *project_
 	if (q == NULL)
 		return false;
 	q->cancelled_at = GetCurrentTransactionNestLevel();
+	q->cancelled_cid = GetCurrentCommandId(true);
 	return true;
 }
 
@@ -326,7 +338,7 @@ cp_queue_next_grant(Oid serverid, const char *checkpoint, const char *project_id
 	{
 		CpQueued   *q = &queue[*pos];
 
-		if (q->action != CP_JOURNAL_GRANT || !is_live(q) || q->cid >= curcid ||
+		if (q->action != CP_JOURNAL_GRANT || !seen_live(q, curcid) ||
 			!same_target(q, serverid, checkpoint) ||
 			(project_id && strcmp(q->project_id, project_id) != 0))
 			continue;
