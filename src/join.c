@@ -269,6 +269,14 @@ next_outer(CpJoinState *st)
 
 	if (!tuplestore_gettupleslot(st->rows, true, false, st->outer_slot))
 		return false;
+
+	/*
+	 * Outer rows without a match are passed over within one call of the
+	 * scan, which resets this memory only once: the key of each would pile
+	 * up.  Nothing of the row before is needed any more (the scan tuple's
+	 * outer values are outer_slot's).
+	 */
+	ResetExprContext(st->css.ss.ps.ps_ExprContext);
 	oldcxt = MemoryContextSwitchTo(st->css.ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
 	k = find_key(st, set_outer(st, st->outer_slot));
 	MemoryContextSwitchTo(oldcxt);
