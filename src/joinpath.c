@@ -286,7 +286,10 @@ scan_tlist(Plan *outer_plan, Plan *inner_plan, Index inner_relid, AttrNumber key
 	}
 	/* the join clause on the key needs the column: the scan returns it */
 	if (*inner_key == 0)
-		elog(ERROR, "the inner scan of a batched join does not return its key column");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the foreign scan of a batched join does not return its key column"),
+				 errhint("SET checkpoint_perms.batch_joins = off plans the query without a batched join.")));
 	return tlist;
 }
 

@@ -281,7 +281,11 @@ BeginDirectModify(ForeignScanState *node, int eflags)
 	cp_build_column_map(rel, &st->columns);
 	/* planned by id in mode 'now': the option changed, and the plan with it */
 	if (st->id_value && st->opts.at_commit)
-		elog(ERROR, "checkpoint_perms: a DELETE by id planned for apply_writes 'now' runs in 'at_commit'");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the DELETE was planned before option \"apply_writes\" changed"),
+				 errdetail("Its plan sends each revoke by id now; the table queues its revokes for COMMIT."),
+				 errhint("Run the statement again: it is planned anew.")));
 	if (st->id_value)
 		st->id_expr = ExecInitExpr(st->id_value, (PlanState *) node);
 	else
