@@ -306,3 +306,17 @@ DELETE FROM atc_cq WHERE project_id = 'proj_0001';
 FETCH ALL FROM c;
 SELECT id IS NULL AS queued, project_id FROM atc_cq;
 ROLLBACK;
+
+-- the grants of two tables of one server go out at one COMMIT, each in
+-- batches of its own table's batch_size
+CREATE FOREIGN TABLE atc_b100 (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:batch:wide', apply_writes 'at_commit');
+CREATE FOREIGN TABLE atc_b1 (id text, project_id text)
+  SERVER mock OPTIONS (checkpoint 'ft:atc:batch:narrow', apply_writes 'at_commit', batch_size '1');
+BEGIN;
+INSERT INTO atc_b100 (project_id) VALUES ('proj_a'), ('proj_b'), ('proj_c');
+INSERT INTO atc_b1 (project_id) VALUES ('proj_a'), ('proj_b'), ('proj_c');
+COMMIT;
+SELECT (SELECT count(*) FROM mock_requests('ft:atc:batch:wide') WHERE method = 'POST') AS wide_posts,
+       (SELECT count(*) FROM mock_requests('ft:atc:batch:narrow') WHERE method = 'POST') AS narrow_posts,
+       (SELECT count(*) FROM atc_b1) + (SELECT count(*) FROM atc_b100) AS granted;

@@ -40,7 +40,9 @@ typedef struct CpCommitGroup
 {
 	Oid			serverid;
 	Oid			userid;
-	CpOptions	opts;			/* of the first table written (as queued) */
+	CpOptions	opts;			/* of the first table written (as queued): the
+								 * group's revokes and undo go with these, each
+								 * grant with its own table's (batch_size) */
 	int			grants_from;	/* journal positions of its grants; -1: not
 								 * sent yet */
 	int			grants_to;
@@ -97,11 +99,13 @@ in_group(const CpQueued *q, const CpCommitGroup *group, CpJournalAction action)
 
 /*
  * Batches of writes of one checkpoint each, at most batch_size project ids
- * a batch, from the (checkpoint, project) pairs given.
+ * a batch, from the (checkpoint, project) pairs given.  each[i], unless
+ * each is NULL, is the options pair i was queued with (its table's
+ * batch_size, page_size, max_pages): a batch holds pairs of one only.
  */
 static int
-make_batches(const CpOptions *opts, char **checkpoints, char **project_ids, int n,
-			 CpGrantBatch *batches)
+make_batches(const CpOptions *opts, const CpOptions **each, char **checkpoints,
+			 char **project_ids, int n, CpGrantBatch *batches)
 {
 	bool	   *done = palloc0(sizeof(bool) * Max(n, 1));
 	int			nbatches = 0;
@@ -111,19 +115,21 @@ make_batches(const CpOptions *opts, char **checkpoints, char **project_ids, int 
 	for (i = 0; i < n; i++)
 	{
 		CpGrantBatch *b = NULL;
+		const CpOptions *bopts = each ? each[i] : opts;
 
 		if (done[i])
 			continue;
 		for (j = i; j < n; j++)
 		{
-			if (done[j] || strcmp(checkpoints[j], checkpoints[i]) != 0)
+			if (done[j] || strcmp(checkpoints[j], checkpoints[i]) != 0 ||
+				(each && each[j] != bopts))
 				continue;
-			if (b == NULL || b->n == opts->batch_size)
+			if (b == NULL || b->n == bopts->batch_size)
 			{
 				b = &batches[nbatches++];
-				b->opts = *opts;
+				b->opts = *bopts;
 				b->opts.checkpoint = checkpoints[i];
-				b->project_ids = palloc(sizeof(char *) * opts->batch_size);
+				b->project_ids = palloc(sizeof(char *) * bopts->batch_size);
 				b->n = 0;
 			}
 			b->project_ids[b->n++] = project_ids[j];
@@ -135,8 +141,8 @@ make_batches(const CpOptions *opts, char **checkpoints, char **project_ids, int 
 
 /* Grant the (checkpoint, project) pairs given, the batches at once. */
 static void
-grant_pairs(CpCommit *commit, const CpOptions *opts, char **checkpoints, char **project_ids,
-			int n)
+grant_pairs(CpCommit *commit, const CpOptions *opts, const CpOptions **each,
+			char **checkpoints, char **project_ids, int n)
 {
 	CpGrantBatch *batches;
 	int			nbatches;
@@ -144,7 +150,7 @@ grant_pairs(CpCommit *commit, const CpOptions *opts, char **checkpoints, char **
 	if (n == 0)
 		return;
 	batches = palloc0(sizeof(CpGrantBatch) * n);
-	nbatches = make_batches(opts, checkpoints, project_ids, n, batches);
+	nbatches = make_batches(opts, each, checkpoints, project_ids, n, batches);
 	cp_grant_many(batches, nbatches, -1, "", &commit->stats);
 }
 
@@ -166,6 +172,7 @@ send_group(CpCommit *commit, CpCommitGroup *group, CpJournalAction action)
 	char	  **checkpoints = palloc(sizeof(char *) * commit->n);
 	char	  **projects = palloc(sizeof(char *) * commit->n);
 	char	  **ids = palloc(sizeof(char *) * commit->n);
+	const CpOptions **each = palloc(sizeof(CpOptions *) * commit->n);
 	int			n = 0;
 	int			i;
 
@@ -175,6 +182,7 @@ send_group(CpCommit *commit, CpCommitGroup *group, CpJournalAction action)
 
 		if (!in_group(q, group, action))
 			continue;
+		each[n] = q->opts;
 		checkpoints[n] = q->checkpoint;
 		projects[n] = q->project_id;
 		ids[n++] = q->permission_id;
@@ -182,7 +190,7 @@ send_group(CpCommit *commit, CpCommitGroup *group, CpJournalAction action)
 	if (action == CP_JOURNAL_GRANT)
 	{
 		group->grants_from = cp_journal_position();
-		grant_pairs(commit, &group->opts, checkpoints, projects, n);
+		grant_pairs(commit, &group->opts, each, checkpoints, projects, n);
 	}
 	else
 	{
@@ -228,7 +236,7 @@ undo_group(CpCommit *commit, const CpCommitGroup *group)
 		checkpoints[k] = (char *) w[i].checkpoint;
 		projects[k++] = (char *) w[i].project_id;
 	}
-	grant_pairs(commit, &group->opts, checkpoints, projects, k);
+	grant_pairs(commit, &group->opts, NULL, checkpoints, projects, k);
 }
 
 /*
