@@ -209,6 +209,7 @@ read_outer_batch(CpJoinState *st)
 static void
 read_inner_batch(CpJoinState *st)
 {
+	ExprContext *econtext = st->css.ss.ps.ps_ExprContext;
 	MemoryContext oldcxt;
 
 	st->matches = MemoryContextAllocZero(st->batch_cxt, sizeof(List *) * Max(st->nkeys, 1));
@@ -229,11 +230,14 @@ read_inner_batch(CpJoinState *st)
 		datum = slot_getattr(inner, st->plan.inner_key, &isnull);
 		if (isnull)
 			continue;
-		oldcxt = MemoryContextSwitchTo(st->batch_cxt);
+		/* the key's copy is per row; only the row is kept, in the batch */
+		oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 		k = find_key(st, TextDatumGetCString(datum));
+		MemoryContextSwitchTo(st->batch_cxt);
 		if (k >= 0)
 			st->matches[k] = lappend(st->matches[k], ExecCopySlotMinimalTuple(inner));
 		MemoryContextSwitchTo(oldcxt);
+		ResetExprContext(econtext);
 	}
 }
 
